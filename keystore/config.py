@@ -1,0 +1,109 @@
+"""One settings object, built from ``KEYWARD_*`` environment variables.
+
+Every setting is parsed explicitly and documented in the README.  Tests build
+their own with :meth:`Settings.from_env` and keyword overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from keystore.errors import ConfigError
+from keystore.tokens import is_valid_prefix
+
+MODES = ("embedded", "production")
+MIN_PEPPER_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "embedded"
+    data_dir: Path = Path("keyward-data")
+    database_url: str = ""
+    redis_url: str | None = None
+    pepper: str = field(default="", repr=False)
+    token_prefix: str = "kw"
+    jwt_ttl_seconds: int = 3600
+    jwt_private_key_file: str | None = None
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Read the environment, apply overrides, fill embedded defaults, validate."""
+        env = os.environ if environ is None else environ
+        redis_url = env.get("KEYWARD_REDIS_URL") or None
+        values = {
+            "mode": env.get("KEYWARD_MODE") or ("production" if redis_url else "embedded"),
+            "data_dir": Path(env.get("KEYWARD_DATA_DIR") or "keyward-data"),
+            "database_url": env.get("KEYWARD_DATABASE_URL", ""),
+            "redis_url": redis_url,
+            "pepper": env.get("KEYWARD_PEPPER", ""),
+            "token_prefix": env.get("KEYWARD_TOKEN_PREFIX") or "kw",
+            "jwt_ttl_seconds": _int(env, "KEYWARD_JWT_TTL_SECONDS", 3600),
+            "jwt_private_key_file": env.get("KEYWARD_JWT_PRIVATE_KEY_FILE") or None,
+            "log_level": (env.get("KEYWARD_LOG_LEVEL") or "INFO").upper(),
+        }
+        values.update(overrides)
+        return cls(**values).resolved()
+
+    def resolved(self) -> Settings:
+        """Validate, and fill what the embedded mode may create on its own."""
+        if self.mode not in MODES:
+            raise ConfigError(f"KEYWARD_MODE must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not is_valid_prefix(self.token_prefix):
+            raise ConfigError("KEYWARD_TOKEN_PREFIX must match [a-z][a-z0-9]{1,9}")
+        if self.jwt_ttl_seconds <= 0:
+            raise ConfigError("KEYWARD_JWT_TTL_SECONDS must be positive")
+        changes: dict = {}
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{(self.data_dir / 'keyward.db').resolve()}"
+        if not self.pepper:
+            changes["pepper"] = self._embedded_pepper()
+        elif len(self.pepper) < MIN_PEPPER_LENGTH:
+            raise ConfigError(f"KEYWARD_PEPPER must be at least {MIN_PEPPER_LENGTH} characters")
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def _embedded_pepper(self) -> str:
+        # Production must never invent its pepper: a new one would silently
+        # invalidate every key ever issued.
+        if self.mode == "production":
+            raise ConfigError("KEYWARD_PEPPER is required in production mode")
+        return load_or_create_pepper(self.data_dir / "pepper")
+
+    @property
+    def pepper_bytes(self) -> bytes:
+        return self.pepper.encode("utf-8")
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+
+def load_or_create_pepper(path: Path) -> str:
+    """Keep the embedded mode's pepper in a file only its owner can read."""
+    if path.exists():
+        value = path.read_text(encoding="utf-8").strip()
+        if len(value) < MIN_PEPPER_LENGTH:
+            raise ConfigError(f"the pepper file {path} is damaged (too short)")
+        return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
