@@ -130,7 +130,7 @@ def digest(token: str, pepper: bytes) -> str:
 
 
 def github_token_hash(token: str) -> str:
-    """GitHub's feedback ``token_hash``: plain SHA-256 hex, a different value from :func:`digest`."""
+    """GitHub's feedback ``token_hash``: plain SHA-256 hex, not the stored :func:`digest`."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 

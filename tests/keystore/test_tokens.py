@@ -64,7 +64,8 @@ def test_digest_is_keyed_and_differs_from_github_hash():
     token = tokens.generate("kw", "prod")
     a = tokens.digest(token, b"p" * 32)
     b = tokens.digest(token, b"q" * 32)
-    assert a != b and len(a) == 64
+    assert a != b
+    assert len(a) == 64
     assert tokens.github_token_hash(token) not in (a, b)
 
 

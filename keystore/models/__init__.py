@@ -1,0 +1,23 @@
+"""All mapped classes, so ``Base.metadata`` is complete wherever one is imported."""
+
+from keystore.models.audit import AuditEvent
+from keystore.models.base import Base, utcnow
+from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
+from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
+from keystore.models.people import Admin
+
+__all__ = [
+    "KEY_STATES",
+    "LEAK_ACTIONS",
+    "Admin",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "Client",
+    "Endpoint",
+    "Environment",
+    "KeyToken",
+    "Project",
+    "Role",
+    "utcnow",
+]

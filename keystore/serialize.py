@@ -1,0 +1,121 @@
+"""Plain dicts of the models, for JSON output, the API and audit before/after.
+
+No function here can reach a token: only digests are stored, and those are never shown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from keystore.models import (
+    Admin,
+    ApiKey,
+    AuditEvent,
+    Client,
+    Endpoint,
+    Environment,
+    Project,
+    Role,
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def limits(obj: Client | ApiKey) -> dict:
+    return {
+        "rate_limit": obj.rate_limit,
+        "rate_window_seconds": obj.rate_window_seconds,
+        "quota_daily": obj.quota_daily,
+        "quota_monthly": obj.quota_monthly,
+    }
+
+
+def environment(env: Environment) -> dict:
+    return {
+        "id": env.id,
+        "tag": env.tag,
+        "name": env.name,
+        "allows_dev_only": env.allows_dev_only,
+        "leak_action": env.leak_action,
+    }
+
+
+def project(proj: Project) -> dict:
+    return {"id": proj.id, "name": proj.name, "description": proj.description}
+
+
+def endpoint(ep: Endpoint) -> dict:
+    return {
+        "id": ep.id,
+        "name": ep.name,
+        "section": ep.section,
+        "description": ep.description,
+        "method": ep.method,
+        "path": ep.path,
+        "dev_only": ep.dev_only,
+        "builtin": ep.builtin,
+    }
+
+
+def role(r: Role) -> dict:
+    return {
+        "id": r.id,
+        "name": r.name,
+        "description": r.description,
+        "endpoints": [ep.name for ep in r.endpoints],
+        "leak_action": r.leak_action,
+    }
+
+
+def client(c: Client) -> dict:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "description": c.description,
+        "contact_email": c.contact_email,
+        "role": c.role.name if c.role else None,
+        "enabled": c.enabled,
+        "environments": [env.tag for env in c.environments],
+        "projects": [p.name for p in c.projects],
+        "limits": limits(c),
+        "created_at": iso(c.created_at),
+    }
+
+
+def key(k: ApiKey) -> dict:
+    return {
+        "id": k.id,
+        "client_id": k.client_id,
+        "name": k.name,
+        "environment": k.environment.tag,
+        "hint": k.hint,
+        "state": k.state,
+        "allowed_ips": list(k.allowed_ips),
+        "blocked_ips": list(k.blocked_ips),
+        "expires_at": iso(k.expires_at),
+        "limits": limits(k),
+        "last_used_at": iso(k.last_used_at),
+        "last_used_ip": k.last_used_ip,
+        "created_at": iso(k.created_at),
+        "revoked_at": iso(k.revoked_at),
+    }
+
+
+def admin(a: Admin) -> dict:
+    return {"id": a.id, "name": a.name, "email": a.email, "notify_leaks": a.notify_leaks}
+
+
+def audit_event(e: AuditEvent) -> dict:
+    return {
+        "id": e.id,
+        "at": iso(e.at),
+        "actor": e.actor,
+        "action": e.action,
+        "object_type": e.object_type,
+        "object_id": e.object_id,
+        "summary": e.summary,
+        "before": e.before,
+        "after": e.after,
+    }

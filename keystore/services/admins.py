@@ -1,0 +1,84 @@
+"""Workspace admins: the people who run Keyward and are told about leaks."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keystore import serialize, validate
+from keystore.errors import ConflictError, NotFoundError
+from keystore.models import Admin
+from keystore.services import audit
+
+
+def list_admins(session: Session) -> list[Admin]:
+    return list(session.scalars(select(Admin).order_by(Admin.email)))
+
+
+def leak_recipients(session: Session) -> list[Admin]:
+    """Admins who asked to receive leak notifications."""
+    return list(
+        session.scalars(select(Admin).where(Admin.notify_leaks.is_(True)).order_by(Admin.id))
+    )
+
+
+def get_admin(session: Session, email: str) -> Admin:
+    admin = session.scalar(select(Admin).where(Admin.email == email.strip().lower()))
+    if admin is None:
+        raise NotFoundError(f"no admin with email {email!r}", reason="admin_not_found")
+    return admin
+
+
+def create_admin(
+    session: Session, *, actor: str, name: str, email: str, notify_leaks: bool = True
+) -> Admin:
+    """Add a workspace admin (the console password is set separately)."""
+    email = validate.email(email, field="email", required=True).lower()
+    if session.scalar(select(Admin.id).where(Admin.email == email)):
+        raise ConflictError(f"an admin with email {email!r} exists already", reason="duplicate")
+    admin = Admin(name=validate.name(name), email=email, notify_leaks=bool(notify_leaks))
+    session.add(admin)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="admin.create",
+        object_type="admin",
+        object_id=admin.id,
+        summary=email,
+        after=serialize.admin(admin),
+    )
+    return admin
+
+
+def set_notifications(session: Session, *, actor: str, email: str, notify_leaks: bool) -> Admin:
+    admin = get_admin(session, email)
+    before = serialize.admin(admin)
+    admin.notify_leaks = bool(notify_leaks)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="admin.update",
+        object_type="admin",
+        object_id=admin.id,
+        summary=admin.email,
+        before=before,
+        after=serialize.admin(admin),
+    )
+    return admin
+
+
+def delete_admin(session: Session, *, actor: str, email: str) -> None:
+    admin = get_admin(session, email)
+    audit.record(
+        session,
+        actor=actor,
+        action="admin.delete",
+        object_type="admin",
+        object_id=admin.id,
+        summary=admin.email,
+        before=serialize.admin(admin),
+    )
+    session.delete(admin)
+    session.flush()

@@ -1,0 +1,212 @@
+"""Environments, projects and the endpoint catalogue (the operator's API, declared as data)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keystore import serialize, validate
+from keystore.errors import ConflictError, NotFoundError, ValidationError
+from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project
+from keystore.services import audit
+from keystore.tokens import is_valid_env_tag
+
+ADMIN_SECTION = "Keyward admin API"
+# Keyward's own admin API is guarded by the same roles as the operator's API.
+BUILTIN_ENDPOINTS = {
+    "keyward.catalogue.read": "Read environments, projects and the endpoint catalogue",
+    "keyward.catalogue.write": "Change environments, projects and the endpoint catalogue",
+    "keyward.roles.read": "Read client roles",
+    "keyward.roles.write": "Create, change and delete client roles",
+    "keyward.clients.read": "Read API clients",
+    "keyward.clients.write": "Create, change, enable, disable and delete API clients",
+    "keyward.keys.read": "Read API keys (never their tokens)",
+    "keyward.keys.write": "Issue, regenerate, deactivate, revoke and delete API keys",
+    "keyward.admins.read": "Read workspace admins",
+    "keyward.admins.write": "Manage workspace admins",
+    "keyward.audit.read": "Read the audit trail",
+    "keyward.usage.read": "Read usage figures",
+    "keyward.incidents.read": "Read leak incidents",
+    "keyward.incidents.write": "Act on leak incidents and pick up replacement tokens",
+    "keyward.repositories.read": "Read watched repositories and scan runs",
+    "keyward.repositories.write": "Manage watched repositories and start scans",
+}
+
+
+def ensure_builtin_endpoints(session: Session) -> int:
+    """Add the builtin endpoints a newer Keyward declares; return how many were added."""
+    present = set(session.scalars(select(Endpoint.name).where(Endpoint.builtin.is_(True))))
+    missing = [name for name in BUILTIN_ENDPOINTS if name not in present]
+    for name in missing:
+        session.add(
+            Endpoint(
+                name=name, section=ADMIN_SECTION, description=BUILTIN_ENDPOINTS[name], builtin=True
+            )
+        )
+    session.flush()
+    return len(missing)
+
+
+def list_environments(session: Session) -> list[Environment]:
+    return list(session.scalars(select(Environment).order_by(Environment.id)))
+
+
+def get_environment(session: Session, tag: str) -> Environment:
+    env = session.scalar(select(Environment).where(Environment.tag == tag))
+    if env is None:
+        raise NotFoundError(f"no environment with tag {tag!r}", reason="environment_not_found")
+    return env
+
+
+def create_environment(
+    session: Session,
+    *,
+    actor: str,
+    tag: str,
+    name: str,
+    allows_dev_only: bool = False,
+    leak_action: str = "revoke",
+) -> Environment:
+    """Declare an environment; its tag becomes part of every token issued in it."""
+    if not isinstance(tag, str) or not is_valid_env_tag(tag):
+        raise ValidationError("tag must match [a-z][a-z0-9]{0,7}", field="tag")
+    if session.scalar(select(Environment.id).where(Environment.tag == tag)):
+        raise ConflictError(f"environment {tag!r} exists already", reason="duplicate")
+    env = Environment(
+        tag=tag,
+        name=validate.name(name),
+        allows_dev_only=bool(allows_dev_only),
+        leak_action=validate.choice(leak_action, LEAK_ACTIONS, field="leak_action"),
+    )
+    session.add(env)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="environment.create",
+        object_type="environment",
+        object_id=env.id,
+        after=serialize.environment(env),
+    )
+    return env
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(session.scalars(select(Project).order_by(Project.name)))
+
+
+def get_project(session: Session, name: str) -> Project:
+    proj = session.scalar(select(Project).where(Project.name == name))
+    if proj is None:
+        raise NotFoundError(f"no project named {name!r}", reason="project_not_found")
+    return proj
+
+
+def create_project(session: Session, *, actor: str, name: str, description: str = "") -> Project:
+    name = validate.name(name)
+    if session.scalar(select(Project.id).where(Project.name == name)):
+        raise ConflictError(f"project {name!r} exists already", reason="duplicate")
+    proj = Project(name=name, description=validate.text(description))
+    session.add(proj)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="project.create",
+        object_type="project",
+        object_id=proj.id,
+        after=serialize.project(proj),
+    )
+    return proj
+
+
+def delete_project(session: Session, *, actor: str, name: str) -> None:
+    """Delete a project; clients lose it at once, so requests naming it are refused."""
+    proj = get_project(session, name)
+    audit.record(
+        session,
+        actor=actor,
+        action="project.delete",
+        object_type="project",
+        object_id=proj.id,
+        before=serialize.project(proj),
+    )
+    session.delete(proj)
+    session.flush()
+
+
+def list_endpoints(session: Session) -> list[Endpoint]:
+    return list(session.scalars(select(Endpoint).order_by(Endpoint.section, Endpoint.name)))
+
+
+def get_endpoint(session: Session, name: str) -> Endpoint:
+    ep = session.scalar(select(Endpoint).where(Endpoint.name == name))
+    if ep is None:
+        raise NotFoundError(
+            f"no endpoint named {name!r} in the catalogue", reason="endpoint_not_found"
+        )
+    return ep
+
+
+def declare_endpoint(
+    session: Session,
+    *,
+    actor: str,
+    name: str,
+    section: str = "",
+    description: str = "",
+    method: str | None = None,
+    path: str | None = None,
+    dev_only: bool = False,
+) -> Endpoint:
+    """Add an endpoint of the operator's API to the catalogue."""
+    name = validate.endpoint_name(name)
+    if session.scalar(select(Endpoint.id).where(Endpoint.name == name)):
+        raise ConflictError(f"endpoint {name!r} exists already", reason="duplicate")
+    method, path = _http_shape(method, path)
+    ep = Endpoint(
+        name=name,
+        section=validate.text(section, field="section", max_length=100),
+        description=validate.text(description),
+        method=method,
+        path=path,
+        dev_only=bool(dev_only),
+    )
+    session.add(ep)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="endpoint.create",
+        object_type="endpoint",
+        object_id=ep.id,
+        after=serialize.endpoint(ep),
+    )
+    return ep
+
+
+def delete_endpoint(session: Session, *, actor: str, name: str) -> None:
+    """Remove an endpoint; every role loses it at once.  Builtins cannot be removed."""
+    ep = get_endpoint(session, name)
+    if ep.builtin:
+        raise ValidationError("builtin endpoints cannot be removed", reason="builtin", field="name")
+    audit.record(
+        session,
+        actor=actor,
+        action="endpoint.delete",
+        object_type="endpoint",
+        object_id=ep.id,
+        before=serialize.endpoint(ep),
+    )
+    session.delete(ep)
+    session.flush()
+
+
+def _http_shape(method, path) -> tuple[str | None, str | None]:
+    if method is None and path is None:
+        return None, None
+    if not isinstance(path, str) or not path.startswith("/") or len(path) > 500:
+        raise ValidationError("path must start with / (e.g. /orders/{id})", field="path")
+    method = (method or "*").upper()
+    validate.choice(method, validate.HTTP_METHODS, field="method")
+    return method, path

@@ -1,0 +1,145 @@
+"""Client roles: named sets of endpoint privileges."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keystore import serialize, validate
+from keystore.errors import ConflictError, NotFoundError, ValidationError
+from keystore.models import LEAK_ACTIONS, Client, Endpoint, Role
+from keystore.services import audit
+
+UNSET = object()
+
+
+def list_roles(session: Session) -> list[Role]:
+    return list(session.scalars(select(Role).order_by(Role.name)))
+
+
+def get_role(session: Session, ref: int | str) -> Role:
+    """A role by id or by name."""
+    column = Role.id if isinstance(ref, int) else Role.name
+    role = session.scalar(select(Role).where(column == ref))
+    if role is None:
+        raise NotFoundError(f"no role {ref!r}", reason="role_not_found")
+    return role
+
+
+def create_role(
+    session: Session,
+    *,
+    actor: str,
+    name: str,
+    description: str = "",
+    endpoints: list[str] = (),
+    leak_action: str | None = None,
+) -> Role:
+    """Create a role granting the named catalogue endpoints."""
+    name = validate.name(name)
+    _require_unique(session, name)
+    role = Role(
+        name=name,
+        description=validate.text(description),
+        endpoints=resolve_endpoints(session, endpoints),
+        leak_action=validate.choice(leak_action, LEAK_ACTIONS, field="leak_action", optional=True),
+    )
+    session.add(role)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="role.create",
+        object_type="role",
+        object_id=role.id,
+        summary=role.name,
+        after=serialize.role(role),
+    )
+    return role
+
+
+def update_role(
+    session: Session,
+    *,
+    actor: str,
+    ref: int | str,
+    name=UNSET,
+    description=UNSET,
+    endpoints=UNSET,
+    leak_action=UNSET,
+) -> Role:
+    """Change a role; its clients see the change on their very next request."""
+    role = get_role(session, ref)
+    before = serialize.role(role)
+    if name is not UNSET and name != role.name:
+        new_name = validate.name(name)
+        _require_unique(session, new_name)
+        role.name = new_name
+    if description is not UNSET:
+        role.description = validate.text(description)
+    if endpoints is not UNSET:
+        role.endpoints = resolve_endpoints(session, endpoints)
+    if leak_action is not UNSET:
+        role.leak_action = validate.choice(
+            leak_action, LEAK_ACTIONS, field="leak_action", optional=True
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="role.update",
+        object_type="role",
+        object_id=role.id,
+        summary=role.name,
+        before=before,
+        after=serialize.role(role),
+    )
+    return role
+
+
+def clients_using(session: Session, ref: int | str) -> list[Client]:
+    """The clients that lose every privilege if the role is deleted."""
+    role = get_role(session, ref)
+    return list(
+        session.scalars(select(Client).where(Client.role_id == role.id).order_by(Client.name))
+    )
+
+
+def delete_role(session: Session, *, actor: str, ref: int | str) -> list[Client]:
+    """Delete a role.  Its clients keep existing but are refused every endpoint at once."""
+    role = get_role(session, ref)
+    affected = clients_using(session, role.id)
+    audit.record(
+        session,
+        actor=actor,
+        action="role.delete",
+        object_type="role",
+        object_id=role.id,
+        summary=f"{role.name}; {len(affected)} client(s) lose access",
+        before=serialize.role(role),
+    )
+    session.delete(role)
+    session.flush()
+    for client in affected:
+        session.refresh(client)
+    return affected
+
+
+def resolve_endpoints(session: Session, names) -> list[Endpoint]:
+    if isinstance(names, str) or not isinstance(names, list | tuple | set):
+        raise ValidationError("endpoints must be a list of endpoint names", field="endpoints")
+    wanted = set(names)
+    found = list(session.scalars(select(Endpoint).where(Endpoint.name.in_(wanted))))
+    unknown = wanted - {ep.name for ep in found}
+    if unknown:
+        raise ValidationError(
+            f"not in the endpoint catalogue: {', '.join(sorted(map(str, unknown)))}",
+            field="endpoints",
+            reason="unknown_endpoint",
+        )
+    return sorted(found, key=lambda ep: ep.name)
+
+
+def _require_unique(session: Session, name: str) -> None:
+    if session.scalar(select(Role.id).where(Role.name == name)):
+        raise ConflictError(f"a role named {name!r} exists already", reason="duplicate")

@@ -1,0 +1,1 @@
+"""Alembic's migration scripts: the only owner of Keyward's schema."""

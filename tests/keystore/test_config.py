@@ -1,0 +1,57 @@
+import os
+import stat
+
+import pytest
+
+from keystore.config import Settings
+from keystore.errors import ConfigError
+
+
+def test_embedded_defaults_create_and_keep_a_private_pepper(tmp_path):
+    first = Settings.from_env({"KEYWARD_DATA_DIR": str(tmp_path)})
+    again = Settings.from_env({"KEYWARD_DATA_DIR": str(tmp_path)})
+    assert first.mode == "embedded"
+    assert first.embedded
+    assert first.pepper == again.pepper
+    assert len(first.pepper) >= 32
+    assert stat.S_IMODE(os.stat(tmp_path / "pepper").st_mode) == 0o600
+    assert first.database_url == f"sqlite:///{(tmp_path / 'keyward.db').resolve()}"
+    assert first.token_prefix == "kw"
+    assert first.pepper not in repr(first)
+
+
+def test_production_refuses_to_start_without_a_pepper(tmp_path):
+    with pytest.raises(ConfigError, match="KEYWARD_PEPPER"):
+        Settings.from_env(
+            {"KEYWARD_DATA_DIR": str(tmp_path), "KEYWARD_REDIS_URL": "redis://127.0.0.1:6379/0"}
+        )
+    assert not (tmp_path / "pepper").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KEYWARD_PEPPER": "short"}, "at least 32"),
+        ({"KEYWARD_TOKEN_PREFIX": "KW"}, "KEYWARD_TOKEN_PREFIX"),
+        ({"KEYWARD_MODE": "chaos"}, "KEYWARD_MODE"),
+        ({"KEYWARD_JWT_TTL_SECONDS": "soon"}, "whole number"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path, env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"KEYWARD_DATA_DIR": str(tmp_path), **env})
+
+
+def test_explicit_settings_win(tmp_path):
+    settings = Settings.from_env(
+        {
+            "KEYWARD_DATA_DIR": str(tmp_path),
+            "KEYWARD_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "KEYWARD_PEPPER": "p" * 40,
+            "KEYWARD_TOKEN_PREFIX": "acme",
+            "KEYWARD_REDIS_URL": "redis://r:6379/1",
+        }
+    )
+    assert settings.mode == "production"
+    assert (settings.database_url, settings.token_prefix) == ("postgresql+psycopg://u@h/db", "acme")
+    assert not (tmp_path / "pepper").exists()

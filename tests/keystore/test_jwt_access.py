@@ -1,0 +1,141 @@
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from keystore.config import Settings
+from keystore.decision import Request, decide
+from keystore.errors import StateError, ValidationError
+from keystore.jwt_access import issue_jwt, reset_client_jwts
+from keystore.services import clients, keys
+from tests.conftest import TEST_PEPPER
+from tests.keystore.conftest import ACTOR
+
+REQ = Request(endpoint="orders.list", environment="prod", project="shop", address="10.0.0.1")
+
+
+def check(session, settings, credential):
+    return decide(session, settings, credential=credential, request=REQ)
+
+
+def test_a_jwt_carries_the_client_and_is_accepted(session, settings, issue, world):
+    key, _ = issue()
+    token, expires = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["sub"] == f"client:{world.client.id}"
+    assert expires > datetime.now(UTC)
+    decision = check(session, settings, token)
+    assert decision.allowed
+    assert decision.credential == "jwt"
+    assert decision.key_id == key.id
+
+
+def test_a_jwt_fails_at_once_when_its_client_is_disabled_or_deleted(
+    session, settings, issue, world
+):
+    key, _ = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    clients.set_enabled(session, actor=ACTOR, ref=world.client.id, enabled=False)
+    assert check(session, settings, token).reason == "client_disabled"
+    clients.delete_client(session, actor=ACTOR, ref=world.client.id)
+    assert check(session, settings, token).reason == "unknown"
+
+
+def test_regenerating_or_revoking_the_key_voids_its_jwts(session, settings, issue):
+    key, _ = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    keys.regenerate_key(session, settings, actor=ACTOR, key_id=key.id)
+    assert check(session, settings, token).reason == "revoked"
+    fresh, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    assert check(session, settings, fresh).allowed
+    keys.revoke_key(session, actor=ACTOR, key_id=key.id)
+    assert check(session, settings, fresh).reason == "revoked"
+
+
+def test_resetting_the_clients_jwts_voids_them_without_touching_keys(
+    session, settings, issue, world
+):
+    key, api_token = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    reset_client_jwts(session, actor=ACTOR, client=world.client)
+    assert check(session, settings, token).reason == "bad_signature"
+    assert check(session, settings, api_token).allowed
+
+
+def test_expired_jwt(session, settings, issue):
+    key, _ = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id, ttl_seconds=1)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    claims["exp"] = datetime.now(UTC) - timedelta(seconds=5)
+    forged = jwt.encode(claims, "x" * 32, algorithm="HS256")
+    # Signed with the wrong secret: the signature is what fails first.
+    assert check(session, settings, forged).reason == "bad_signature"
+
+
+def test_expired_jwt_signed_properly(session, settings, issue, monkeypatch):
+    key, _ = issue()
+    past = datetime.now(UTC) - timedelta(hours=2)
+    monkeypatch.setattr("keystore.jwt_access.datetime", _FrozenClock(past))
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id, ttl_seconds=60)
+    monkeypatch.undo()
+    assert check(session, settings, token).reason == "expired"
+
+
+def test_tampered_and_alg_none_jwts_are_refused(session, settings, issue):
+    key, _ = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    unsigned = jwt.encode(claims, None, algorithm="none")
+    assert check(session, settings, unsigned).reason == "bad_signature" or (
+        check(session, settings, unsigned).reason == "malformed"
+    )
+    assert not check(session, settings, unsigned).allowed
+    header, payload, signature = token.split(".")
+    assert check(session, settings, f"{header}.{payload}.{signature[::-1]}").reason in (
+        "bad_signature",
+        "malformed",
+    )
+    assert check(session, settings, "a.b.c").reason == "malformed"
+
+
+def test_a_jwt_for_a_token_nobody_owns_is_unknown(session, settings):
+    forged = jwt.encode({"tid": 987654, "sub": "client:1"}, "x" * 32, algorithm="HS256")
+    assert check(session, settings, forged).reason == "unknown"
+
+
+def test_es256_signing_with_the_operators_key(session, settings, issue, tmp_path):
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (tmp_path / "jwt.pem").write_bytes(pem)
+    es = Settings.from_env(
+        {}, data_dir=tmp_path, pepper=TEST_PEPPER, jwt_private_key_file=str(tmp_path / "jwt.pem")
+    )
+    key, _ = issue()
+    token, _ = issue_jwt(session, es, actor=ACTOR, key_id=key.id)
+    assert jwt.get_unverified_header(token)["alg"] == "ES256"
+    assert check(session, es, token).allowed
+    # An HS256 JWT cannot pass where ES256 is configured.
+    hs_token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    assert check(session, es, hs_token).reason == "malformed"
+
+
+def test_jwt_needs_a_usable_key_and_a_sane_ttl(session, settings, issue):
+    key, _ = issue()
+    with pytest.raises(ValidationError):
+        issue_jwt(session, settings, actor=ACTOR, key_id=key.id, ttl_seconds=0)
+    keys.set_key_active(session, actor=ACTOR, key_id=key.id, active=False)
+    with pytest.raises(StateError):
+        issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+
+
+class _FrozenClock:
+    def __init__(self, at):
+        self._at = at
+
+    def now(self, tz=None):
+        return self._at
