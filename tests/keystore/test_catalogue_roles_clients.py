@@ -17,7 +17,8 @@ def test_builtin_admin_endpoints_are_in_the_catalogue(session):
 def test_default_environments(session):
     envs = {e.tag: e for e in catalogue.list_environments(session)}
     assert set(envs) >= {"dev", "test", "prod"}
-    assert envs["dev"].allows_dev_only and not envs["prod"].allows_dev_only
+    assert envs["dev"].allows_dev_only
+    assert not envs["prod"].allows_dev_only
     assert (envs["dev"].leak_action, envs["prod"].leak_action) == ("revoke", "regenerate")
 
 

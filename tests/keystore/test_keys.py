@@ -40,7 +40,8 @@ def test_no_token_in_the_clear_in_database_logs_or_audit(session, settings, issu
         dump = _dump_database(session)
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
-    assert "api_keys" in dump and "key_tokens" in dump
+    assert "api_keys" in dump
+    assert "key_tokens" in dump
     secrets = (token, token2, token[8:38], token2[8:38])
     for secret in secrets:
         assert secret not in dump
@@ -155,9 +156,8 @@ def test_revoke_all_keys_of_a_client_or_a_project(session, settings, issue, worl
 )
 def test_bad_key_input_is_refused_and_changes_nothing(session, settings, issue, options, field):
     before = session.scalar(select(ApiKey.id).order_by(ApiKey.id.desc()))
-    with pytest.raises(ValidationError) as info:
-        with session.begin_nested():
-            issue(**options)
+    with pytest.raises(ValidationError) as info, session.begin_nested():
+        issue(**options)
     assert info.value.field == field
     assert session.scalar(select(ApiKey.id).order_by(ApiKey.id.desc())) == before
 
