@@ -86,6 +86,7 @@ def create_environment(
         action="environment.create",
         object_type="environment",
         object_id=env.id,
+        summary=env.tag,
         after=serialize.environment(env),
     )
     return env
@@ -115,6 +116,7 @@ def create_project(session: Session, *, actor: str, name: str, description: str 
         action="project.create",
         object_type="project",
         object_id=proj.id,
+        summary=proj.name,
         after=serialize.project(proj),
     )
     return proj
@@ -129,6 +131,7 @@ def delete_project(session: Session, *, actor: str, name: str) -> None:
         action="project.delete",
         object_type="project",
         object_id=proj.id,
+        summary=proj.name,
         before=serialize.project(proj),
     )
     session.delete(proj)
@@ -180,6 +183,7 @@ def declare_endpoint(
         action="endpoint.create",
         object_type="endpoint",
         object_id=ep.id,
+        summary=ep.name,
         after=serialize.endpoint(ep),
     )
     return ep
@@ -196,6 +200,7 @@ def delete_endpoint(session: Session, *, actor: str, name: str) -> None:
         action="endpoint.delete",
         object_type="endpoint",
         object_id=ep.id,
+        summary=ep.name,
         before=serialize.endpoint(ep),
     )
     session.delete(ep)

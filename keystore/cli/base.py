@@ -1,0 +1,108 @@
+"""What every CLI command shares: settings, one transaction, output and error handling."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from keystore.config import Settings
+from keystore.db import make_engine, make_session_factory, transaction
+from keystore.errors import KeywardError
+from keystore.migrate import pending, upgrade
+from keystore.services.catalogue import ensure_builtin_endpoints
+
+
+class CliContext:
+    def __init__(self, *, as_json: bool) -> None:
+        self.as_json = as_json
+        self.actor = f"cli:{_login()}"
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_env()
+
+    @cached_property
+    def engine(self):
+        return make_engine(self.settings.database_url)
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+    @contextmanager
+    def session(self, *, migrate: bool = True) -> Iterator:
+        """One transaction; the embedded mode migrates its own SQLite file first."""
+        if migrate:
+            self.ensure_schema()
+        with transaction(make_session_factory(self.engine)) as session:
+            yield session
+
+    def ensure_schema(self) -> None:
+        if not pending(self.engine):
+            return
+        if not self.settings.embedded:
+            raise KeywardError(
+                "the database schema is not up to date; run `keyward migrate`",
+                reason="schema_outdated",
+            )
+        upgrade(self.engine)
+        with transaction(make_session_factory(self.engine)) as session:
+            ensure_builtin_endpoints(session)
+
+    def emit(self, data, human: str | list[str]) -> None:
+        """Print ``data`` as JSON with --json, else the human text."""
+        if self.as_json:
+            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+            return
+        for line in [human] if isinstance(human, str) else human:
+            click.echo(line)
+
+
+pass_context = click.make_pass_decorator(CliContext)
+
+
+class KeywardGroup(click.Group):
+    """Turns every expected failure into one line on stderr, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeywardError as exc:
+            _fail(f"error: {exc.message}")
+        except SQLAlchemyError as exc:
+            _fail(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        except OSError as exc:
+            _fail(f"error: {exc}")
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def split_csv(values: tuple[str, ...]) -> list[str]:
+    """Accept ``--env dev --env prod`` and ``--env dev,prod`` alike."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def ref(value: str) -> int | str:
+    """Objects are named by id (digits) or by name."""
+    return int(value) if value.isdigit() else value
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"

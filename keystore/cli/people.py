@@ -1,0 +1,66 @@
+"""``keyward admin``: workspace admins."""
+
+from __future__ import annotations
+
+import click
+
+from keystore import serialize
+from keystore.cli.base import CliContext, pass_context, yes_no
+from keystore.services import admins
+
+
+@click.group("admin")
+def admin_group() -> None:
+    """Workspace admins (they receive leak notifications)."""
+
+
+@admin_group.command("list")
+@pass_context
+def admin_list(ctx: CliContext) -> None:
+    with ctx.session() as session:
+        rows = [serialize.admin(a) for a in admins.list_admins(session)]
+    ctx.emit(
+        rows,
+        [
+            f"{a['id']:>5}  {a['email']:<32} {a['name']:<20} "
+            f"leak emails: {yes_no(a['notify_leaks'])}"
+            for a in rows
+        ],
+    )
+
+
+@admin_group.command("add")
+@click.argument("name")
+@click.argument("email")
+@click.option("--no-notify", is_flag=True, help="Do not send leak notifications.")
+@pass_context
+def admin_add(ctx: CliContext, name: str, email: str, no_notify: bool) -> None:
+    with ctx.session() as session:
+        data = serialize.admin(
+            admins.create_admin(
+                session, actor=ctx.actor, name=name, email=email, notify_leaks=not no_notify
+            )
+        )
+    ctx.emit(data, f"admin {data['email']} added")
+
+
+@admin_group.command("notify")
+@click.argument("email")
+@click.option("--on/--off", "notify", required=True)
+@pass_context
+def admin_notify(ctx: CliContext, email: str, notify: bool) -> None:
+    with ctx.session() as session:
+        data = serialize.admin(
+            admins.set_notifications(session, actor=ctx.actor, email=email, notify_leaks=notify)
+        )
+    ctx.emit(data, f"admin {data['email']}: leak emails {'on' if notify else 'off'}")
+
+
+@admin_group.command("remove")
+@click.argument("email")
+@click.confirmation_option(prompt="Remove this admin?")
+@pass_context
+def admin_remove(ctx: CliContext, email: str) -> None:
+    with ctx.session() as session:
+        admins.delete_admin(session, actor=ctx.actor, email=email)
+    ctx.emit({"removed": email}, f"admin {email} removed")
