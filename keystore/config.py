@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keystore.errors import ConfigError
+from keystore.errors import ConfigError, ValidationError
+from keystore.ipnets import normalise_rules
 from keystore.tokens import is_valid_prefix
 
 MODES = ("embedded", "production")
@@ -31,6 +32,11 @@ class Settings:
     jwt_ttl_seconds: int = 3600
     jwt_private_key_file: str | None = None
     log_level: str = "INFO"
+    log_format: str = "json"
+    max_body_bytes: int = 1024 * 1024
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    client_address_header: str = "X-Forwarded-For"
+    gateway_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -47,6 +53,11 @@ class Settings:
             "jwt_ttl_seconds": _int(env, "KEYWARD_JWT_TTL_SECONDS", 3600),
             "jwt_private_key_file": env.get("KEYWARD_JWT_PRIVATE_KEY_FILE") or None,
             "log_level": (env.get("KEYWARD_LOG_LEVEL") or "INFO").upper(),
+            "log_format": env.get("KEYWARD_LOG_FORMAT") or "json",
+            "max_body_bytes": _int(env, "KEYWARD_MAX_BODY_BYTES", 1024 * 1024),
+            "trusted_proxies": _list(env, "KEYWARD_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
+            "client_address_header": env.get("KEYWARD_CLIENT_ADDRESS_HEADER") or "X-Forwarded-For",
+            "gateway_token": env.get("KEYWARD_GATEWAY_TOKEN") or None,
         }
         values.update(overrides)
         return cls(**values).resolved()
@@ -59,6 +70,14 @@ class Settings:
             raise ConfigError("KEYWARD_TOKEN_PREFIX must match [a-z][a-z0-9]{1,9}")
         if self.jwt_ttl_seconds <= 0:
             raise ConfigError("KEYWARD_JWT_TTL_SECONDS must be positive")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError("KEYWARD_LOG_FORMAT must be json or text")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
+        try:
+            normalise_rules(list(self.trusted_proxies), field="KEYWARD_TRUSTED_PROXIES")
+        except ValidationError as exc:
+            raise ConfigError(exc.message) from None
         changes: dict = {}
         if not self.database_url:
             changes["database_url"] = f"sqlite:///{(self.data_dir / 'keyward.db').resolve()}"
@@ -97,6 +116,11 @@ def load_or_create_pepper(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
     return value
+
+
+def _list(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    raw = env.get(name, default)
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -63,15 +63,21 @@ def db_engine(request, tmp_path_factory):
 
 
 @pytest.fixture
-def session(db_engine):
-    """A session whose work is rolled back after the test, commits included."""
+def connection(db_engine):
+    """One connection in a transaction that is rolled back after the test."""
     connection = db_engine.connect()
     outer = connection.begin()
+    yield connection
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def session(connection):
+    """A session whose work, commits included, is rolled back after the test."""
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
     yield session
     session.close()
-    outer.rollback()
-    connection.close()
 
 
 @pytest.fixture

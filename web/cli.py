@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import click
 
-from keystore.cli import KeywardGroup, register
+from keystore import serialize
+from keystore.cli import KeywardGroup, pass_context, register
 from keystore.cli.base import CliContext
+from keystore.migrate import pending
+from keystore.services.bootstrap import bootstrap_admin
+from web.serve import migrate, serve
 
 
 @click.group(cls=KeywardGroup)
@@ -19,3 +23,58 @@ def main(click_ctx: click.Context, as_json: bool) -> None:
 
 
 register(main)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Processes (default 1 embedded, 2 with Redis).",
+)
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
+@pass_context
+def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, threads: int):
+    """Serve Keyward.  The embedded mode migrates its database first."""
+    settings = ctx.settings
+    if settings.embedded:
+        if workers not in (None, 1):
+            raise click.UsageError("the embedded mode keeps limits in memory: one worker only")
+        migrate(settings)
+    elif pending(ctx.engine):
+        raise click.ClickException("the database schema is not up to date; run `keyward migrate`")
+    click.echo(
+        f"Keyward on http://{host}:{port} ({settings.mode} mode, "
+        f"{ctx.engine.url.render_as_string(hide_password=True)})",
+        err=True,
+    )
+    serve(
+        settings,
+        host=host,
+        port=port,
+        workers=workers or (1 if settings.embedded else 2),
+        threads=threads,
+    )
+
+
+@main.command("bootstrap")
+@click.option("--client", "client_name", default="keyward-admin", show_default=True)
+@click.option("--env", "environment", default="prod", show_default=True)
+@pass_context
+def bootstrap_command(ctx: CliContext, client_name: str, environment: str) -> None:
+    """Create the admin role and client, and print a token for the admin API (shown once)."""
+    with ctx.session() as session:
+        key, token = bootstrap_admin(
+            session, ctx.settings, actor=ctx.actor, client_name=client_name, environment=environment
+        )
+        data = {**serialize.key(key), "token": token}
+    ctx.emit(
+        data,
+        [
+            f"admin client {client_name}: key {key.id} {key.hint}",
+            "token for 'Authorization: Bearer' (shown once, store it now):",
+            f"  {token}",
+        ],
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -215,3 +218,30 @@ def _http_shape(method, path) -> tuple[str | None, str | None]:
     method = (method or "*").upper()
     validate.choice(method, validate.HTTP_METHODS, field="method")
     return method, path
+
+
+def match_endpoint(session: Session, *, method: str, uri: str) -> str | None:
+    """The catalogue endpoint whose method and path pattern fit a request, most specific first.
+
+    For gateways that only know the original method and URI (nginx ``auth_request``).
+    """
+    path = uri.split("?", 1)[0].split("#", 1)[0] or "/"
+    candidates = session.execute(
+        select(Endpoint.name, Endpoint.method, Endpoint.path).where(Endpoint.path.is_not(None))
+    ).all()
+    fitting = [
+        (row.method != "*", len(_PLACEHOLDER_RE.sub("", row.path)), row.name)
+        for row in candidates
+        if row.method in ("*", method.upper()) and _path_regex(row.path).match(path)
+    ]
+    return max(fitting)[2] if fitting else None
+
+
+_PLACEHOLDER_RE = re.compile(r"\{[^/{}]+\}")
+
+
+@lru_cache(maxsize=1024)
+def _path_regex(pattern: str) -> re.Pattern:
+    # {name} matches one path segment; everything else is literal.
+    parts = _PLACEHOLDER_RE.split(pattern)
+    return re.compile("\\A" + "[^/]+".join(re.escape(p) for p in parts) + "/?\\Z")

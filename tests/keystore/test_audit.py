@@ -6,7 +6,7 @@ from sqlalchemy.exc import DatabaseError
 
 from keystore.models import AuditEvent
 from keystore.services import audit, clients
-from tests.keystore.conftest import ACTOR
+from tests.worlds import ACTOR
 
 
 def test_every_change_is_audited_with_before_and_after(session, world):

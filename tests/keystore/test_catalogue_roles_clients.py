@@ -5,7 +5,7 @@ from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import Client, Role
 from keystore.services import admins, catalogue, clients, roles
 from keystore.services.catalogue import BUILTIN_ENDPOINTS
-from tests.keystore.conftest import ACTOR
+from tests.worlds import ACTOR
 
 
 def test_builtin_admin_endpoints_are_in_the_catalogue(session):

@@ -7,7 +7,7 @@ from keystore import tokens
 from keystore.decision import Request, decide
 from keystore.errors import ValidationError
 from keystore.services import catalogue, clients, keys, roles
-from tests.keystore.conftest import ACTOR
+from tests.worlds import ACTOR
 
 LIST = Request(endpoint="orders.list", environment="prod", project="shop", address="203.0.113.9")
 

@@ -11,7 +11,7 @@ from keystore.errors import StateError, ValidationError
 from keystore.jwt_access import issue_jwt, reset_client_jwts
 from keystore.services import clients, keys
 from tests.conftest import TEST_PEPPER
-from tests.keystore.conftest import ACTOR
+from tests.worlds import ACTOR
 
 REQ = Request(endpoint="orders.list", environment="prod", project="shop", address="10.0.0.1")
 

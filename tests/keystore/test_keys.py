@@ -9,7 +9,7 @@ from keystore.decision import Request, decide
 from keystore.errors import LimitError, NotFoundError, StateError, ValidationError
 from keystore.models import ApiKey, KeyToken
 from keystore.services import audit, clients, keys
-from tests.keystore.conftest import ACTOR
+from tests.worlds import ACTOR
 
 REQ = Request(endpoint="orders.list")
 

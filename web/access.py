@@ -1,0 +1,82 @@
+"""The gate every credential passes: decide, apply limits, count usage, measure.
+
+Used by the gateway endpoints and by the admin API's own authentication.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+from keystore.decision import Decision, Request, decide
+from keystore.ratelimit import LimitResult, LimitScope
+from web.metrics import DECISION_SECONDS, DECISIONS, RATE_LIMIT_HITS
+from web.runtime import Runtime
+
+# Reasons that mean "who are you?" (401) rather than "not this" (403).
+UNAUTHENTICATED = frozenset(
+    {"missing", "malformed", "unknown", "bad_signature", "revoked", "expired"}
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    limit: LimitResult | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+    @property
+    def reason(self) -> str:
+        return self.decision.reason
+
+    @property
+    def status(self) -> int:
+        if self.allowed:
+            return 200
+        if self.reason in ("rate_limited", "quota_exceeded"):
+            return 429
+        return 401 if self.reason in UNAUTHENTICATED else 403
+
+
+def check(rt: Runtime, *, surface: str, credential: str | None, request: Request) -> Outcome:
+    """Decide on a credential, then enforce rate limits and quotas, then count it."""
+    started = time.perf_counter()
+    if not credential:
+        outcome = Outcome(Decision(False, "missing"))
+    else:
+        with rt.sessions() as session:
+            decision = decide(session, rt.settings, credential=credential, request=request)
+        outcome = _limit(rt, decision) if decision.allowed else Outcome(decision)
+    _count(rt, outcome, surface=surface, address=request.address)
+    DECISION_SECONDS.labels(surface).observe(time.perf_counter() - started)
+    return outcome
+
+
+def _limit(rt: Runtime, decision: Decision) -> Outcome:
+    scopes = [
+        LimitScope(name=f"client:{decision.client_id}", limits=decision.client_limits),
+        LimitScope(name=f"key:{decision.key_id}", limits=decision.key_limits),
+    ]
+    scopes = [scope for scope in scopes if not scope.limits.empty]
+    if not scopes:
+        return Outcome(decision)
+    result = rt.limiter.hit(scopes)
+    if result.allowed:
+        return Outcome(decision, result)
+    RATE_LIMIT_HITS.labels(result.exceeded).inc()
+    return Outcome(replace(decision, allowed=False, reason=result.exceeded), result)
+
+
+def _count(rt: Runtime, outcome: Outcome, *, surface: str, address: str | None) -> None:
+    DECISIONS.labels(surface, outcome.reason).inc()
+    decision = outcome.decision
+    if decision.client_id is not None and decision.key_id is not None:
+        rt.usage.record(
+            client_id=decision.client_id,
+            key_id=decision.key_id,
+            outcome=outcome.reason,
+            address=address,
+        )

@@ -1,0 +1,119 @@
+"""Environments, projects and the endpoint catalogue."""
+
+from flask import jsonify
+
+from keystore import serialize
+from keystore.services import catalogue
+from web.api import actor, api
+from web.auth import requires
+from web.openapi import operation
+from web.payload import json_object, only, required, typed
+from web.runtime import runtime
+
+READ, WRITE = "keyward.catalogue.read", "keyward.catalogue.write"
+
+
+@api.get("/environments")
+@operation("List environments", responses={200: "Environment[]"})
+@requires(READ)
+def list_environments():
+    with runtime().unit_of_work() as session:
+        return jsonify([serialize.environment(e) for e in catalogue.list_environments(session)])
+
+
+@api.post("/environments")
+@operation(
+    "Declare an environment",
+    body="EnvironmentInput",
+    responses={201: "Environment", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def create_environment():
+    data = only(json_object(), {"tag", "name", "allows_dev_only", "leak_action"})
+    with runtime().unit_of_work() as session:
+        env = catalogue.create_environment(
+            session,
+            actor=actor(),
+            tag=required(data, "tag"),
+            name=required(data, "name"),
+            allows_dev_only=typed(data, "allows_dev_only", bool, False),
+            leak_action=typed(data, "leak_action", str, "revoke"),
+        )
+        return jsonify(serialize.environment(env)), 201
+
+
+@api.get("/projects")
+@operation("List projects", responses={200: "Project[]"})
+@requires(READ)
+def list_projects():
+    with runtime().unit_of_work() as session:
+        return jsonify([serialize.project(p) for p in catalogue.list_projects(session)])
+
+
+@api.post("/projects")
+@operation(
+    "Create a project", body="ProjectInput", responses={201: "Project", 409: "Error", 422: "Error"}
+)
+@requires(WRITE)
+def create_project():
+    data = only(json_object(), {"name", "description"})
+    with runtime().unit_of_work() as session:
+        proj = catalogue.create_project(
+            session,
+            actor=actor(),
+            name=required(data, "name"),
+            description=typed(data, "description", str, ""),
+        )
+        return jsonify(serialize.project(proj)), 201
+
+
+@api.delete("/projects/<name>")
+@operation("Delete a project (clients lose it at once)", responses={200: "Deleted", 404: "Error"})
+@requires(WRITE)
+def delete_project(name: str):
+    with runtime().unit_of_work() as session:
+        catalogue.delete_project(session, actor=actor(), name=name)
+    return jsonify({"deleted": name})
+
+
+@api.get("/endpoints")
+@operation("The endpoint catalogue", responses={200: "Endpoint[]"})
+@requires(READ)
+def list_endpoints():
+    with runtime().unit_of_work() as session:
+        return jsonify([serialize.endpoint(e) for e in catalogue.list_endpoints(session)])
+
+
+@api.post("/endpoints")
+@operation(
+    "Declare an endpoint of your API",
+    body="EndpointInput",
+    responses={201: "Endpoint", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def declare_endpoint():
+    data = only(json_object(), {"name", "section", "description", "method", "path", "dev_only"})
+    with runtime().unit_of_work() as session:
+        ep = catalogue.declare_endpoint(
+            session,
+            actor=actor(),
+            name=required(data, "name"),
+            section=typed(data, "section", str, ""),
+            description=typed(data, "description", str, ""),
+            method=typed(data, "method", str),
+            path=typed(data, "path", str),
+            dev_only=typed(data, "dev_only", bool, False),
+        )
+        return jsonify(serialize.endpoint(ep)), 201
+
+
+@api.delete("/endpoints/<name>")
+@operation(
+    "Remove an endpoint (every role loses it at once)",
+    responses={200: "Deleted", 404: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def delete_endpoint(name: str):
+    with runtime().unit_of_work() as session:
+        catalogue.delete_endpoint(session, actor=actor(), name=name)
+    return jsonify({"deleted": name})

@@ -1,0 +1,156 @@
+"""API keys.  A token appears in exactly two responses: issue and regenerate."""
+
+from flask import jsonify
+
+from keystore import serialize
+from keystore.jwt_access import issue_jwt
+from keystore.services import keys
+from web.api import actor, api
+from web.auth import requires
+from web.openapi import operation
+from web.payload import json_object, only, required, typed
+from web.runtime import runtime
+
+READ, WRITE = "keyward.keys.read", "keyward.keys.write"
+RULES = {"allowed_ips", "blocked_ips", "expires_at", "limits"}
+
+
+def _with_token(key, token: str) -> dict:
+    return {**serialize.key(key), "token": token}
+
+
+@api.get("/clients/<int:client_id>/keys")
+@operation("List a client's keys (never their tokens)", responses={200: "Key[]", 404: "Error"})
+@requires(READ)
+def list_keys(client_id: int):
+    with runtime().unit_of_work() as session:
+        return jsonify([serialize.key(k) for k in keys.list_keys(session, client_ref=client_id)])
+
+
+@api.post("/clients/<int:client_id>/keys")
+@operation(
+    "Issue a key; the token is in this response only",
+    body="KeyInput",
+    responses={201: "KeyWithToken", 404: "Error", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def issue_key(client_id: int):
+    data = only(json_object(), {"name", "environment"} | RULES)
+    rt = runtime()
+    with rt.unit_of_work() as session:
+        key, token = keys.issue_key(
+            session,
+            rt.settings,
+            actor=actor(),
+            client_ref=client_id,
+            name=required(data, "name"),
+            environment=required(data, "environment"),
+            allowed_ips=data.get("allowed_ips"),
+            blocked_ips=data.get("blocked_ips"),
+            expires_at=data.get("expires_at"),
+            limits=data.get("limits"),
+        )
+        body = _with_token(key, token)
+    return jsonify(body), 201, {"Cache-Control": "no-store"}
+
+
+@api.get("/keys/<int:key_id>")
+@operation("Show a key", responses={200: "Key", 404: "Error"})
+@requires(READ)
+def show_key(key_id: int):
+    with runtime().unit_of_work() as session:
+        return jsonify(serialize.key(keys.get_key(session, key_id)))
+
+
+@api.patch("/keys/<int:key_id>")
+@operation(
+    "Change a key's name, address rules, expiry or limits",
+    body="KeyInput",
+    responses={200: "Key", 404: "Error", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def update_key(key_id: int):
+    data = only(json_object(), {"name"} | RULES)
+    with runtime().unit_of_work() as session:
+        return jsonify(
+            serialize.key(keys.update_key(session, actor=actor(), key_id=key_id, **data))
+        )
+
+
+@api.post("/keys/<int:key_id>/regenerate")
+@operation(
+    "New token, same settings; the old one stops now or after grace_seconds",
+    body="RegenerateInput",
+    responses={200: "KeyWithToken", 404: "Error", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def regenerate_key(key_id: int):
+    data = only(json_object(), {"grace_seconds"})
+    rt = runtime()
+    with rt.unit_of_work() as session:
+        key, token = keys.regenerate_key(
+            session,
+            rt.settings,
+            actor=actor(),
+            key_id=key_id,
+            grace_seconds=typed(data, "grace_seconds", int, 0),
+        )
+        body = _with_token(key, token)
+    return jsonify(body), 200, {"Cache-Control": "no-store"}
+
+
+def _state_change(name: str, summary: str, change):
+    @requires(WRITE)
+    def view(key_id: int):
+        with runtime().unit_of_work() as session:
+            return jsonify(serialize.key(change(session, key_id)))
+
+    view.__name__ = f"{name}_key"
+    view = operation(summary, responses={200: "Key", 404: "Error", 409: "Error"})(view)
+    api.post(f"/keys/<int:key_id>/{name}")(view)
+
+
+_state_change(
+    "deactivate",
+    "Refuse the key until reactivated",
+    lambda s, k: keys.set_key_active(s, actor=actor(), key_id=k, active=False),
+)
+_state_change(
+    "reactivate",
+    "Accept a deactivated key again",
+    lambda s, k: keys.set_key_active(s, actor=actor(), key_id=k, active=True),
+)
+_state_change(
+    "revoke", "Revoke the key for good", lambda s, k: keys.revoke_key(s, actor=actor(), key_id=k)
+)
+
+
+@api.post("/keys/<int:key_id>/jwt")
+@operation(
+    "Mint a short-lived JWT bound to the key's current token",
+    body="JwtInput",
+    responses={201: "Jwt", 404: "Error", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def mint_jwt(key_id: int):
+    data = only(json_object(), {"ttl_seconds"})
+    rt = runtime()
+    with rt.unit_of_work() as session:
+        token, expires = issue_jwt(
+            session,
+            rt.settings,
+            actor=actor(),
+            key_id=key_id,
+            ttl_seconds=typed(data, "ttl_seconds", int),
+        )
+    body = {"jwt": token, "expires_at": serialize.iso(expires)}
+    return jsonify(body), 201, {"Cache-Control": "no-store"}
+
+
+@api.delete("/keys/<int:key_id>")
+@operation("Delete a key", responses={200: "Deleted", 404: "Error"})
+@requires(WRITE)
+def delete_key(key_id: int):
+    with runtime().unit_of_work() as session:
+        keys.delete_key(session, actor=actor(), key_id=key_id)
+    return jsonify({"deleted": key_id})

@@ -1,0 +1,121 @@
+"""The audit trail, usage figures and workspace admins."""
+
+from flask import jsonify, request
+
+from keystore import serialize
+from keystore.errors import ValidationError
+from keystore.services import admins, audit
+from keystore.usage import usage_report
+from web.api import actor, api
+from web.auth import requires
+from web.openapi import operation
+from web.payload import json_object, only, query_datetime, query_int, required, typed
+from web.runtime import runtime
+
+AUDIT_QUERY = {
+    "action": "string",
+    "type": "string",
+    "object": "string",
+    "actor": "string",
+    "since": "string",
+    "until": "string",
+    "limit": "integer",
+    "before_id": "integer",
+}
+
+
+@api.get("/audit")
+@operation(
+    "The audit trail, newest first; page with before_id",
+    query=AUDIT_QUERY,
+    responses={200: "AuditPage", 422: "Error"},
+)
+@requires("keyward.audit.read")
+def list_audit():
+    limit = query_int("limit", default=50, high=500)
+    with runtime().unit_of_work() as session:
+        events = audit.list_events(
+            session,
+            action=request.args.get("action"),
+            object_type=request.args.get("type"),
+            object_id=request.args.get("object"),
+            actor=request.args.get("actor"),
+            since=query_datetime("since"),
+            until=query_datetime("until"),
+            before_id=query_int("before_id"),
+            limit=limit,
+        )
+        page = [serialize.audit_event(e) for e in events]
+    next_id = page[-1]["id"] if len(page) == limit else None
+    return jsonify({"events": page, "next_before_id": next_id})
+
+
+@api.get("/usage")
+@operation(
+    "Requests by outcome per hour or day, for a client or a key",
+    query={
+        "client_id": "integer",
+        "key_id": "integer",
+        "granularity": "string",
+        "since": "string",
+        "until": "string",
+    },
+    responses={200: "Usage", 422: "Error"},
+)
+@requires("keyward.usage.read")
+def show_usage():
+    granularity = request.args.get("granularity", "hour")
+    if granularity not in ("hour", "day"):
+        raise ValidationError("granularity must be hour or day", field="granularity")
+    client_id, key_id = query_int("client_id"), query_int("key_id")
+    rt = runtime()
+    with rt.unit_of_work() as session:
+        # Fold what is still buffered in first, so the figures are current.
+        rt.usage.flush(session)
+    with rt.unit_of_work() as session:
+        rows = usage_report(
+            session,
+            client_id=client_id,
+            key_id=key_id,
+            granularity=granularity,
+            since=query_datetime("since"),
+            until=query_datetime("until"),
+        )
+    return jsonify(
+        {"granularity": granularity, "client_id": client_id, "key_id": key_id, "rows": rows}
+    )
+
+
+@api.get("/admins")
+@operation("List workspace admins", responses={200: "Admin[]"})
+@requires("keyward.admins.read")
+def list_admins():
+    with runtime().unit_of_work() as session:
+        return jsonify([serialize.admin(a) for a in admins.list_admins(session)])
+
+
+@api.post("/admins")
+@operation(
+    "Add a workspace admin", body="AdminInput", responses={201: "Admin", 409: "Error", 422: "Error"}
+)
+@requires("keyward.admins.write")
+def create_admin():
+    data = only(json_object(), {"name", "email", "notify_leaks"})
+    with runtime().unit_of_work() as session:
+        admin = admins.create_admin(
+            session,
+            actor=actor(),
+            name=required(data, "name"),
+            email=required(data, "email"),
+            notify_leaks=typed(data, "notify_leaks", bool, True),
+        )
+        return jsonify(serialize.admin(admin)), 201
+
+
+@api.delete("/admins/<email>")
+@operation("Remove a workspace admin", responses={200: "Deleted", 404: "Error"})
+@requires("keyward.admins.write")
+def delete_admin(email: str):
+    with runtime().unit_of_work() as session:
+        admins.delete_admin(session, actor=actor(), email=email)
+    return jsonify({"deleted": email})

@@ -1,0 +1,69 @@
+"""Client roles."""
+
+from flask import jsonify
+
+from keystore import serialize
+from keystore.services import roles
+from web.api import actor, api
+from web.auth import requires
+from web.openapi import operation
+from web.payload import json_object, only, required
+from web.runtime import runtime
+
+READ, WRITE = "keyward.roles.read", "keyward.roles.write"
+FIELDS = {"name", "description", "endpoints", "leak_action"}
+
+
+@api.get("/roles")
+@operation("List roles", responses={200: "Role[]"})
+@requires(READ)
+def list_roles():
+    with runtime().unit_of_work() as session:
+        return jsonify([serialize.role(r) for r in roles.list_roles(session)])
+
+
+@api.post("/roles")
+@operation("Create a role", body="RoleInput", responses={201: "Role", 409: "Error", 422: "Error"})
+@requires(WRITE)
+def create_role():
+    data = only(json_object(), FIELDS)
+    required(data, "name")
+    with runtime().unit_of_work() as session:
+        role = roles.create_role(session, actor=actor(), **data)
+        return jsonify(serialize.role(role)), 201
+
+
+@api.get("/roles/<int:role_id>")
+@operation("Show a role", responses={200: "Role", 404: "Error"})
+@requires(READ)
+def show_role(role_id: int):
+    with runtime().unit_of_work() as session:
+        role = roles.get_role(session, role_id)
+        data = serialize.role(role)
+        data["clients"] = [c.name for c in roles.clients_using(session, role_id)]
+        return jsonify(data)
+
+
+@api.patch("/roles/<int:role_id>")
+@operation(
+    "Change a role (applies to the next request)",
+    body="RoleInput",
+    responses={200: "Role", 404: "Error", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def update_role(role_id: int):
+    data = only(json_object(), FIELDS)
+    with runtime().unit_of_work() as session:
+        role = roles.update_role(session, actor=actor(), ref=role_id, **data)
+        return jsonify(serialize.role(role))
+
+
+@api.delete("/roles/<int:role_id>")
+@operation(
+    "Delete a role; its clients lose every privilege", responses={200: "Deleted", 404: "Error"}
+)
+@requires(WRITE)
+def delete_role(role_id: int):
+    with runtime().unit_of_work() as session:
+        affected = roles.delete_role(session, actor=actor(), ref=role_id)
+        return jsonify({"deleted": role_id, "clients_affected": [c.name for c in affected]})

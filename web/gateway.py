@@ -1,0 +1,121 @@
+"""Verification for the operator's gateway: ``POST /v1/verify`` and nginx-style ``GET /v1/auth``."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from keystore.decision import Request
+from keystore.errors import KeywardError, ValidationError
+from keystore.services.catalogue import match_endpoint
+from web.access import Outcome, check
+from web.addresses import client_address
+from web.auth import bearer_credential
+from web.openapi import operation
+from web.payload import json_object, only, required, typed
+from web.runtime import runtime
+
+gateway = Blueprint("gateway", __name__, url_prefix="/v1")
+
+
+class GatewayUnauthenticated(KeywardError):
+    status = 401
+    error = "unauthorized"
+
+
+@gateway.before_request
+def _gateway_token():
+    """With KEYWARD_GATEWAY_TOKEN set, only gateways that know it may ask."""
+    expected = runtime().settings.gateway_token
+    if expected is None:
+        return
+    given = request.headers.get("X-Keyward-Gateway-Token", "")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise GatewayUnauthenticated(
+            "send the gateway token in X-Keyward-Gateway-Token", reason="gateway_unauthenticated"
+        )
+
+
+@gateway.post("/verify")
+@operation(
+    "Decide on a token for one request of the operator's API",
+    body="VerifyInput",
+    responses={200: "Verdict", 400: "Error", 401: "Error", 415: "Error", 422: "Error"},
+    tag="gateway",
+)
+def verify():
+    data = only(json_object(), {"token", "endpoint", "environment", "project", "address"})
+    credential = required(data, "token")
+    verdict = Request(
+        endpoint=required(data, "endpoint"),
+        environment=typed(data, "environment", str),
+        project=typed(data, "project", str),
+        address=typed(data, "address", str),
+    )
+    outcome = check(runtime(), surface="verify", credential=credential, request=verdict)
+    g.outcome = outcome
+    return jsonify(_verdict(outcome))
+
+
+@gateway.get("/auth")
+@operation(
+    "nginx auth_request: 200 allowed, 401/403/429 denied; X-Keyward-Client-Id on 200",
+    responses={200: None, 401: None, 403: None, 429: None, 422: "Error"},
+    tag="gateway",
+)
+def auth():
+    rt = runtime()
+    endpoint = request.headers.get("X-Keyward-Endpoint") or _endpoint_from_original_request(rt)
+    outcome = check(
+        rt,
+        surface="auth",
+        credential=bearer_credential(),
+        request=Request(
+            endpoint=endpoint or "",
+            environment=request.headers.get("X-Keyward-Environment"),
+            project=request.headers.get("X-Keyward-Project"),
+            address=client_address(rt.settings),
+        ),
+    )
+    g.outcome = outcome
+    response = Response(status=outcome.status)
+    response.headers["X-Keyward-Reason"] = outcome.reason
+    if outcome.allowed:
+        response.headers["X-Keyward-Client-Id"] = str(outcome.decision.client_id)
+        response.headers["X-Keyward-Key-Id"] = str(outcome.decision.key_id)
+    return response
+
+
+def _endpoint_from_original_request(rt) -> str | None:
+    uri = request.headers.get("X-Original-URI")
+    if not uri:
+        raise ValidationError(
+            "send X-Keyward-Endpoint, or X-Original-URI (and X-Original-Method)",
+            field="X-Original-URI",
+        )
+    method = request.headers.get("X-Original-Method", "GET")
+    with rt.sessions() as session:
+        return match_endpoint(session, method=method, uri=uri)
+
+
+def _verdict(outcome: Outcome) -> dict:
+    decision, limit = outcome.decision, outcome.limit
+    return {
+        "allowed": outcome.allowed,
+        "reason": outcome.reason,
+        "credential": decision.credential,
+        "client_id": decision.client_id,
+        "key_id": decision.key_id,
+        "key_hint": decision.key_hint,
+        "environment": decision.environment,
+        "rate_limit": None
+        if limit is None
+        else {
+            "limit": limit.limit,
+            "remaining": limit.remaining,
+            "reset_seconds": limit.reset_seconds,
+            "retry_after": limit.retry_after,
+            "policy": limit.policy,
+        },
+    }

@@ -1,0 +1,48 @@
+"""Operations: health and metrics."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy import text
+
+from web.metrics import exposition
+from web.openapi import operation
+from web.runtime import runtime
+
+ops = Blueprint("ops", __name__)
+log = logging.getLogger("keyward.web")
+
+
+@ops.get("/healthz")
+@operation("Database and Redis reachable?", responses={200: "Health", 503: "Health"}, tag="ops")
+def health():
+    rt = runtime()
+    report = {
+        "database": _probe(lambda: _ping_database(rt)),
+        "redis": "not configured" if rt.redis is None else _probe(rt.redis.ping),
+    }
+    healthy = all(value in ("ok", "not configured") for value in report.values())
+    report["status"] = "ok" if healthy else "unavailable"
+    return jsonify(report), 200 if healthy else 503
+
+
+@ops.get("/metrics")
+def metrics():
+    body, content_type = exposition()
+    return Response(body, content_type=content_type)
+
+
+def _ping_database(rt) -> None:
+    with rt.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _probe(check) -> str:
+    try:
+        check()
+    except Exception as exc:  # any failure at all means unavailable
+        log.warning("health probe failed: %s", type(exc).__name__)
+        return "unavailable"
+    return "ok"

@@ -1,0 +1,58 @@
+"""What the app holds for its lifetime: settings, engine, Redis, limiter, usage, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from keystore.config import Settings
+from keystore.db import make_engine, make_session_factory, transaction
+from keystore.ratelimit import RateLimiter, make_rate_limiter
+from keystore.usage import UsageRecorder, make_usage_recorder
+
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: redis.Redis | None
+    limiter: RateLimiter
+    usage: UsageRecorder
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.database_url)
+        client = None
+        if settings.redis_url:
+            client = redis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_session_factory(engine),
+            redis=client,
+            limiter=make_rate_limiter(client),
+            usage=make_usage_recorder(client),
+        )
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: committed before the response is built, so what we answer is stored."""
+        with transaction(self.sessions) as session:
+            yield session
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["keyward"]

@@ -1,0 +1,190 @@
+"""JSON Schemas of the API's bodies, shared by the OpenAPI document and its tests."""
+
+from __future__ import annotations
+
+STR = {"type": "string"}
+INT = {"type": "integer"}
+BOOL = {"type": "boolean"}
+DATETIME = {"type": ["string", "null"], "format": "date-time"}
+STR_LIST = {"type": "array", "items": STR}
+NULL_INT = {"type": ["integer", "null"]}
+
+
+def obj(required: list[str], optional: dict | None = None, **props) -> dict:
+    return {"type": "object", "required": required, "properties": {**props, **(optional or {})}}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def array_of(name: str) -> dict:
+    return {"type": "array", "items": ref(name)}
+
+
+LIMITS = obj(
+    [],
+    rate_limit=NULL_INT,
+    rate_window_seconds=NULL_INT,
+    quota_daily=NULL_INT,
+    quota_monthly=NULL_INT,
+)
+
+SCHEMAS = {
+    "Error": obj(["error", "reason", "message"], error=STR, reason=STR, message=STR, field=STR),
+    "Limits": LIMITS,
+    "Environment": obj(
+        ["id", "tag", "name", "allows_dev_only", "leak_action"],
+        id=INT,
+        tag=STR,
+        name=STR,
+        allows_dev_only=BOOL,
+        leak_action=STR,
+    ),
+    "EnvironmentInput": obj(
+        ["tag", "name"],
+        tag=STR,
+        name=STR,
+        allows_dev_only=BOOL,
+        leak_action={"enum": ["revoke", "regenerate", "notify_only"]},
+    ),
+    "Project": obj(["id", "name", "description"], id=INT, name=STR, description=STR),
+    "ProjectInput": obj(["name"], name=STR, description=STR),
+    "Endpoint": obj(
+        ["id", "name", "section", "dev_only", "builtin"],
+        id=INT,
+        name=STR,
+        section=STR,
+        description=STR,
+        method={"type": ["string", "null"]},
+        path={"type": ["string", "null"]},
+        dev_only=BOOL,
+        builtin=BOOL,
+    ),
+    "EndpointInput": obj(
+        ["name"], name=STR, section=STR, description=STR, method=STR, path=STR, dev_only=BOOL
+    ),
+    "Role": obj(
+        ["id", "name", "endpoints"],
+        id=INT,
+        name=STR,
+        description=STR,
+        endpoints=STR_LIST,
+        leak_action={"type": ["string", "null"]},
+    ),
+    "RoleInput": obj(
+        [],
+        name=STR,
+        description=STR,
+        endpoints=STR_LIST,
+        leak_action={"enum": ["revoke", "regenerate", "notify_only", None]},
+    ),
+    "Client": obj(
+        ["id", "name", "enabled", "environments", "projects", "limits"],
+        id=INT,
+        name=STR,
+        description=STR,
+        contact_email=STR,
+        role={"type": ["string", "null"]},
+        enabled=BOOL,
+        environments=STR_LIST,
+        projects=STR_LIST,
+        limits=ref("Limits"),
+        created_at=DATETIME,
+    ),
+    "ClientInput": obj(
+        [],
+        name=STR,
+        description=STR,
+        contact_email=STR,
+        role={"type": ["string", "integer", "null"]},
+        environments=STR_LIST,
+        projects=STR_LIST,
+        enabled=BOOL,
+        limits=ref("Limits"),
+    ),
+    "Key": obj(
+        ["id", "client_id", "name", "environment", "hint", "state"],
+        id=INT,
+        client_id=INT,
+        name=STR,
+        environment=STR,
+        hint=STR,
+        state={"enum": ["active", "inactive", "revoked"]},
+        allowed_ips=STR_LIST,
+        blocked_ips=STR_LIST,
+        expires_at=DATETIME,
+        limits=ref("Limits"),
+        last_used_at=DATETIME,
+        last_used_ip={"type": ["string", "null"]},
+        created_at=DATETIME,
+        revoked_at=DATETIME,
+    ),
+    "KeyWithToken": {"allOf": [ref("Key"), obj(["token"], token=STR)]},
+    "KeyInput": obj(
+        [],
+        name=STR,
+        environment=STR,
+        allowed_ips=STR_LIST,
+        blocked_ips=STR_LIST,
+        expires_at={"type": ["string", "null"], "format": "date-time"},
+        limits=ref("Limits"),
+    ),
+    "RegenerateInput": obj([], grace_seconds={"type": "integer", "minimum": 0, "maximum": 86400}),
+    "JwtInput": obj([], ttl_seconds=INT),
+    "Jwt": obj(["jwt", "expires_at"], jwt=STR, expires_at=DATETIME),
+    "Admin": obj(
+        ["id", "name", "email", "notify_leaks"], id=INT, name=STR, email=STR, notify_leaks=BOOL
+    ),
+    "AdminInput": obj(["name", "email"], name=STR, email=STR, notify_leaks=BOOL),
+    "AuditEvent": obj(
+        ["id", "at", "actor", "action", "object_type", "object_id"],
+        id=INT,
+        at=DATETIME,
+        actor=STR,
+        action=STR,
+        object_type=STR,
+        object_id=STR,
+        summary=STR,
+        before={"type": ["object", "null"]},
+        after={"type": ["object", "null"]},
+    ),
+    "AuditPage": obj(["events"], events=array_of("AuditEvent"), next_before_id=NULL_INT),
+    "UsageRow": obj(["bucket", "outcome", "count"], bucket=STR, outcome=STR, count=INT),
+    "Usage": obj(
+        ["granularity", "rows"],
+        granularity=STR,
+        rows=array_of("UsageRow"),
+        client_id=NULL_INT,
+        key_id=NULL_INT,
+    ),
+    "Deleted": obj(["deleted"], deleted={"type": ["string", "integer"]}, clients_affected=STR_LIST),
+    "VerifyInput": obj(
+        ["token", "endpoint"],
+        token=STR,
+        endpoint=STR,
+        environment={"type": ["string", "null"]},
+        project={"type": ["string", "null"]},
+        address={"type": ["string", "null"]},
+    ),
+    "RateLimitState": obj(
+        [],
+        limit=NULL_INT,
+        remaining=NULL_INT,
+        reset_seconds=NULL_INT,
+        retry_after=NULL_INT,
+        policy={"type": ["string", "null"]},
+    ),
+    "Verdict": obj(
+        ["allowed", "reason"],
+        allowed=BOOL,
+        reason=STR,
+        credential=STR,
+        client_id=NULL_INT,
+        key_id=NULL_INT,
+        key_hint={"type": ["string", "null"]},
+        environment={"type": ["string", "null"]},
+        rate_limit={"oneOf": [ref("RateLimitState"), {"type": "null"}]},
+    ),
+    "Health": obj(["status", "database", "redis"], status=STR, database=STR, redis=STR),
+}

@@ -1,0 +1,48 @@
+"""``keyward serve``: the app under gunicorn, started from Python."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from keystore.config import Settings
+from keystore.db import make_engine, make_session_factory, transaction
+from keystore.migrate import upgrade
+from keystore.services.catalogue import ensure_builtin_endpoints
+from web.app import create_app
+
+
+class KeywardServer(BaseApplication):
+    def __init__(self, settings: Settings, options: dict) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        return create_app(self.settings)
+
+
+def migrate(settings: Settings) -> None:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        ensure_builtin_endpoints(session)
+    engine.dispose()
+
+
+def serve(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    """Run gunicorn in the foreground until interrupted."""
+    KeywardServer(
+        settings,
+        {
+            "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": None,
+            "timeout": 60,
+        },
+    ).run()
