@@ -37,6 +37,23 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     client_address_header: str = "X-Forwarded-For"
     gateway_token: str | None = field(default=None, repr=False)
+    # Leak response
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_tls: str = "none"
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_timeout_seconds: int = 10
+    mail_from: str = "keyward@localhost"
+    public_url: str = "http://127.0.0.1:8080"
+    partner_feedback: bool = True
+    webhook_max_bytes: int = 16 * 1024 * 1024
+    public_revoke_per_hour: int = 60
+    sweep_interval_seconds: int = 60
+    sweep_after_seconds: int = 120
+    task_max_retries: int = 10
+    task_visibility_seconds: int = 600
+    mail_lease_seconds: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -58,6 +75,7 @@ class Settings:
             "trusted_proxies": _list(env, "KEYWARD_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
             "client_address_header": env.get("KEYWARD_CLIENT_ADDRESS_HEADER") or "X-Forwarded-For",
             "gateway_token": env.get("KEYWARD_GATEWAY_TOKEN") or None,
+            **_leak_settings(env),
         }
         values.update(overrides)
         return cls(**values).resolved()
@@ -72,6 +90,8 @@ class Settings:
             raise ConfigError("KEYWARD_JWT_TTL_SECONDS must be positive")
         if self.log_format not in ("json", "text"):
             raise ConfigError("KEYWARD_LOG_FORMAT must be json or text")
+        if self.smtp_tls not in ("none", "starttls", "ssl"):
+            raise ConfigError("KEYWARD_SMTP_TLS must be none, starttls or ssl")
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         try:
@@ -116,6 +136,40 @@ def load_or_create_pepper(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value + "\n")
     return value
+
+
+def _leak_settings(env: Mapping[str, str]) -> dict:
+    port = _int(env, "KEYWARD_SMTP_PORT", 25)
+    default_tls = {465: "ssl", 587: "starttls"}.get(port, "none")
+    return {
+        "smtp_host": env.get("KEYWARD_SMTP_HOST") or None,
+        "smtp_port": port,
+        "smtp_tls": env.get("KEYWARD_SMTP_TLS") or default_tls,
+        "smtp_user": env.get("KEYWARD_SMTP_USER") or None,
+        "smtp_password": env.get("KEYWARD_SMTP_PASSWORD") or None,
+        "smtp_timeout_seconds": _int(env, "KEYWARD_SMTP_TIMEOUT_SECONDS", 10),
+        "mail_from": env.get("KEYWARD_MAIL_FROM") or "keyward@localhost",
+        "public_url": (env.get("KEYWARD_PUBLIC_URL") or "http://127.0.0.1:8080").rstrip("/"),
+        "partner_feedback": _bool(env, "KEYWARD_PARTNER_FEEDBACK", True),
+        "webhook_max_bytes": _int(env, "KEYWARD_WEBHOOK_MAX_BYTES", 16 * 1024 * 1024),
+        "public_revoke_per_hour": _int(env, "KEYWARD_PUBLIC_REVOKE_PER_HOUR", 60),
+        "sweep_interval_seconds": _int(env, "KEYWARD_SWEEP_INTERVAL_SECONDS", 60),
+        "sweep_after_seconds": _int(env, "KEYWARD_SWEEP_AFTER_SECONDS", 120),
+        "task_max_retries": _int(env, "KEYWARD_TASK_MAX_RETRIES", 10),
+        "task_visibility_seconds": _int(env, "KEYWARD_TASK_VISIBILITY_SECONDS", 600),
+        "mail_lease_seconds": _int(env, "KEYWARD_MAIL_LEASE_SECONDS", 60),
+    }
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
 
 
 def _list(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from keystore.models import (
     Client,
     Endpoint,
     Environment,
+    Incident,
     Project,
     Role,
 )
@@ -118,4 +119,53 @@ def audit_event(e: AuditEvent) -> dict:
         "summary": e.summary,
         "before": e.before,
         "after": e.after,
+    }
+
+
+def incident(i: Incident) -> dict:
+    return {
+        "id": i.id,
+        "state": i.state,
+        "key_id": i.key_id,
+        "client_id": i.client_id,
+        "token_hint": i.token_hint,
+        "first_origin": i.first_origin,
+        "action": i.action,
+        "action_detail": i.action_detail,
+        "replacement_hint": i.replacement_hint,
+        "replacement_ready": i.replacement_sealed is not None,
+        "replacement_picked_up_at": iso(i.replacement_picked_up_at),
+        "received_at": iso(i.received_at),
+        "owner_found_at": iso(i.owner_found_at),
+        "acted_at": iso(i.acted_at),
+        "notified_at": iso(i.notified_at),
+        "attempts": i.attempts,
+        "occurrence_count": len(i.occurrences),
+    }
+
+
+def incident_detail(i: Incident) -> dict:
+    return {
+        **incident(i),
+        "occurrences": [
+            {
+                "id": o.id,
+                "origin": o.origin,
+                "token_type": o.token_type,
+                "url": o.url,
+                "source": o.source,
+                "received_at": iso(o.received_at),
+            }
+            for o in i.occurrences
+        ],
+        "notifications": [
+            {
+                "recipient": n.recipient,
+                "state": n.state,
+                "attempts": n.attempts,
+                "sent_at": iso(n.sent_at),
+                "last_error": n.last_error,
+            }
+            for n in i.notifications
+        ],
     }

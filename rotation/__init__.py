@@ -1,0 +1,1 @@
+"""Leak response: the Celery app, its tasks, and the emails they send."""

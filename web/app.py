@@ -9,6 +9,7 @@ from web.api import api
 from web.errors import register_error_handlers
 from web.gateway import gateway
 from web.headers import install_outcome_headers
+from web.leaks import leaks
 from web.logs import configure_logging, install_request_logging
 from web.ops import ops
 from web.runtime import Runtime
@@ -24,6 +25,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     install_request_logging(app)
     install_outcome_headers(app)
-    for blueprint in (api, gateway, ops):
+    for blueprint in (api, gateway, leaks, ops):
         app.register_blueprint(blueprint)
     return app

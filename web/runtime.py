@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
+import requests
 from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +16,8 @@ from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory, transaction
 from keystore.ratelimit import RateLimiter, make_rate_limiter
 from keystore.usage import UsageRecorder, make_usage_recorder
+from rotation import context
+from rotation.partner_keys import PartnerKeySource, partner_sources
 
 REDIS_TIMEOUT_SECONDS = 2.0
 
@@ -27,6 +30,7 @@ class Runtime:
     redis: redis.Redis | None
     limiter: RateLimiter
     usage: UsageRecorder
+    partners: dict[str, PartnerKeySource]
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -38,13 +42,24 @@ class Runtime:
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
-        return cls(
+        runtime = cls(
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
             redis=client,
             limiter=make_rate_limiter(client),
             usage=make_usage_recorder(client),
+            partners=partner_sources(settings, client, requests.Session()),
+        )
+        runtime.install_task_context()
+        return runtime
+
+    def install_task_context(self) -> None:
+        """In-process tasks (embedded mode) use this app's engine, Redis and usage buffer."""
+        context.install(
+            context.TaskContext(
+                settings=self.settings, sessions=self.sessions, redis=self.redis, usage=self.usage
+            )
         )
 
     @contextmanager

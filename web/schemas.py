@@ -186,5 +186,76 @@ SCHEMAS = {
         environment={"type": ["string", "null"]},
         rate_limit={"oneOf": [ref("RateLimitState"), {"type": "null"}]},
     ),
+    "PartnerAlert": {
+        "type": "array",
+        "items": obj(
+            ["token"],
+            token=STR,
+            type=STR,
+            url={"type": ["string", "null"]},
+            source={"type": ["string", "null"]},
+        ),
+    },
+    "PartnerFeedback": {
+        "type": "array",
+        "items": obj(
+            ["token_hash", "token_type", "label"],
+            token_hash=STR,
+            token_type=STR,
+            label={"enum": ["true_positive", "false_positive"]},
+        ),
+    },
+    "RevokeRequest": obj(["credentials"], credentials=STR_LIST),
+    "Accepted": obj(["message"], message=STR),
+    "Occurrence": obj(
+        ["origin", "url", "source", "received_at"],
+        id=INT,
+        origin=STR,
+        token_type=STR,
+        url=STR,
+        source=STR,
+        received_at=DATETIME,
+    ),
+    "Notification": obj(
+        ["recipient", "state"],
+        recipient=STR,
+        state=STR,
+        attempts=INT,
+        sent_at=DATETIME,
+        last_error={"type": ["string", "null"]},
+    ),
+    "Incident": obj(
+        ["id", "state", "key_id", "client_id", "token_hint"],
+        id=INT,
+        state=STR,
+        key_id=INT,
+        client_id=INT,
+        token_hint=STR,
+        first_origin=STR,
+        action={"type": ["string", "null"]},
+        action_detail=STR,
+        replacement_hint={"type": ["string", "null"]},
+        replacement_ready=BOOL,
+        replacement_picked_up_at=DATETIME,
+        received_at=DATETIME,
+        owner_found_at=DATETIME,
+        acted_at=DATETIME,
+        notified_at=DATETIME,
+        attempts=INT,
+        occurrence_count=INT,
+    ),
+    "IncidentDetail": {
+        "allOf": [
+            ref("Incident"),
+            obj(
+                ["occurrences", "notifications"],
+                occurrences=array_of("Occurrence"),
+                notifications=array_of("Notification"),
+            ),
+        ]
+    },
+    "Replacement": obj(
+        ["incident_id", "key_id", "hint", "token"], incident_id=INT, key_id=INT, hint=STR, token=STR
+    ),
     "Health": obj(["status", "database", "redis"], status=STR, database=STR, redis=STR),
 }

@@ -9,6 +9,7 @@ from keystore.db import make_engine, make_session_factory, transaction
 from keystore.migrate import upgrade
 from keystore.services.catalogue import ensure_builtin_endpoints
 from web.app import create_app
+from web.background import start_embedded_schedule
 
 
 class KeywardServer(BaseApplication):
@@ -22,7 +23,10 @@ class KeywardServer(BaseApplication):
             self.cfg.set(name, value)
 
     def load(self):
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        if self.settings.embedded:
+            start_embedded_schedule(min(10.0, self.settings.sweep_interval_seconds))
+        return app
 
 
 def migrate(settings: Settings) -> None:

@@ -7,6 +7,7 @@ nothing is changed; usage mistakes exit with 2 (click's convention).
 from keystore.cli.base import KeywardGroup, pass_context
 from keystore.cli.catalogue import endpoint_group, env_group, project_group
 from keystore.cli.clients import client_group, role_group
+from keystore.cli.incidents import incident_group
 from keystore.cli.keys import audit_command, check_command, key_group
 from keystore.cli.people import admin_group
 from keystore.cli.schema import migrate_command
@@ -23,6 +24,7 @@ COMMANDS = (
     key_group,
     admin_group,
     audit_command,
+    incident_group,
     check_command,
 )
 

@@ -4,11 +4,14 @@ from keystore.models.audit import AuditEvent
 from keystore.models.base import Base, utcnow
 from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
+from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
 from keystore.models.people import Admin
 
 __all__ = [
+    "INCIDENT_STATES",
     "KEY_STATES",
     "LEAK_ACTIONS",
+    "ORIGINS",
     "Admin",
     "ApiKey",
     "AuditEvent",
@@ -16,7 +19,10 @@ __all__ = [
     "Client",
     "Endpoint",
     "Environment",
+    "Incident",
     "KeyToken",
+    "Notification",
+    "Occurrence",
     "Project",
     "Role",
     "utcnow",

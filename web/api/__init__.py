@@ -20,6 +20,6 @@ def openapi_document():
 
 
 # Route modules register themselves on ``api`` when imported.
-from web.api import catalogue, clients, keys, records, roles  # noqa: E402
+from web.api import catalogue, clients, incidents, keys, records, roles  # noqa: E402
 
-__all__ = ["api", "catalogue", "clients", "keys", "records", "roles"]
+__all__ = ["api", "catalogue", "clients", "incidents", "keys", "records", "roles"]

@@ -1,0 +1,31 @@
+"""The Celery application: Redis broker, late acks, bounded retries, the beat schedule."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from keystore.config import Settings
+
+
+def make_celery(settings: Settings) -> Celery:
+    """Configure Celery from the one settings object (embedded mode: never sends to a broker)."""
+    app = Celery("keyward", broker=settings.redis_url or "memory://", include=["rotation.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        # A worker killed mid-task gets the message back on the queue.
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        task_default_queue="keyward",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.task_visibility_seconds},
+        beat_schedule={
+            "sweep-incidents": {
+                "task": "keyward.sweep_incidents",
+                "schedule": float(settings.sweep_interval_seconds),
+            },
+            "flush-usage": {"task": "keyward.flush_usage", "schedule": 10.0},
+        },
+        timezone="UTC",
+    )
+    return app

@@ -1,0 +1,108 @@
+"""Handling one incident end to end: act on the key, then email each recipient once.
+
+Three short transactions, so an action is committed before any email goes out
+and a slow SMTP server never holds a database lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from keystore.db import transaction
+from keystore.models import ApiKey, Notification
+from keystore.services import leaks
+from rotation.context import TaskContext
+from rotation.mail import MAX_LISTED_OCCURRENCES, LeakFacts, compose, send
+from rotation.metrics import RECEIPT_TO_ACTION, RECEIPT_TO_NOTIFIED
+
+log = logging.getLogger("keyward.rotation")
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: bool
+    retry_in: float = 0.0
+
+
+def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
+    """Idempotent: whatever was already done (action, emails) is not done again."""
+    with transaction(ctx.sessions) as session:
+        incident = leaks.lock_incident(session, incident_id)
+        if incident is None or incident.state == "notified":
+            return Progress(done=True)
+        first_action = incident.state == "received"
+        incident.attempts += 1
+        leaks.act(session, ctx.settings, incident)
+        claimed, wait = leaks.claim_notifications(
+            session, incident, lease=timedelta(seconds=ctx.settings.mail_lease_seconds)
+        )
+        facts = _facts(session, incident)
+        work = [(n.id, n.recipient, n.message_id) for n in claimed]
+        received_at, acted_at = incident.received_at, incident.acted_at
+    if first_action:
+        RECEIPT_TO_ACTION.observe((acted_at - received_at).total_seconds())
+    for notification_id, recipient, message_id in work:
+        _deliver(
+            ctx, facts, notification_id=notification_id, recipient=recipient, message_id=message_id
+        )
+    return _finish(ctx, incident_id, wait=wait)
+
+
+def _deliver(
+    ctx: TaskContext, facts: LeakFacts, *, notification_id: int, recipient: str, message_id: str
+) -> None:
+    settings = ctx.settings
+    if settings.smtp_host is None:
+        _update(ctx, notification_id, lambda n: leaks.mark_skipped(n, "KEYWARD_SMTP_HOST not set"))
+        log.warning(
+            "mail is not configured; leak email for incident %s not sent", facts.incident_id
+        )
+        return
+    try:
+        send(
+            compose(facts, recipient=recipient, message_id=message_id, settings=settings), settings
+        )
+    except Exception as exc:
+        # Release the claim so the retry (or another worker) can take it at once.
+        error = f"{type(exc).__name__}: {exc}"
+        _update(ctx, notification_id, lambda n: _release(n, error))
+        raise
+    _update(ctx, notification_id, leaks.mark_sent)
+
+
+def _release(notification: Notification, error: str) -> None:
+    notification.state, notification.last_error = "pending", error[:500]
+
+
+def _update(ctx: TaskContext, notification_id: int, change) -> None:
+    with transaction(ctx.sessions) as session:
+        change(session.get(Notification, notification_id))
+
+
+def _finish(ctx: TaskContext, incident_id: int, *, wait: float) -> Progress:
+    with transaction(ctx.sessions) as session:
+        incident = leaks.lock_incident(session, incident_id)
+        if not leaks.finish(session, incident):
+            return Progress(done=incident.state == "notified", retry_in=max(wait, 1.0))
+        elapsed = (incident.notified_at - incident.received_at).total_seconds()
+    RECEIPT_TO_NOTIFIED.observe(elapsed)
+    return Progress(done=True)
+
+
+def _facts(session, incident) -> LeakFacts:
+    key = session.get(ApiKey, incident.key_id)
+    listed = incident.occurrences[-MAX_LISTED_OCCURRENCES:]
+    return LeakFacts(
+        incident_id=incident.id,
+        client_name=key.client.name if key else f"client {incident.client_id} (deleted)",
+        key_name=key.name if key else "(deleted key)",
+        key_hint=incident.token_hint,
+        environment=key.environment.tag if key else "?",
+        action=incident.action or "none",
+        action_detail=incident.action_detail,
+        replacement_hint=incident.replacement_hint,
+        occurrences=tuple((o.origin, o.source, o.url) for o in listed),
+        occurrence_count=len(incident.occurrences),
+    )

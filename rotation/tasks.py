@@ -1,0 +1,65 @@
+"""Celery tasks: thin, idempotent, ids as arguments, bounded retries for transient failures."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from sqlalchemy.exc import OperationalError
+
+from keystore.db import transaction
+from keystore.services.incidents import stuck_incidents
+from rotation import context, dispatch
+from rotation.mail import MailError
+from rotation.metrics import TASK_RETRIES
+from rotation.response import handle_incident as handle
+
+log = logging.getLogger("keyward.rotation")
+TRANSIENT = (MailError, OperationalError, ConnectionError)
+
+
+@shared_task(bind=True, name="keyward.handle_incident", acks_late=True, max_retries=12)
+def handle_incident(self, incident_id: int) -> bool:
+    """Act on a leaked key and email the admins and the client, once."""
+    ctx = context.current()
+    try:
+        progress = handle(ctx, incident_id)
+    except TRANSIENT as exc:
+        if self.request.retries >= min(ctx.settings.task_max_retries, self.max_retries):
+            log.error(
+                "incident %s: giving up after %s retries; the sweeper will try again",
+                incident_id,
+                self.request.retries,
+            )
+            raise
+        TASK_RETRIES.labels("handle_incident", type(exc).__name__).inc()
+        raise self.retry(countdown=min(600, 2**self.request.retries * 5), exc=exc) from None
+    if not progress.done:
+        # Another worker holds an email claim: look again when its lease ends.
+        TASK_RETRIES.labels("handle_incident", "claimed_elsewhere").inc()
+        raise self.retry(countdown=progress.retry_in)
+    return True
+
+
+@shared_task(name="keyward.sweep_incidents", acks_late=True)
+def sweep_incidents() -> int:
+    """Re-enqueue incidents left unfinished (a broker outage, a worker that gave up)."""
+    ctx = context.current()
+    with transaction(ctx.sessions) as session:
+        ids = stuck_incidents(
+            session, older_than=timedelta(seconds=ctx.settings.sweep_after_seconds)
+        )
+    for incident_id in ids:
+        dispatch.enqueue_incident(incident_id)
+    if ids:
+        log.info("sweeper re-enqueued %s incident(s)", len(ids))
+    return len(ids)
+
+
+@shared_task(name="keyward.flush_usage", acks_late=True)
+def flush_usage() -> int:
+    """Move buffered usage counts into the database."""
+    ctx = context.current()
+    with transaction(ctx.sessions) as session:
+        return ctx.usage.flush(session)
