@@ -18,6 +18,11 @@ from tests.rotation.conftest import KEYS_URL, Signer, key_document
 BODY = b'[{"token":"kw_prod_0123456789abcdefghijklmnopqrstuvwxyz","type":"keyward_api_token"}]'
 
 
+def accept(source, signer: Signer) -> None:
+    """Verify ``BODY`` as signed by ``signer``, named by its identifier; raises if refused."""
+    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+
+
 def rejection(source, payload, key_identifier, signature_b64) -> SignatureError:
     with pytest.raises(SignatureError) as caught:
         source.verify(payload, key_identifier=key_identifier, signature_b64=signature_b64)
@@ -26,11 +31,20 @@ def rejection(source, payload, key_identifier, signature_b64) -> SignatureError:
     return caught.value
 
 
+@pytest.fixture
+def primed(keyserver, cache, make_source, signer):
+    """A source (on each kind of cache) that has fetched ``signer``'s key document once."""
+    keyserver.get(KEYS_URL, json=key_document(signer))
+    source = make_source(cache)
+    accept(source, signer)
+    return source
+
+
 def test_a_good_signature_over_the_raw_body_is_accepted(keyserver, cache, make_source, signer):
     keyserver.get(KEYS_URL, json=key_document(signer))
     source = make_source(cache)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+    accept(source, signer)
+    accept(source, signer)
     assert len(keyserver.calls) == 1
 
 
@@ -39,7 +53,7 @@ def test_the_key_is_chosen_by_identifier_current_or_not(keyserver, cache, make_s
     keyserver.get(KEYS_URL, json=key_document(*signers))
     source = make_source(cache)
     for signer in reversed(signers):
-        source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+        accept(source, signer)
     # A signature by one published key does not pass under another's identifier.
     error = rejection(source, BODY, signers[0].key_identifier, signers[1].sign(BODY))
     assert error.reason == "bad_signature"
@@ -80,12 +94,8 @@ def test_bad_signatures_are_refused_with_their_reason(keyserver, make_source, si
         assert len(keyserver.calls) == 0, "a malformed request must cost no key fetch"
 
 
-def test_an_unknown_identifier_refetches_once_per_window(
-    keyserver, cache, make_source, signer, clock
-):
-    keyserver.get(KEYS_URL, json=key_document(signer))
-    source = make_source(cache)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+def test_an_unknown_identifier_refetches_once_per_window(keyserver, primed, signer, clock):
+    source = primed
     clock.advance(60)
     for forged in ("aa" * 32, "bb" * 32, "cc" * 32):
         clock.advance(10)
@@ -97,20 +107,14 @@ def test_an_unknown_identifier_refetches_once_per_window(
     assert len(keyserver.calls) == 3
 
 
-def test_github_key_rotation_is_picked_up_with_one_refetch(
-    keyserver, cache, make_source, signer, clock
-):
-    keyserver.get(KEYS_URL, json=key_document(signer))
-    source = make_source(cache)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+def test_github_key_rotation_is_picked_up_with_one_refetch(keyserver, primed, signer, clock):
+    source = primed
     clock.advance(600)
     successor = Signer()
     keyserver.replace("GET", KEYS_URL, json=key_document(successor, signer))
     for _ in range(3):
-        source.verify(
-            BODY, key_identifier=successor.key_identifier, signature_b64=successor.sign(BODY)
-        )
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+        accept(source, successor)
+    accept(source, signer)
     assert len(keyserver.calls) == 2
 
 
@@ -121,8 +125,8 @@ def test_redis_shares_documents_and_refetch_claims_between_processes(
     other_client = redis.Redis.from_url(REDIS_URL)
     first = make_source(RedisKeyCache(redis_client))
     second = make_source(RedisKeyCache(other_client))
-    first.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
-    second.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+    accept(first, signer)
+    accept(second, signer)
     assert len(keyserver.calls) == 1
     clock.advance(60)
     for index in range(4):
@@ -138,26 +142,24 @@ def test_memory_caches_are_per_process(keyserver, make_source, signer):
     keyserver.get(KEYS_URL, json=key_document(signer))
     for _ in range(2):
         source = make_source(MemoryKeyCache())
-        source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+        accept(source, signer)
     assert len(keyserver.calls) == 2
 
 
-def test_the_cache_ttl_is_honoured(keyserver, cache, make_source, signer, clock):
-    keyserver.get(KEYS_URL, json=key_document(signer))
-    source = make_source(cache, ttl_seconds=3600)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+def test_the_cache_ttl_is_honoured(keyserver, primed, signer, clock):
+    source = primed  # its TTL is the default, 3600 s
     clock.advance(3599)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+    accept(source, signer)
     assert len(keyserver.calls) == 1
     clock.advance(1)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+    accept(source, signer)
     assert len(keyserver.calls) == 2
 
 
 def test_redis_expires_the_document_after_the_ttl(keyserver, redis_client, make_source, signer):
     keyserver.get(KEYS_URL, json=key_document(signer))
     source = make_source(RedisKeyCache(redis_client), ttl_seconds=900)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+    accept(source, signer)
     (document,) = [n for n in redis_client.keys("keyward:partner-keys:*") if b":fetch:" not in n]
     assert 890 < redis_client.ttl(document) <= 900
 
@@ -166,7 +168,7 @@ def test_redis_expires_the_document_after_the_ttl(keyserver, redis_client, make_
 def test_the_optional_token_is_sent_as_bearer_with_timeouts(keyserver, make_source, signer, token):
     keyserver.get(KEYS_URL, json=key_document(signer))
     source = make_source(MemoryKeyCache(), api_token=token)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+    accept(source, signer)
     request = keyserver.calls[0].request
     assert request.headers.get("Authorization") == (f"Bearer {token}" if token else None)
     assert request.req_kwargs["timeout"] == (3.0, 5.0)
@@ -232,7 +234,7 @@ def test_after_a_failed_fetch_the_next_waits_for_the_window(
     assert len(keyserver.calls) == 1
     keyserver.replace("GET", KEYS_URL, json=key_document(signer))
     clock.advance(60)
-    source.verify(BODY, key_identifier=signer.key_identifier, signature_b64=signer.sign(BODY))
+    accept(source, signer)
     assert len(keyserver.calls) == 2
 
 
@@ -242,3 +244,32 @@ def test_an_unreachable_redis_is_a_fetch_failure(make_source, signer):
         make_source(RedisKeyCache(down)), BODY, signer.key_identifier, signer.sign(BODY)
     )
     assert (error.reason, error.status) == ("key_fetch_failed", 503)
+
+
+class RivalFirst(RedisKeyCache):
+    """A cache where another process wins each fetch claim just before this one asks."""
+
+    def __init__(self, client, rival_fetch) -> None:
+        super().__init__(client)
+        self._rival_fetch = rival_fetch
+
+    def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool:
+        self._rival_fetch()
+        return super().claim_fetch(slot, now=now, window_seconds=window_seconds)
+
+
+def test_a_process_that_loses_the_claim_uses_the_winners_keys(
+    keyserver, redis_client, make_source, signer, clock
+):
+    keyserver.get(KEYS_URL, json=key_document(signer))
+    rival = make_source(RedisKeyCache(redis_client))
+    rival.public_key_pem(signer.key_identifier)
+    clock.advance(120)
+    successor = Signer()
+    keyserver.replace("GET", KEYS_URL, json=key_document(successor, signer))
+    # The rival's refetch happens between our read of the cache and our claim.
+    loser = make_source(
+        RivalFirst(redis_client, lambda: rival.public_key_pem(successor.key_identifier))
+    )
+    accept(loser, successor)
+    assert len(keyserver.calls) == 2
