@@ -119,6 +119,9 @@ class PartnerKeySource:
     from the document triggers a refetch too (the partner may have rotated its
     key), but every fetch, whatever its cause, needs a claim: at most one per
     ``refetch_seconds`` window per source, across all processes sharing the cache.
+    Without a fresh document and without the claim (this window's fetch failed,
+    or another process is still at it) the answer is ``key_fetch_failed``, a 503
+    after which the partner redelivers.
     """
 
     def __init__(
@@ -179,7 +182,7 @@ class PartnerKeySource:
             document = self._refetch() or document
         if document is None:
             raise KeyFetchError(
-                f"{self.name} public keys are not available yet; a fetch failed recently"
+                f"no fresh {self.name} public keys: this window's fetch failed or is under way"
             )
         if key_identifier not in document.keys:
             raise SignatureError(
