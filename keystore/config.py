@@ -19,6 +19,7 @@ from keystore.tokens import is_valid_prefix
 
 MODES = ("embedded", "production")
 MIN_PEPPER_LENGTH = 32
+GITHUB_PARTNER_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning"
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,12 @@ class Settings:
     task_max_retries: int = 10
     task_visibility_seconds: int = 600
     mail_lease_seconds: int = 60
+    github_keys_url: str = GITHUB_PARTNER_KEYS_URL
+    github_token: str | None = field(default=None, repr=False)
+    gitlab_keys_url: str | None = None
+    gitlab_token: str | None = field(default=None, repr=False)
+    partner_keys_ttl_seconds: int = 3600
+    partner_refetch_seconds: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -76,6 +83,12 @@ class Settings:
             "client_address_header": env.get("KEYWARD_CLIENT_ADDRESS_HEADER") or "X-Forwarded-For",
             "gateway_token": env.get("KEYWARD_GATEWAY_TOKEN") or None,
             **_leak_settings(env),
+            "github_keys_url": env.get("KEYWARD_GITHUB_KEYS_URL") or GITHUB_PARTNER_KEYS_URL,
+            "github_token": env.get("KEYWARD_GITHUB_TOKEN") or None,
+            "gitlab_keys_url": env.get("KEYWARD_GITLAB_KEYS_URL") or None,
+            "gitlab_token": env.get("KEYWARD_GITLAB_TOKEN") or None,
+            "partner_keys_ttl_seconds": _int(env, "KEYWARD_PARTNER_KEYS_TTL_SECONDS", 3600),
+            "partner_refetch_seconds": _int(env, "KEYWARD_PARTNER_REFETCH_SECONDS", 60),
         }
         values.update(overrides)
         return cls(**values).resolved()

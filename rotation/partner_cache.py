@@ -1,0 +1,113 @@
+"""Where fetched partner key documents live: Redis (shared) or this process (embedded).
+
+Both caches keep the document together with the time it was fetched, so the
+caller decides freshness with its own clock (tests inject one).  Both also
+hand out *fetch claims*: at most one claim per slot and refetch window, which
+is how forged key identifiers are kept from making us hammer the key server.
+Windows are fixed (``int(now // window)``), so a claim needs no clock in Redis
+and expires on its own there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+
+from rotation.partner_errors import KeyFetchError
+
+log = logging.getLogger("keyward.rotation")
+
+REDIS_PREFIX = "keyward:partner-keys"
+
+
+@dataclass(frozen=True)
+class KeyDocument:
+    """The published keys of one source: identifier -> PEM, and when we fetched them."""
+
+    fetched_at: float
+    keys: dict[str, str]
+
+    def to_json(self) -> str:
+        return json.dumps({"fetched_at": self.fetched_at, "keys": self.keys})
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> KeyDocument | None:
+        """Read back what :meth:`to_json` wrote; damaged data counts as absent."""
+        try:
+            data = json.loads(raw)
+            keys = {str(k): str(v) for k, v in data["keys"].items()}
+            return cls(fetched_at=float(data["fetched_at"]), keys=keys)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+
+class KeyCache(Protocol):
+    """What :class:`rotation.partner_keys.PartnerKeySource` needs from a cache."""
+
+    def load(self, slot: str) -> KeyDocument | None: ...
+
+    def store(self, slot: str, document: KeyDocument, ttl_seconds: int) -> None: ...
+
+    def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool: ...
+
+
+class MemoryKeyCache:
+    """The embedded mode's cache: one process, so a dict behind a lock is enough."""
+
+    def __init__(self) -> None:
+        self._documents: dict[str, KeyDocument] = {}
+        self._claimed_windows: dict[str, int] = {}
+        # Request threads of one process share this cache.
+        self._lock = threading.Lock()
+
+    def load(self, slot: str) -> KeyDocument | None:
+        with self._lock:
+            return self._documents.get(slot)
+
+    def store(self, slot: str, document: KeyDocument, ttl_seconds: int) -> None:
+        # Freshness is judged by ``fetched_at``, so the TTL needs no timer here.
+        with self._lock:
+            self._documents[slot] = document
+
+    def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool:
+        window = int(now // window_seconds)
+        with self._lock:
+            if self._claimed_windows.get(slot) == window:
+                return False
+            self._claimed_windows[slot] = window
+            return True
+
+
+class RedisKeyCache:
+    """The production cache: every web process and worker shares one document per source."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+
+    def load(self, slot: str) -> KeyDocument | None:
+        raw = self._call(self._client.get, f"{REDIS_PREFIX}:{slot}")
+        return None if raw is None else KeyDocument.from_json(raw)
+
+    def store(self, slot: str, document: KeyDocument, ttl_seconds: int) -> None:
+        # Redis drops the document after the TTL too, so dead sources leave nothing behind.
+        self._call(self._client.set, f"{REDIS_PREFIX}:{slot}", document.to_json(), ex=ttl_seconds)
+
+    def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool:
+        window = int(now // window_seconds)
+        name = f"{REDIS_PREFIX}:{slot}:fetch:{window}"
+        # SET NX is atomic: of all processes asking in this window, exactly one wins.
+        return bool(self._call(self._client.set, name, "1", nx=True, ex=window_seconds))
+
+    @staticmethod
+    def _call(method, *args, **kwargs):
+        # Without the cache we cannot verify anything; a 503 makes the partner redeliver.
+        try:
+            return method(*args, **kwargs)
+        except redis.RedisError as exc:
+            log.warning("partner key cache unavailable: %s", type(exc).__name__)
+            raise KeyFetchError(f"the key cache is unavailable ({type(exc).__name__})") from None
