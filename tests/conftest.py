@@ -77,3 +77,19 @@ def session(db_engine):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings.from_env({}, data_dir=tmp_path, pepper=TEST_PEPPER)
+
+
+@pytest.fixture
+def redis_client():
+    """A real Redis (database 15 by default), emptied before and after each test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError as exc:
+        client.close()
+        service_missing("Redis", exc)
+    yield client
+    client.flushdb()
+    client.close()
