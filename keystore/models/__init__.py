@@ -5,6 +5,7 @@ from keystore.models.base import Base, utcnow
 from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
 from keystore.models.people import Admin
+from keystore.models.usage import UsageCount
 
 __all__ = [
     "KEY_STATES",
@@ -19,5 +20,6 @@ __all__ = [
     "KeyToken",
     "Project",
     "Role",
+    "UsageCount",
     "utcnow",
 ]
