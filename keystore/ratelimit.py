@@ -27,6 +27,7 @@ with replicas), which is what Keyward's production mode expects.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
@@ -88,30 +89,49 @@ class Check:
 
 def plan(scopes: Sequence[LimitScope], now: float) -> list[Check]:
     """Every limit the scopes set, with the storage key of its current bucket."""
-    return [check for scope in scopes for check in _scope_checks(scope, now)]
+    # UTC days are 86,400 epoch seconds each (POSIX time has no leap seconds).
+    buckets = _buckets(int(now // 86400))
+    return [check for scope in scopes for check in _scope_checks(scope, buckets)]
 
 
-def _scope_checks(scope: LimitScope, now: float) -> Iterator[Check]:
+@dataclass(frozen=True, slots=True)
+class _Bucket:
+    label: str
+    window: int
+    ends_at: float
+
+
+@functools.lru_cache(maxsize=8)
+def _buckets(day_number: int) -> tuple[_Bucket, _Bucket]:
+    """The day's and the month's quota buckets; cached, as every hit of a day asks alike."""
+    day = datetime.fromtimestamp(day_number * 86400, UTC)
+    first = day.replace(day=1)
+    # Day 32 from the 1st is always in the next month.
+    following = (first + timedelta(days=32)).replace(day=1)
+    return (
+        _Bucket(label=f"{day:%Y%m%d}", window=86400, ends_at=day.timestamp() + 86400),
+        _Bucket(
+            label=f"{first:%Y%m}",
+            window=int((following - first).total_seconds()),
+            ends_at=following.timestamp(),
+        ),
+    )
+
+
+def _scope_checks(scope: LimitScope, buckets: tuple[_Bucket, _Bucket]) -> Iterator[Check]:
     limits, name = scope.limits, scope.name
     if limits.rate_limit is not None and limits.rate_window_seconds:
         window = limits.rate_window_seconds
         yield Check(key=f"rl:{name}:{window}", kind="rate", limit=limits.rate_limit, window=window)
-    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    if limits.quota_daily is not None:
-        key = f"qd:{name}:{day:%Y%m%d}"
-        yield _quota(key=key, limit=limits.quota_daily, start=day, end=day + timedelta(days=1))
-    if limits.quota_monthly is not None:
-        first = day.replace(day=1)
-        # Day 32 from the 1st is always in the next month.
-        end = (first + timedelta(days=32)).replace(day=1)
-        yield _quota(
-            key=f"qm:{name}:{first:%Y%m}", limit=limits.quota_monthly, start=first, end=end
-        )
-
-
-def _quota(*, key: str, limit: int, start: datetime, end: datetime) -> Check:
-    window = int((end - start).total_seconds())
-    return Check(key=key, kind="quota", limit=limit, window=window, ends_at=end.timestamp())
+    for prefix, limit, bucket in (
+        ("qd", limits.quota_daily, buckets[0]),
+        ("qm", limits.quota_monthly, buckets[1]),
+    ):
+        if limit is not None:
+            key = f"{prefix}:{name}:{bucket.label}"
+            yield Check(
+                key=key, kind="quota", limit=limit, window=bucket.window, ends_at=bucket.ends_at
+            )
 
 
 def evaluate(checks: Sequence[Check], counts: Sequence[int], free_at: Sequence[float], now: float):

@@ -109,6 +109,12 @@ def _advance_last_use(session: Session, *, last_use: LastUse) -> None:
     session.execute(statement, rows)
 
 
+def keep_newest(last_use: dict, *, key_id: int, ts: float, address: str | None) -> None:
+    """Record a use of the key unless a newer one is already known."""
+    if key_id not in last_use or last_use[key_id][0] < ts:
+        last_use[key_id] = (ts, address and address[:MAX_ADDRESS_LENGTH])
+
+
 def hour_start(hour: int) -> datetime:
     return datetime.fromtimestamp(hour * 3600, UTC)
 
@@ -148,8 +154,7 @@ class MemoryUsageRecorder:
         ts = epoch(at)
         with self._lock:
             self._counts[(client_id, key_id, int(ts // 3600), outcome)] += 1
-            if key_id not in self._last or self._last[key_id][0] < ts:
-                self._last[key_id] = (ts, address and address[:MAX_ADDRESS_LENGTH])
+            keep_newest(self._last, key_id=key_id, ts=ts, address=address)
 
     def flush(self, session: Session) -> int:
         """Move the buffer into the session; put it back if the transaction rolls back."""
@@ -172,8 +177,7 @@ class MemoryUsageRecorder:
         with self._lock:
             self._counts.update(counts)
             for key_id, (ts, address) in last_use.items():
-                if key_id not in self._last or self._last[key_id][0] < ts:
-                    self._last[key_id] = (ts, address)
+                keep_newest(self._last, key_id=key_id, ts=ts, address=address)
 
 
 # Renames the pending buffers to a batch and lists every batch not yet committed.
@@ -270,8 +274,7 @@ class RedisUsageRecorder:
                 counts[(int(client_id), int(key_id), int(hour), outcome)] += int(count)
             for member, ts in members:
                 key_id, address = _text(member).split("|", 1)
-                if int(key_id) not in last_use or last_use[int(key_id)][0] < ts:
-                    last_use[int(key_id)] = (ts, address or None)
+                keep_newest(last_use, key_id=int(key_id), ts=ts, address=address or None)
         return {"counts": counts, "last_use": last_use}
 
     def _finish(self, batches: list[str], *, lock: str, token: str) -> None:
