@@ -39,7 +39,8 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Protocol
 
-from keystore.decision import Limits
+from keystore.decision import Decision, Limits
+from keystore.redis_calls import redis_calls
 
 QUOTA_GRACE_SECONDS = 3600
 # The memory limiter sweeps expired quota counters after this many hits.
@@ -69,6 +70,14 @@ class LimitResult:
 
 
 UNLIMITED = LimitResult(allowed=True)
+
+
+def scopes_for(decision: Decision) -> list[LimitScope]:
+    """What to hit for an allowed decision: its client's limits and its key's."""
+    return [
+        LimitScope(name=f"client:{decision.client_id}", limits=decision.client_limits),
+        LimitScope(name=f"key:{decision.key_id}", limits=decision.key_limits),
+    ]
 
 
 class RateLimiter(Protocol):
@@ -181,7 +190,8 @@ class RedisRateLimiter:
         for check in checks:
             span = check.window * 1000 if check.kind == "rate" else _ms(check.ends_at)
             args += ["r" if check.kind == "rate" else "q", check.limit, span]
-        _, counts, free_at = self._script(keys=keys, args=args)
+        with redis_calls("checking rate limits"):
+            _, counts, free_at = self._script(keys=keys, args=args)
         return evaluate(checks, counts, [at / 1000 for at in free_at], now)
 
 

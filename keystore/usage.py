@@ -6,7 +6,8 @@ embedded mode); ``flush(session)`` moves the buffer into ``usage_counts`` with
 one upsert per (client, key, hour, outcome) and advances ``api_keys.last_used_at``
 and ``last_used_ip`` only when the buffered use is newer.  Like every service,
 ``flush`` leaves the commit to its caller, and it finishes its work when that
-commit happens: see :mod:`keystore.usage_redis` for the Redis guarantees.
+commit happens: see :class:`RedisUsageRecorder` for the guarantees.  The
+database side (upserts, :func:`usage_report`) is in :mod:`keystore.usage_store`.
 """
 
 from __future__ import annotations
@@ -14,27 +15,31 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import bindparam, event, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from keystore.decision import REASONS
 from keystore.errors import ValidationError
-from keystore.models import ApiKey, UsageCount, utcnow
+from keystore.models import utcnow
+from keystore.redis_calls import redis_calls
+from keystore.usage_store import Counts, LastUse, apply, usage_report
+
+__all__ = [
+    "OUTCOMES",
+    "MemoryUsageRecorder",
+    "RedisUsageRecorder",
+    "UsageRecorder",
+    "apply",
+    "usage_report",
+]
 
 OUTCOMES = frozenset((*REASONS, "rate_limited", "quota_exceeded"))
-GRANULARITIES = ("hour", "day")
 # api_keys.last_used_ip is a String(45): the longest IPv6 text form.
 MAX_ADDRESS_LENGTH = 45
-
-# (client_id, key_id, hour since the epoch, outcome) -> count
-Counts = Mapping[tuple[int, int, int, str], int]
-# key_id -> (epoch seconds, address)
-LastUse = Mapping[int, tuple[float, str | None]]
 
 
 class UsageRecorder(Protocol):
@@ -64,59 +69,10 @@ def epoch(at: datetime | None) -> float:
     return at.timestamp()
 
 
-def apply(session: Session, *, counts: Counts, last_use: LastUse) -> int:
-    """Add buffered counts and last uses to the database; return the rows offered."""
-    if counts:
-        _upsert_counts(session, counts=counts)
-    if last_use:
-        _advance_last_use(session, last_use=last_use)
-    return len(counts) + len(last_use)
-
-
-def _upsert_counts(session: Session, *, counts: Counts) -> None:
-    table = UsageCount.__table__
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    statement = statement.on_conflict_do_update(
-        index_elements=["client_id", "key_id", "bucket", "outcome"],
-        set_={"count": table.c["count"] + statement.excluded["count"]},
-    )
-    # Sorted, so concurrent flushers would lock rows in the same order.
-    rows = [
-        {"client_id": c, "key_id": k, "bucket": hour_start(h), "outcome": o, "count": n}
-        for (c, k, h, o), n in sorted(counts.items())
-    ]
-    session.execute(statement, rows)
-
-
-def _advance_last_use(session: Session, *, last_use: LastUse) -> None:
-    keys = ApiKey.__table__
-    statement = (
-        update(keys)
-        .where(
-            keys.c.id == bindparam("key"),
-            or_(keys.c.last_used_at.is_(None), keys.c.last_used_at < bindparam("at")),
-        )
-        # Use is not an edit: keep updated_at (its onupdate would otherwise bump it).
-        .values(last_used_at=bindparam("at"), last_used_ip=bindparam("ip"))
-        .values(updated_at=keys.c.updated_at)
-    )
-    rows = [
-        {"key": key_id, "at": datetime.fromtimestamp(ts, UTC), "ip": address}
-        for key_id, (ts, address) in sorted(last_use.items())
-    ]
-    session.execute(statement, rows)
-
-
 def keep_newest(last_use: dict, *, key_id: int, ts: float, address: str | None) -> None:
     """Record a use of the key unless a newer one is already known."""
     if key_id not in last_use or last_use[key_id][0] < ts:
         last_use[key_id] = (ts, address and address[:MAX_ADDRESS_LENGTH])
-
-
-def hour_start(hour: int) -> datetime:
-    return datetime.fromtimestamp(hour * 3600, UTC)
 
 
 def when_transaction_ends(
@@ -148,7 +104,15 @@ class MemoryUsageRecorder:
         self._counts: Counter[tuple[int, int, int, str]] = Counter()
         self._last: dict[int, tuple[float, str | None]] = {}
 
-    def record(self, *, client_id, key_id, outcome, address, at=None) -> None:
+    def record(
+        self,
+        *,
+        client_id: int,
+        key_id: int,
+        outcome: str,
+        address: str | None,
+        at: datetime | None = None,
+    ) -> None:
         """Count one request; keep the newest use of each key."""
         check_outcome(outcome)
         ts = epoch(at)
@@ -222,7 +186,15 @@ class RedisUsageRecorder:
         self._claim = redis_client.register_script(_CLAIM_LUA)
         self._unlock = redis_client.register_script(_UNLOCK_LUA)
 
-    def record(self, *, client_id, key_id, outcome, address, at=None) -> None:
+    def record(
+        self,
+        *,
+        client_id: int,
+        key_id: int,
+        outcome: str,
+        address: str | None,
+        at: datetime | None = None,
+    ) -> None:
         """Count one request and offer its time and address as the key's last use."""
         check_outcome(outcome)
         ts = epoch(at)
@@ -230,23 +202,26 @@ class RedisUsageRecorder:
         pipe = self._redis.pipeline(transaction=False)
         pipe.hincrby(f"{self._prefix}:pending", f"{client_id}:{key_id}:{int(ts // 3600)}:{outcome}")
         pipe.zadd(f"{self._prefix}:pending-last", {member: ts}, gt=True)
-        pipe.execute()
+        with redis_calls("recording usage"):
+            pipe.execute()
 
     def flush(self, session: Session) -> int:
         """Apply every buffered batch to the session; 0 if another flush is running."""
         token = uuid.uuid4().hex
         lock = f"{self._prefix}:flush-lock"
-        if not self._redis.set(lock, token, nx=True, px=FLUSH_LOCK_MS):
-            return 0
-        try:
-            batches = self._claim_batches(batch=token)
-            touched = apply(session, **self._read(batches)) if batches else 0
-        except Exception:
-            self._unlock(keys=[lock], args=[token])
-            raise
-        if not batches:
-            self._unlock(keys=[lock], args=[token])
-            return 0
+        with redis_calls("flushing usage"):
+            if not self._redis.set(lock, token, nx=True, px=FLUSH_LOCK_MS):
+                return 0
+            try:
+                batches = self._claim_batches(batch=token)
+                touched = apply(session, **self._read(batches)) if batches else 0
+            except Exception:
+                self._unlock(keys=[lock], args=[token])
+                raise
+            if not touched:
+                # Nothing reached the session, so no transaction will tell us when to finish.
+                self._finish(batches, lock=lock, token=token)
+                return 0
         when_transaction_ends(
             session,
             on_commit=lambda: self._finish(batches, lock=lock, token=token),
@@ -278,6 +253,9 @@ class RedisUsageRecorder:
         return {"counts": counts, "last_use": last_use}
 
     def _finish(self, batches: list[str], *, lock: str, token: str) -> None:
+        if not batches:
+            self._unlock(keys=[lock], args=[token])
+            return
         pipe = self._redis.pipeline(transaction=True)
         for batch in batches:
             pipe.delete(f"{self._prefix}:batch:{batch}", f"{self._prefix}:batch-last:{batch}")
@@ -288,43 +266,3 @@ class RedisUsageRecorder:
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def usage_report(
-    session: Session,
-    *,
-    client_id: int | None = None,
-    key_id: int | None = None,
-    granularity: str = "hour",
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[dict]:
-    """Counts per bucket and outcome for hours starting in ``[since, until)``.
-
-    ``granularity="day"`` adds up the hours of each UTC day.  Sorted by bucket
-    (ISO 8601: ``2026-11-23T19:00:00+00:00`` or ``2026-11-23``), then outcome.
-    """
-    if granularity not in GRANULARITIES:
-        raise ValidationError(
-            "granularity must be hour or day", reason="invalid_granularity", field="granularity"
-        )
-    query = _report_query(client_id=client_id, key_id=key_id, since=since, until=until)
-    totals: Counter[tuple[str, str]] = Counter()
-    for bucket, outcome, count in session.execute(query):
-        label = bucket.date().isoformat() if granularity == "day" else bucket.isoformat()
-        totals[(label, outcome)] += int(count)
-    return [{"bucket": b, "outcome": o, "count": n} for (b, o), n in sorted(totals.items())]
-
-
-def _report_query(*, client_id, key_id, since, until):
-    t = UsageCount
-    query = select(t.bucket, t.outcome, func.sum(t.count)).group_by(t.bucket, t.outcome)
-    if client_id is not None:
-        query = query.where(t.client_id == client_id)
-    if key_id is not None:
-        query = query.where(t.key_id == key_id)
-    if since is not None:
-        query = query.where(t.bucket >= since)
-    if until is not None:
-        query = query.where(t.bucket < until)
-    return query

@@ -93,3 +93,12 @@ def redis_client():
     yield client
     client.flushdb()
     client.close()
+
+
+def unreachable_redis():
+    """A client for a port nobody listens on, without redis-py's retries and backoff."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from keystore.decision import Limits
+from keystore.decision import Decision, Limits
+from keystore.errors import UnavailableError
 from keystore.limits_factory import make_rate_limiter
-from keystore.ratelimit import LimitScope, MemoryRateLimiter, RedisRateLimiter
+from keystore.ratelimit import LimitScope, MemoryRateLimiter, RedisRateLimiter, scopes_for
+from tests.conftest import REDIS_URL, unreachable_redis
 
 # Quota keys expire after their calendar bucket by Redis's own clock, so the
 # tests live in a future year whatever today's date is.
@@ -155,7 +157,6 @@ def _hammer(redis_url: str, count: int, queue) -> None:
 
 
 def test_two_processes_never_exceed_a_shared_limit(redis_client):
-    from tests.conftest import REDIS_URL
 
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -183,3 +184,18 @@ def test_memory_limiter_is_thread_safe():
     for thread in threads:
         thread.join()
     assert sum(passed) == 50
+
+
+def test_scopes_for_a_decision_name_client_and_key():
+    client, key = Limits(quota_daily=5), Limits(rate_limit=1, rate_window_seconds=1)
+    decision = Decision(
+        True, "allowed", client_id=5, key_id=9, client_limits=client, key_limits=key
+    )
+    assert scopes_for(decision) == [LimitScope("client:5", client), LimitScope("key:9", key)]
+
+
+def test_redis_failure_is_a_keyward_error():
+    limiter = RedisRateLimiter(unreachable_redis())
+    with pytest.raises(UnavailableError) as caught:
+        limiter.hit([LimitScope("key:1", rate(1, 1))], now=T0)
+    assert (caught.value.reason, caught.value.status) == ("redis_unavailable", 503)

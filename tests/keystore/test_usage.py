@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import event, select
 
 from keystore import usage
-from keystore.errors import ValidationError
+from keystore.errors import UnavailableError, ValidationError
 from keystore.limits_factory import make_usage_recorder
 from keystore.models import ApiKey, UsageCount
 from keystore.usage import RedisUsageRecorder, usage_report
+from tests.conftest import unreachable_redis
 
 H0 = datetime(2026, 11, 23, 22, 15, tzinfo=UTC)
 
@@ -92,7 +93,7 @@ def test_last_use_only_moves_forward(recorder, session, key):
     assert (key.last_used_at, key.last_used_ip) == (H0 + timedelta(seconds=1), "2001:db8::1")
 
 
-def test_empty_flush_touches_no_database(recorder, session, redis_client):
+def test_empty_flush_touches_no_database(recorder, session, request):
     statements = []
     engine = session.get_bind().engine
     listener = lambda *args: statements.append(args[2])  # noqa: E731
@@ -102,7 +103,8 @@ def test_empty_flush_touches_no_database(recorder, session, redis_client):
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert statements == []
-    assert redis_client.keys("*") == []
+    if isinstance(recorder, RedisUsageRecorder):
+        assert request.getfixturevalue("redis_client").keys("*") == []
 
 
 def test_a_rolled_back_flush_is_applied_again_once(recorder, session, key):
@@ -171,3 +173,14 @@ def test_bad_input_is_refused(recorder, session, key):
     with pytest.raises(ValidationError) as caught:
         usage_report(session, granularity="week")
     assert caught.value.reason == "invalid_granularity"
+
+
+def test_redis_failures_are_keyward_errors():
+    recorder = RedisUsageRecorder(unreachable_redis())
+    for call in (
+        lambda: recorder.record(client_id=1, key_id=1, outcome="allowed", address=None),
+        lambda: recorder.flush(None),  # fails at the lock, before any database work
+    ):
+        with pytest.raises(UnavailableError) as caught:
+            call()
+        assert caught.value.reason == "redis_unavailable"
