@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from keystore import ratelimit
 from keystore.decision import Decision, Limits
 from keystore.errors import UnavailableError
 from keystore.limits_factory import make_rate_limiter
@@ -199,3 +200,15 @@ def test_redis_failure_is_a_keyward_error():
     with pytest.raises(UnavailableError) as caught:
         limiter.hit([LimitScope("key:1", rate(1, 1))], now=T0)
     assert (caught.value.reason, caught.value.status) == ("redis_unavailable", 503)
+
+
+def test_memory_limiter_forgets_expired_buckets(monkeypatch):
+    monkeypatch.setattr(ratelimit, "SWEEP_EVERY", 1)
+    limiter = MemoryRateLimiter()
+    limits = Limits(rate_limit=5, rate_window_seconds=60, quota_daily=5, quota_monthly=5)
+    limiter.hit([LimitScope("key:1", limits)], now=T0)
+    assert (len(limiter._hits), len(limiter._counters)) == (1, 2)
+    # Two months later every bucket of key:1 has expired; only key:2's remain.
+    limiter.hit([LimitScope("key:2", limits)], now=at(5, 10))
+    assert list(limiter._hits) == ["rl:key:2:60"]
+    assert all(":key:2:" in name for name in limiter._counters)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -184,3 +185,23 @@ def test_redis_failures_are_keyward_errors():
         with pytest.raises(UnavailableError) as caught:
             call()
         assert caught.value.reason == "redis_unavailable"
+
+
+def test_records_during_flushes_are_neither_lost_nor_doubled(recorder, session, key):
+    # Plain ids: the threads must not touch the session (commits expire ORM attributes).
+    client_id, key_id = key.client_id, key.id
+
+    def hammer():
+        for _ in range(500):
+            recorder.record(client_id=client_id, key_id=key_id, outcome="allowed", address=None)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    # Flush while the threads record: each record lands in exactly one batch.
+    while any(thread.is_alive() for thread in threads):
+        flush_and_commit(recorder, session)
+    for thread in threads:
+        thread.join()
+    flush_and_commit(recorder, session)
+    assert usage_report(session, key_id=key_id)[0]["count"] == 2000
