@@ -42,20 +42,6 @@ OUTCOMES = frozenset((*REASONS, "rate_limited", "quota_exceeded"))
 MAX_ADDRESS_LENGTH = 45
 
 
-class UsageRecorder(Protocol):
-    def record(
-        self,
-        *,
-        client_id: int,
-        key_id: int,
-        outcome: str,
-        address: str | None,
-        at: datetime | None = None,
-    ) -> None: ...
-
-    def flush(self, session: Session) -> int: ...
-
-
 def check_outcome(outcome: str) -> None:
     if outcome not in OUTCOMES:
         raise ValidationError(f"unknown usage outcome {outcome!r}", reason="unknown_outcome")
@@ -72,7 +58,7 @@ def epoch(at: datetime | None) -> float:
 def keep_newest(last_use: dict, *, key_id: int, ts: float, address: str | None) -> None:
     """Record a use of the key unless a newer one is already known."""
     if key_id not in last_use or last_use[key_id][0] < ts:
-        last_use[key_id] = (ts, address and address[:MAX_ADDRESS_LENGTH])
+        last_use[key_id] = (ts, address)
 
 
 def when_transaction_ends(
@@ -96,13 +82,9 @@ def when_transaction_ends(
     event.listen(session, "after_transaction_end", ended)
 
 
-class MemoryUsageRecorder:
-    """The embedded mode's buffer: one process; lost if the process dies before a flush."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._counts: Counter[tuple[int, int, int, str]] = Counter()
-        self._last: dict[int, tuple[float, str | None]] = {}
+class UsageRecorder(Protocol):
+    """What the web layer calls.  The recorders below subclass it for ``record``,
+    which validates and buckets, and implement ``_buffer`` and ``flush``."""
 
     def record(
         self,
@@ -113,12 +95,33 @@ class MemoryUsageRecorder:
         address: str | None,
         at: datetime | None = None,
     ) -> None:
-        """Count one request; keep the newest use of each key."""
+        """Count one request and offer its time and address as the key's last use."""
         check_outcome(outcome)
         ts = epoch(at)
+        field = (client_id, key_id, int(ts // 3600), outcome)
+        self._buffer(field=field, ts=ts, address=(address or "")[:MAX_ADDRESS_LENGTH])
+
+    def _buffer(self, *, field: tuple[int, int, int, str], ts: float, address: str) -> None:
+        """Add one to the (client, key, hour, outcome) count; offer the use (``""``: none)."""
+        raise NotImplementedError
+
+    def flush(self, session: Session) -> int:
+        """Move buffered figures into the session (the caller commits); rows touched."""
+        raise NotImplementedError
+
+
+class MemoryUsageRecorder(UsageRecorder):
+    """The embedded mode's buffer: one process; lost if the process dies before a flush."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[int, int, int, str]] = Counter()
+        self._last: dict[int, tuple[float, str | None]] = {}
+
+    def _buffer(self, *, field: tuple[int, int, int, str], ts: float, address: str) -> None:
         with self._lock:
-            self._counts[(client_id, key_id, int(ts // 3600), outcome)] += 1
-            keep_newest(self._last, key_id=key_id, ts=ts, address=address)
+            self._counts[field] += 1
+            keep_newest(self._last, key_id=field[1], ts=ts, address=address or None)
 
     def flush(self, session: Session) -> int:
         """Move the buffer into the session; put it back if the transaction rolls back."""
@@ -165,7 +168,7 @@ return 0
 FLUSH_LOCK_MS = 60_000
 
 
-class RedisUsageRecorder:
+class RedisUsageRecorder(UsageRecorder):
     """Buffers in Redis, shared by every process; flushes move batches to the database.
 
     ``record`` is one pipelined round trip: ``HINCRBY`` on the pending hash and
@@ -186,22 +189,11 @@ class RedisUsageRecorder:
         self._claim = redis_client.register_script(_CLAIM_LUA)
         self._unlock = redis_client.register_script(_UNLOCK_LUA)
 
-    def record(
-        self,
-        *,
-        client_id: int,
-        key_id: int,
-        outcome: str,
-        address: str | None,
-        at: datetime | None = None,
-    ) -> None:
-        """Count one request and offer its time and address as the key's last use."""
-        check_outcome(outcome)
-        ts = epoch(at)
-        member = f"{key_id}|{(address or '')[:MAX_ADDRESS_LENGTH]}"
+    def _buffer(self, *, field: tuple[int, int, int, str], ts: float, address: str) -> None:
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(f"{self._prefix}:pending", f"{client_id}:{key_id}:{int(ts // 3600)}:{outcome}")
-        pipe.zadd(f"{self._prefix}:pending-last", {member: ts}, gt=True)
+        pipe.hincrby(f"{self._prefix}:pending", ":".join(map(str, field)))
+        # ZADD GT keeps the newest time of each (key, address) without a read.
+        pipe.zadd(f"{self._prefix}:pending-last", {f"{field[1]}|{address}": ts}, gt=True)
         with redis_calls("recording usage"):
             pipe.execute()
 
