@@ -202,7 +202,9 @@ class RedisUsageRecorder(UsageRecorder):
         token = uuid.uuid4().hex
         lock = f"{self._prefix}:flush-lock"
         with redis_calls("flushing usage"):
-            if not self._redis.set(lock, token, nx=True, px=FLUSH_LOCK_MS):
+            if self._nothing_buffered() or not self._redis.set(
+                lock, token, nx=True, px=FLUSH_LOCK_MS
+            ):
                 return 0
             try:
                 batches = self._claim_batches(batch=token)
@@ -220,6 +222,13 @@ class RedisUsageRecorder(UsageRecorder):
             on_rollback=lambda: self._unlock(keys=[lock], args=[token]),
         )
         return touched
+
+    def _nothing_buffered(self) -> bool:
+        # One read-only round trip, so an idle flush costs neither a lock nor a script.
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(f"{self._prefix}:pending", f"{self._prefix}:pending-last")
+        pipe.scard(f"{self._prefix}:batches")
+        return not any(pipe.execute())
 
     def _claim_batches(self, *, batch: str) -> list[str]:
         p = self._prefix

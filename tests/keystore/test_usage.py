@@ -180,7 +180,7 @@ def test_redis_failures_are_keyward_errors():
     recorder = RedisUsageRecorder(unreachable_redis())
     for call in (
         lambda: recorder.record(client_id=1, key_id=1, outcome="allowed", address=None),
-        lambda: recorder.flush(None),  # fails at the lock, before any database work
+        lambda: recorder.flush(None),  # fails reading Redis, before any database work
     ):
         with pytest.raises(UnavailableError) as caught:
             call()
