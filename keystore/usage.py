@@ -12,6 +12,7 @@ database side (upserts, :func:`usage_report`) is in :mod:`keystore.usage_store`.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections import Counter
@@ -36,6 +37,8 @@ __all__ = [
     "apply",
     "usage_report",
 ]
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = frozenset((*REASONS, "rate_limited", "quota_exceeded"))
 # api_keys.last_used_ip is a String(45): the longest IPv6 text form.
@@ -76,7 +79,12 @@ def when_transaction_ends(
         if transaction is not root or state["done"]:
             return
         state["done"] = True
-        (on_commit if state["committed"] else on_rollback)()
+        try:
+            (on_commit if state["committed"] else on_rollback)()
+        except Exception:
+            # The database transaction is over either way: raising here would make a
+            # successful commit look failed.  What is left in Redis is retried later.
+            log.exception("usage flush: could not finish after the transaction ended")
 
     event.listen(session, "after_commit", committed)
     event.listen(session, "after_transaction_end", ended)

@@ -205,3 +205,19 @@ def test_records_during_flushes_are_neither_lost_nor_doubled(recorder, session, 
         thread.join()
     flush_and_commit(recorder, session)
     assert usage_report(session, key_id=key_id)[0]["count"] == 2000
+
+
+def test_a_redis_failure_after_commit_does_not_fail_the_commit(
+    redis_client, session, key, monkeypatch, caplog
+):
+    recorder = RedisUsageRecorder(redis_client)
+    record(recorder, key)
+    recorder.flush(session)
+
+    def redis_gone(*_args, **_kwargs):
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(recorder, "_finish", redis_gone)
+    session.commit()
+    assert "could not finish" in caplog.text
+    assert usage_report(session, key_id=key.id)[0]["count"] == 1
