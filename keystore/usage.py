@@ -187,8 +187,8 @@ class RedisUsageRecorder(UsageRecorder):
     and deletes them only after the caller's commit.  A crash before that commit
     loses nothing: the batch stays and the next flush applies it once.  Remaining
     window (at-least-once): a crash between the database commit and the ``DEL``
-    (a few milliseconds), or a commit later than the lock's 60 s, counts that
-    batch twice.
+    (a few milliseconds), Redis failing at that moment, or a commit later than
+    the lock's 60 s, counts that batch twice.  Never lost, rarely doubled.
     """
 
     def __init__(self, redis_client, *, namespace: str = "keyward"):
