@@ -51,3 +51,10 @@ class StateError(KeywardError):
 
     error = "invalid_state"
     status = 409
+
+
+class UnavailableError(KeywardError):
+    """A service Keyward depends on (Redis) did not answer; the request may be retried."""
+
+    error = "unavailable"
+    status = 503

@@ -83,3 +83,28 @@ def session(connection):
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings.from_env({}, data_dir=tmp_path, pepper=TEST_PEPPER)
+
+
+@pytest.fixture
+def redis_client():
+    """A real Redis (database 15 by default), emptied before and after each test."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError as exc:
+        client.close()
+        service_missing("Redis", exc)
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def unreachable_redis():
+    """A client for a port nobody listens on, without redis-py's retries and backoff."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(port=1, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))

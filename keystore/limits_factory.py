@@ -1,0 +1,44 @@
+"""Build the rate limiter and usage recorder for the running mode.
+
+Production (``KEYWARD_REDIS_URL`` set) shares both through Redis across every
+process; the embedded mode keeps them in this process.  Build them once per
+process (in the app factory) and reuse them: the memory versions hold state.
+"""
+
+from __future__ import annotations
+
+from keystore.config import Settings
+from keystore.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from keystore.usage import MemoryUsageRecorder, RedisUsageRecorder, UsageRecorder
+
+NAMESPACE = "keyward"
+
+
+def make_rate_limiter(redis_client=None, *, namespace: str = NAMESPACE) -> RateLimiter:
+    """Redis-backed when given a client, in memory otherwise."""
+    if redis_client is None:
+        return MemoryRateLimiter()
+    return RedisRateLimiter(redis_client, namespace=namespace)
+
+
+def make_usage_recorder(redis_client=None, *, namespace: str = NAMESPACE) -> UsageRecorder:
+    """Redis-backed when given a client, in memory otherwise."""
+    if redis_client is None:
+        return MemoryUsageRecorder()
+    return RedisUsageRecorder(redis_client, namespace=namespace)
+
+
+def make_redis(settings: Settings):
+    """The Redis client of the settings, or ``None`` in the embedded mode."""
+    if settings.redis_url is None:
+        return None
+    # Imported here: the embedded mode never needs the redis package loaded.
+    import redis
+
+    return redis.Redis.from_url(settings.redis_url)
+
+
+def make_limits(settings: Settings) -> tuple[RateLimiter, UsageRecorder]:
+    """The (rate limiter, usage recorder) pair for these settings."""
+    client = make_redis(settings)
+    return make_rate_limiter(client), make_usage_recorder(client)
