@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory
-from keystore.usage import UsageRecorder, make_usage_recorder
+from keystore.limits_factory import make_usage_recorder
+from keystore.usage import UsageRecorder
 
 
 @dataclass

@@ -14,7 +14,7 @@ from keystore.db import transaction
 from keystore.models import ApiKey, Notification
 from keystore.services import leaks
 from rotation.context import TaskContext
-from rotation.mail import MAX_LISTED_OCCURRENCES, LeakFacts, compose, send
+from rotation.mail import MAX_LISTED_OCCURRENCES, LeakFacts, MailError, compose, send
 from rotation.metrics import RECEIPT_TO_ACTION, RECEIPT_TO_NOTIFIED
 
 log = logging.getLogger("keyward.rotation")
@@ -43,33 +43,48 @@ def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
         received_at, acted_at = incident.received_at, incident.acted_at
     if first_action:
         RECEIPT_TO_ACTION.observe((acted_at - received_at).total_seconds())
-    for notification_id, recipient, message_id in work:
-        _deliver(
-            ctx, facts, notification_id=notification_id, recipient=recipient, message_id=message_id
+    failures = [
+        error
+        for notification_id, recipient, message_id in work
+        if (
+            error := _deliver(
+                ctx,
+                facts,
+                notification_id=notification_id,
+                recipient=recipient,
+                message_id=message_id,
+            )
+        )
+    ]
+    if failures:
+        # Every recipient was tried; the failed ones are pending again for the retry.
+        raise MailError(
+            f"{len(failures)} email(s) not delivered: {failures[0]}", reason="smtp_unavailable"
         )
     return _finish(ctx, incident_id, wait=wait)
 
 
 def _deliver(
     ctx: TaskContext, facts: LeakFacts, *, notification_id: int, recipient: str, message_id: str
-) -> None:
+) -> str | None:
+    """Send one email; on failure release its claim at once and return the error."""
     settings = ctx.settings
     if settings.smtp_host is None:
         _update(ctx, notification_id, lambda n: leaks.mark_skipped(n, "KEYWARD_SMTP_HOST not set"))
         log.warning(
             "mail is not configured; leak email for incident %s not sent", facts.incident_id
         )
-        return
+        return None
     try:
         send(
             compose(facts, recipient=recipient, message_id=message_id, settings=settings), settings
         )
-    except Exception as exc:
-        # Release the claim so the retry (or another worker) can take it at once.
-        error = f"{type(exc).__name__}: {exc}"
+    except MailError as exc:
+        error = exc.message
         _update(ctx, notification_id, lambda n: _release(n, error))
-        raise
+        return error
     _update(ctx, notification_id, leaks.mark_sent)
+    return None
 
 
 def _release(notification: Notification, error: str) -> None:

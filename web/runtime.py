@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory, transaction
-from keystore.ratelimit import RateLimiter, make_rate_limiter
-from keystore.usage import UsageRecorder, make_usage_recorder
+from keystore.limits_factory import make_rate_limiter, make_usage_recorder
+from keystore.ratelimit import RateLimiter
+from keystore.usage import UsageRecorder
 from rotation import context
 from rotation.partner_keys import PartnerKeySource, partner_sources
 

@@ -109,6 +109,7 @@ def claim_notifications(
                 Notification(
                     recipient=recipient,
                     state="pending",
+                    attempts=0,
                     message_id=f"<incident-{incident.id}-{uuid.uuid4().hex}@keyward>",
                 )
             )

@@ -4,6 +4,7 @@ import dataclasses
 import json
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from keystore import tokens
@@ -11,8 +12,9 @@ from keystore.decision import Request, decide
 from keystore.models import Incident, Notification, Occurrence
 from keystore.services import admins
 from rotation import dispatch
+from rotation.partner_keys import partner_sources
 from tests.mailbox import body_text, mailbox
-from tests.partner import Signer, alert, github
+from tests.partner import Signer, alert, github, key_document
 from tests.worlds import ACTOR
 
 __all__ = ["github", "mailbox"]
@@ -210,14 +212,11 @@ def test_oversized_alerts_are_refused(app, client, github, session, world):
 def test_gitlab_alerts(client, session, issue, app, github):
     signer = Signer("gitlab-key-1")
     runtime = app.extensions["keyward"]
-    github.mock.get(
-        runtime.partners["gitlab"].url,
-        json={
-            "public_keys": [
-                {"key_identifier": signer.identifier, "key": signer.public_pem, "is_current": True}
-            ]
-        },
+    runtime.settings = dataclasses.replace(
+        runtime.settings, gitlab_keys_url="https://gitlab.example/keys"
     )
+    runtime.partners = partner_sources(runtime.settings, None, requests.Session())
+    github.mock.get("https://gitlab.example/keys", json=key_document(signer))
     _, token = issue(environment="dev")
     response = post_alert(
         client, signer, alert(token), path="/v1/secret-scanning/gitlab", prefix="Gitlab"
