@@ -5,13 +5,17 @@ Used by the gateway endpoints and by the admin API's own authentication.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 
 from keystore.decision import Decision, Request, decide
-from keystore.ratelimit import LimitResult, LimitScope
-from web.metrics import DECISION_SECONDS, DECISIONS, RATE_LIMIT_HITS
+from keystore.errors import UnavailableError
+from keystore.ratelimit import LimitResult, scopes_for
+from web.metrics import DECISION_SECONDS, DECISIONS, RATE_LIMIT_HITS, USAGE_LOST
 from web.runtime import Runtime
+
+log = logging.getLogger("keyward.web")
 
 # Reasons that mean "who are you?" (401) rather than "not this" (403).
 UNAUTHENTICATED = frozenset(
@@ -56,11 +60,8 @@ def check(rt: Runtime, *, surface: str, credential: str | None, request: Request
 
 
 def _limit(rt: Runtime, decision: Decision) -> Outcome:
-    scopes = [
-        LimitScope(name=f"client:{decision.client_id}", limits=decision.client_limits),
-        LimitScope(name=f"key:{decision.key_id}", limits=decision.key_limits),
-    ]
-    scopes = [scope for scope in scopes if not scope.limits.empty]
+    # Without Redis a limited key is refused (503), never let through unlimited.
+    scopes = [scope for scope in scopes_for(decision) if not scope.limits.empty]
     if not scopes:
         return Outcome(decision)
     result = rt.limiter.hit(scopes)
@@ -73,10 +74,16 @@ def _limit(rt: Runtime, decision: Decision) -> Outcome:
 def _count(rt: Runtime, outcome: Outcome, *, surface: str, address: str | None) -> None:
     DECISIONS.labels(surface, outcome.reason).inc()
     decision = outcome.decision
-    if decision.client_id is not None and decision.key_id is not None:
+    if decision.client_id is None or decision.key_id is None:
+        return
+    try:
         rt.usage.record(
             client_id=decision.client_id,
             key_id=decision.key_id,
             outcome=outcome.reason,
             address=address,
         )
+    except UnavailableError:
+        # Usage figures are worth less than the request: count the loss, answer anyway.
+        USAGE_LOST.inc()
+        log.warning("usage not recorded: Redis unavailable")

@@ -41,7 +41,14 @@ def _gateway_token():
 @operation(
     "Decide on a token for one request of the operator's API",
     body="VerifyInput",
-    responses={200: "Verdict", 400: "Error", 401: "Error", 415: "Error", 422: "Error"},
+    responses={
+        200: "Verdict",
+        400: "Error",
+        401: "Error",
+        415: "Error",
+        422: "Error",
+        503: "Error",
+    },
     tag="gateway",
 )
 def verify():
@@ -61,7 +68,7 @@ def verify():
 @gateway.get("/auth")
 @operation(
     "nginx auth_request: 200 allowed, 401/403/429 denied; X-Keyward-Client-Id on 200",
-    responses={200: None, 401: None, 403: None, 429: None, 422: "Error"},
+    responses={200: None, 401: None, 403: None, 429: None, 422: "Error", 503: "Error"},
     tag="gateway",
 )
 def auth():

@@ -11,6 +11,7 @@ import uuid
 from flask import Flask, g, request
 
 from keystore.tokens import candidate_regex
+from web.metrics import HTTP_SECONDS
 
 _REQUEST_ID_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
 # Anything token-shaped (any prefix, checksum or not) and anything JWT-shaped.
@@ -88,6 +89,8 @@ def install_request_logging(app: Flask) -> None:
 
     @app.after_request
     def _finish(response):
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        HTTP_SECONDS.labels(request.method, str(response.status_code)).observe(elapsed)
         response.headers["X-Request-Id"] = g.get("request_id", "")
         # The path only, never the query string: a token could have been put there.
         log.info(

@@ -27,6 +27,9 @@ DECISION_SECONDS = Histogram(
 RATE_LIMIT_HITS = Counter(
     "keyward_rate_limit_hits_total", "Requests refused by a rate limit or quota", ["kind"]
 )
+USAGE_LOST = Counter(
+    "keyward_usage_records_lost_total", "Usage records dropped because Redis was unavailable"
+)
 HTTP_SECONDS = Histogram(
     "keyward_http_request_seconds", "HTTP request latency", ["method", "status"]
 )

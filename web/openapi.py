@@ -95,7 +95,7 @@ def _operation(rule, view, meta: dict) -> dict:
     if privilege:
         op["security"] = [{"keyward": []}]
         op["x-keyward-privilege"] = privilege
-        for status in (401, 403, 429):
+        for status in (401, 403, 429, 503):
             op["responses"].setdefault(str(status), _response("Error"))
     params = [
         {
