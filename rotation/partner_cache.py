@@ -18,8 +18,6 @@ from typing import Protocol
 
 import redis
 
-from rotation.partner_errors import KeyFetchError
-
 log = logging.getLogger("keyward.rotation")
 
 REDIS_PREFIX = "keyward:partner-keys"
@@ -84,30 +82,45 @@ class MemoryKeyCache:
 
 
 class RedisKeyCache:
-    """The production cache: every web process and worker shares one document per source."""
+    """The production cache: every web process and worker shares one document per source.
 
-    def __init__(self, client: redis.Redis) -> None:
+    While Redis is unreachable it falls back to a cache of this process (still
+    rate-limited per process): an alert that arrives during a Redis outage is
+    verified and stored, not refused.
+    """
+
+    def __init__(self, client: redis.Redis, *, fallback: MemoryKeyCache | None = None) -> None:
         self._client = client
+        self._fallback = fallback or MemoryKeyCache()
 
     def load(self, slot: str) -> KeyDocument | None:
-        raw = self._call(self._client.get, f"{REDIS_PREFIX}:{slot}")
+        try:
+            raw = self._client.get(f"{REDIS_PREFIX}:{slot}")
+        except redis.RedisError as exc:
+            _degraded(exc)
+            return self._fallback.load(slot)
         return None if raw is None else KeyDocument.from_json(raw)
 
     def store(self, slot: str, document: KeyDocument, ttl_seconds: int) -> None:
-        # Redis drops the document after the TTL too, so dead sources leave nothing behind.
-        self._call(self._client.set, f"{REDIS_PREFIX}:{slot}", document.to_json(), ex=ttl_seconds)
+        self._fallback.store(slot, document, ttl_seconds)
+        try:
+            # Redis drops the document after the TTL too, so dead sources leave nothing behind.
+            self._client.set(f"{REDIS_PREFIX}:{slot}", document.to_json(), ex=ttl_seconds)
+        except redis.RedisError as exc:
+            _degraded(exc)
 
     def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool:
         window = int(now // window_seconds)
         name = f"{REDIS_PREFIX}:{slot}:fetch:{window}"
-        # SET NX is atomic: of all processes asking in this window, exactly one wins.
-        return bool(self._call(self._client.set, name, "1", nx=True, ex=window_seconds))
-
-    @staticmethod
-    def _call(method, *args, **kwargs):
-        # Without the cache we cannot verify anything; a 503 makes the partner redeliver.
         try:
-            return method(*args, **kwargs)
+            # SET NX is atomic: of all processes asking in this window, exactly one wins.
+            return bool(self._client.set(name, "1", nx=True, ex=window_seconds))
         except redis.RedisError as exc:
-            log.warning("partner key cache unavailable: %s", type(exc).__name__)
-            raise KeyFetchError(f"the key cache is unavailable ({type(exc).__name__})") from None
+            _degraded(exc)
+            return self._fallback.claim_fetch(slot, now, window_seconds)
+
+
+def _degraded(exc: Exception) -> None:
+    log.warning(
+        "partner key cache: Redis unavailable (%s); using this process's cache", type(exc).__name__
+    )
