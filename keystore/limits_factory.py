@@ -28,14 +28,28 @@ def make_usage_recorder(redis_client=None, *, namespace: str = NAMESPACE) -> Usa
     return RedisUsageRecorder(redis_client, namespace=namespace)
 
 
+REDIS_TIMEOUT_SECONDS = 1.0
+
+
 def make_redis(settings: Settings):
-    """The Redis client of the settings, or ``None`` in the embedded mode."""
+    """The Redis client of the settings, or ``None`` in the embedded mode.
+
+    Short timeouts and one quick retry: during an outage a gateway request must
+    fail fast (503) rather than wait through redis-py's default backoff.
+    """
     if settings.redis_url is None:
         return None
     # Imported here: the embedded mode never needs the redis package loaded.
     import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
 
-    return redis.Redis.from_url(settings.redis_url)
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 1),
+    )
 
 
 def make_limits(settings: Settings) -> tuple[RateLimiter, UsageRecorder]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory
-from keystore.limits_factory import make_usage_recorder
+from keystore.limits_factory import make_redis, make_usage_recorder
 from keystore.usage import UsageRecorder
 
 
@@ -43,7 +43,7 @@ def current() -> TaskContext:
 
 
 def from_settings(settings: Settings) -> TaskContext:
-    client = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    client = make_redis(settings)
     return TaskContext(
         settings=settings,
         sessions=make_session_factory(make_engine(settings.database_url)),

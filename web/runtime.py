@@ -14,13 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory, transaction
-from keystore.limits_factory import make_rate_limiter, make_usage_recorder
+from keystore.limits_factory import make_rate_limiter, make_redis, make_usage_recorder
 from keystore.ratelimit import RateLimiter
 from keystore.usage import UsageRecorder
 from rotation import context
 from rotation.partner_keys import PartnerKeySource, partner_sources
-
-REDIS_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -36,13 +34,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.database_url)
-        client = None
-        if settings.redis_url:
-            client = redis.Redis.from_url(
-                settings.redis_url,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            )
+        client = make_redis(settings)
         runtime = cls(
             settings=settings,
             engine=engine,

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from rotation.partner_cache import MemoryKeyCache, RedisKeyCache
 from rotation.partner_errors import KeyFetchError, SignatureError
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, unreachable_redis
 from tests.rotation.conftest import KEYS_URL, Signer, key_document
 
 BODY = b'[{"token":"kw_prod_0123456789abcdefghijklmnopqrstuvwxyz","type":"keyward_api_token"}]'
@@ -239,7 +239,7 @@ def test_after_a_failed_fetch_the_next_waits_for_the_window(
 
 
 def test_an_unreachable_redis_falls_back_to_this_process(make_source, signer, keyserver):
-    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5)
+    down = unreachable_redis()
     keyserver.get(KEYS_URL, json=key_document(signer))
     source = make_source(RedisKeyCache(down))
     accept(source, signer)
