@@ -45,6 +45,9 @@ log = logging.getLogger("keyward.rotation")
 
 CONNECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 5.0
+# How long a process that lost the fetch claim waits for the winner's document.
+RIVAL_WAIT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+RIVAL_POLL_SECONDS = 0.05
 # Real identifiers are 40-64 hex digits; the bound keeps junk out of messages and logs.
 KEY_IDENTIFIER = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 USER_AGENT = "keyward-partner-keys"
@@ -135,6 +138,7 @@ class PartnerKeySource:
         ttl_seconds: int = 3600,
         refetch_seconds: int = 60,
         clock: Callable[[], float] = time.time,
+        rival_wait_seconds: float = RIVAL_WAIT_SECONDS,
     ) -> None:
         if ttl_seconds <= 0 or refetch_seconds <= 0:
             raise ConfigError(
@@ -149,6 +153,7 @@ class PartnerKeySource:
         self._ttl = ttl_seconds
         self._window = refetch_seconds
         self._clock = clock
+        self._rival_wait = rival_wait_seconds
         # Changing the URL (staging, a fake key server) must not reuse another URL's keys.
         url_tag = hashlib.sha256((keys_url or "").encode("utf-8")).hexdigest()[:12]
         self._slot = f"{name}:{url_tag}"
@@ -179,7 +184,7 @@ class PartnerKeySource:
             raise SignatureError(f"no {self.name} keys URL is configured", reason=UNKNOWN_KEY)
         document = self._fresh_document()
         if document is None or key_identifier not in document.keys:
-            document = self._refetch() or document
+            document = self._refetch(seen=document) or document
         if document is None:
             raise KeyFetchError(
                 f"no fresh {self.name} public keys: this window's fetch failed or is under way"
@@ -196,13 +201,25 @@ class PartnerKeySource:
             return None
         return document
 
-    def _refetch(self) -> KeyDocument | None:
-        """Fetch if this window's claim is ours; else read what another process stored."""
+    def _refetch(self, *, seen: KeyDocument | None) -> KeyDocument | None:
+        """Fetch if this window's claim is ours; else wait briefly for the winner's document."""
         if not self._cache.claim_fetch(self._slot, now=self._clock(), window_seconds=self._window):
-            return self._fresh_document()
+            return self._await_rival(seen=seen)
         document = KeyDocument(fetched_at=self._clock(), keys=self._fetch_keys())
         self._cache.store(self._slot, document, ttl_seconds=self._ttl)
         return document
+
+    def _await_rival(self, *, seen: KeyDocument | None) -> KeyDocument | None:
+        # Concurrent alerts right after a start or a rotation would otherwise get 503s
+        # while the process that won the claim is still fetching.
+        deadline = time.monotonic() + self._rival_wait
+        while True:
+            document = self._fresh_document()
+            if document is not None and (seen is None or document.fetched_at > seen.fetched_at):
+                return document
+            if time.monotonic() >= deadline:
+                return document
+            time.sleep(RIVAL_POLL_SECONDS)
 
     def _fetch_keys(self) -> dict[str, str]:
         """GET the key document; every failure becomes a :class:`KeyFetchError`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import socket
 import threading
@@ -17,7 +18,17 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.refuse = False
+        # Seconds to stall before accepting a recipient: a slow server, mid-session.
+        self.rcpt_delay = 0.0
+        self.rcpt_seen = 0
         self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.rcpt_seen += 1
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
         if self.refuse:

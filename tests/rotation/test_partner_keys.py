@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 
 import pytest
 import redis
@@ -278,3 +279,28 @@ def test_a_process_that_loses_the_claim_uses_the_winners_keys(
     )
     accept(loser, successor)
     assert len(keyserver.calls) == 2
+
+
+class LostClaim(RedisKeyCache):
+    """Another process holds this window's fetch claim."""
+
+    def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool:
+        return False
+
+
+def test_a_process_that_loses_the_claim_waits_for_the_winners_document(
+    make_source, signer, keyserver, redis_client
+):
+    keyserver.get(KEYS_URL, json=key_document(signer))
+    winner = make_source(RedisKeyCache(redis_client))
+    loser = make_source(LostClaim(redis_client), rival_wait_seconds=5.0)
+    rival = threading.Timer(0.3, accept, args=(winner, signer))
+    rival.start()
+    accept(loser, signer)  # waits for the winner instead of answering 503
+    rival.join()
+    assert len(keyserver.calls) == 1
+    impatient = make_source(LostClaim(redis_client), rival_wait_seconds=0.0)
+    redis_client.flushdb()
+    assert rejection(impatient, BODY, signer.key_identifier, signer.sign(BODY)).reason == (
+        "key_fetch_failed"
+    )

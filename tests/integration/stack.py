@@ -1,0 +1,225 @@
+"""A real deployment on loopback for the integration tests.
+
+PostgreSQL (a fresh database), a redis-server of our own (so a test can take it
+down and bring it back), gunicorn with two workers, a Celery worker with beat,
+aiosmtpd, and a small HTTP server publishing partner keys in GitHub's format.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import redis
+import requests
+from sqlalchemy.orm import Session
+
+from keystore.config import Settings
+from keystore.db import make_engine
+from keystore.services import admins, catalogue, clients, keys, roles
+from keystore.services.bootstrap import bootstrap_admin
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ACTOR = "integration"
+
+
+def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class RedisProcess:
+    def __init__(self, port: int, workdir: Path) -> None:
+        self.port, self.workdir, self.process = port, workdir, None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        with redis.Redis(port=self.port) as client:
+            wait_until(lambda: _pings(client), timeout=10, what="redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except redis.RedisError:
+        return False
+
+
+class KeyServer:
+    """Publishes ``documents[path]`` as JSON, like GitHub's /meta/public_keys endpoint."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict] = {}
+        documents = self.documents
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # http.server calls it by this name
+                body = json.dumps(documents.get(self.path, {"public_keys": []})).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}{path}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Service:
+    """A subprocess in its own process group, with its output in a log file."""
+
+    def __init__(self, name: str, argv: list[str], env: dict, logdir: Path) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.log = logdir / f"{name}.log"
+        self.process = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as handle:
+            self.process = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: a crash, not a shutdown."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def service_env(settings: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEYWARD_")}
+    env.update(settings)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def seed(database_url: str, pepper: str) -> str:
+    """The operator's catalogue, two admins, and an admin token for the API."""
+    settings = Settings.from_env(
+        {}, database_url=database_url, pepper=pepper, redis_url="redis://unused"
+    )
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        catalogue.declare_endpoint(
+            session, actor=ACTOR, name="orders.list", method="GET", path="/orders"
+        )
+        catalogue.create_project(session, actor=ACTOR, name="shop")
+        roles.create_role(session, actor=ACTOR, name="reader", endpoints=["orders.list"])
+        admins.create_admin(session, actor=ACTOR, name="Ada", email="ada@example.com")
+        admins.create_admin(session, actor=ACTOR, name="Bob", email="bob@example.com")
+        _, token = bootstrap_admin(
+            session, settings, actor=ACTOR, client_name="root", environment="prod"
+        )
+    engine.dispose()
+    return token
+
+
+def new_client(
+    database_url: str,
+    pepper: str,
+    name: str,
+    *,
+    environment: str = "dev",
+    limits: dict | None = None,
+) -> tuple[int, str]:
+    """A client with one key; returns (key id, token)."""
+    settings = Settings.from_env(
+        {}, database_url=database_url, pepper=pepper, redis_url="redis://unused"
+    )
+    engine = make_engine(database_url)
+    with Session(engine) as session, session.begin():
+        clients.create_client(
+            session,
+            actor=ACTOR,
+            name=name,
+            role="reader",
+            environments=["dev", "prod"],
+            projects=["shop"],
+            contact_email=f"{name}@client.example",
+        )
+        key, token = keys.issue_key(
+            session,
+            settings,
+            actor=ACTOR,
+            client_ref=name,
+            name="main",
+            environment=environment,
+            limits=limits,
+        )
+        key_id = key.id
+    engine.dispose()
+    return key_id, token
+
+
+def healthy(base_url: str) -> bool:
+    try:
+        return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
