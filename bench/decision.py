@@ -16,20 +16,24 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from keystore import tokens
 from keystore.config import Settings
 from keystore.db import make_engine
 from keystore.decision import Request, decide
-from keystore.migrate import upgrade
 from keystore.models import ApiKey, Client, Endpoint, KeyToken, Project, Role
 from keystore.models.base import utcnow
 from keystore.models.catalogue import role_endpoints
 from keystore.models.clients import client_environments, client_projects
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.databases import drop_database, recreate_database
 
 PEPPER = "bench-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
 KEYS_PER_CLIENT = 10
@@ -52,24 +56,9 @@ def main() -> None:
         drop_database(args.url, "keyward_bench")
 
 
-def recreate_database(url: str, name: str) -> str:
-    drop_database(url, name)
-    with make_engine(url, isolation_level="AUTOCOMMIT").connect() as connection:
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    return url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_database(url: str, name: str) -> None:
-    engine = make_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    engine.dispose()
-
-
 def fill(settings: Settings, key_count: int) -> list[str]:
     """Insert clients and keys in bulk; return every 50th token for sampling."""
     engine = make_engine(settings.database_url)
-    upgrade(engine)
     clients = key_count // KEYS_PER_CLIENT
     sample: list[str] = []
     with Session(engine) as session, session.begin():

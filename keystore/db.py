@@ -23,7 +23,9 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping: it would add a round trip to every gateway request. Connections are
+    # recycled instead, and one broken by a server restart is invalidated on first use.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 
@@ -41,11 +43,18 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for one-statement reads (the access decision): autocommit, so no BEGIN and
+    no ROLLBACK round trips; a single statement sees a consistent snapshot anyway."""
+    return sessionmaker(bind=engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
 @contextmanager

@@ -45,3 +45,16 @@ def pending(engine: Engine) -> bool:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     return current != head
+
+
+def prepare(engine: Engine) -> int:
+    """Everything a database needs before use: the schema, then the builtin endpoints.
+
+    Returns how many builtin endpoints were added (a newer Keyward may declare more).
+    """
+    from keystore.db import make_session_factory, transaction
+    from keystore.services.catalogue import ensure_builtin_endpoints
+
+    upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        return ensure_builtin_endpoints(session)

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 
 from keystore.config import Settings
 from keystore.db import make_engine
-from keystore.migrate import upgrade
-from keystore.services.catalogue import ensure_builtin_endpoints
+from keystore.migrate import prepare
 
 POSTGRES_URL = os.environ.get(
     "KEYWARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -55,9 +54,7 @@ def db_engine(request, tmp_path_factory):
     else:
         url = request.getfixturevalue("postgres_url")
     engine = make_engine(url)
-    upgrade(engine)
-    with Session(engine) as session, session.begin():
-        ensure_builtin_endpoints(session)
+    prepare(engine)
     yield engine
     engine.dispose()
 

@@ -51,7 +51,7 @@ def check(rt: Runtime, *, surface: str, credential: str | None, request: Request
     if not credential:
         outcome = Outcome(Decision(False, "missing"))
     else:
-        with rt.sessions() as session:
+        with rt.read_sessions() as session:
             decision = decide(session, rt.settings, credential=credential, request=request)
         outcome = _limit(rt, decision) if decision.allowed else Outcome(decision)
     _count(rt, outcome, surface=surface, address=request.address)

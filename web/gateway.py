@@ -102,7 +102,7 @@ def _endpoint_from_original_request(rt) -> str | None:
             field="X-Original-URI",
         )
     method = request.headers.get("X-Original-Method", "GET")
-    with rt.sessions() as session:
+    with rt.read_sessions() as session:
         return match_endpoint(session, method=method, uri=uri)
 
 

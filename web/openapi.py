@@ -14,7 +14,7 @@ from flask import Flask
 from web.schemas import SCHEMAS, array_of, ref
 
 _CONVERTER_RE = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
-DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz")
+DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz", "/livez")
 
 
 def operation(

@@ -28,6 +28,12 @@ def health():
     return jsonify(report), 200 if healthy else 503
 
 
+@ops.get("/livez")
+@operation("The process answers (no dependency checked)", responses={200: "Live"}, tag="ops")
+def live():
+    return jsonify({"status": "ok"})
+
+
 @ops.get("/metrics")
 def metrics():
     body, content_type = exposition()

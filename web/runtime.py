@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keystore.config import Settings
-from keystore.db import make_engine, make_session_factory, transaction
+from keystore.db import make_engine, make_read_session_factory, make_session_factory, transaction
 from keystore.limits_factory import make_rate_limiter, make_redis, make_usage_recorder
 from keystore.ratelimit import RateLimiter
 from keystore.usage import UsageRecorder
@@ -26,6 +26,8 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # Autocommit sessions for the gate's single-query decisions.
+    read_sessions: sessionmaker[Session]
     redis: redis.Redis | None
     limiter: RateLimiter
     usage: UsageRecorder
@@ -39,6 +41,7 @@ class Runtime:
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
+            read_sessions=make_read_session_factory(engine),
             redis=client,
             limiter=make_rate_limiter(client),
             usage=make_usage_recorder(client),

@@ -257,5 +257,6 @@ SCHEMAS = {
     "Replacement": obj(
         ["incident_id", "key_id", "hint", "token"], incident_id=INT, key_id=INT, hint=STR, token=STR
     ),
+    "Live": obj(["status"], status=STR),
     "Health": obj(["status", "database", "redis"], status=STR, database=STR, redis=STR),
 }

@@ -5,9 +5,8 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 
 from keystore.config import Settings
-from keystore.db import make_engine, make_session_factory, transaction
-from keystore.migrate import upgrade
-from keystore.services.catalogue import ensure_builtin_endpoints
+from keystore.db import make_engine
+from keystore.migrate import prepare
 from web.app import create_app
 from web.background import start_embedded_schedule
 
@@ -31,9 +30,7 @@ class KeywardServer(BaseApplication):
 
 def migrate(settings: Settings) -> None:
     engine = make_engine(settings.database_url)
-    upgrade(engine)
-    with transaction(make_session_factory(engine)) as session:
-        ensure_builtin_endpoints(session)
+    prepare(engine)
     engine.dispose()
 
 

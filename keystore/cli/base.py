@@ -15,8 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory, transaction
 from keystore.errors import KeywardError
-from keystore.migrate import pending, upgrade
-from keystore.services.catalogue import ensure_builtin_endpoints
+from keystore.migrate import pending, prepare
 
 
 class CliContext:
@@ -52,9 +51,7 @@ class CliContext:
                 "the database schema is not up to date; run `keyward migrate`",
                 reason="schema_outdated",
             )
-        upgrade(self.engine)
-        with transaction(make_session_factory(self.engine)) as session:
-            ensure_builtin_endpoints(session)
+        prepare(self.engine)
 
     def emit(self, data, human: str | list[str]) -> None:
         """Print ``data`` as JSON with --json, else the human text."""

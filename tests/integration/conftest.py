@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import text
 
-from keystore.db import make_engine
-from keystore.migrate import upgrade
-from keystore.services.catalogue import ensure_builtin_endpoints
 from tests.conftest import TEST_PEPPER, service_missing
+from tests.databases import recreate_database
 from tests.integration.stack import (
     BIN,
     KeyServer,
@@ -110,29 +107,11 @@ class Stack:
         self.keys.stop()
 
 
-def fresh_database(base_url: str, name: str) -> str:
-    engine = make_engine(base_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    url = base_url.rsplit("/", 1)[0] + f"/{name}"
-    migrated = make_engine(url)
-    upgrade(migrated)
-    with migrated.begin() as connection:
-        from sqlalchemy.orm import Session
-
-        with Session(bind=connection) as session:
-            ensure_builtin_endpoints(session)
-    migrated.dispose()
-    return url
-
-
 @pytest.fixture(scope="module")
 def stack(postgres_url, tmp_path_factory, request):
     if not (BIN / "celery").exists() or not (BIN / "gunicorn").exists():
         service_missing("celery/gunicorn executables", FileNotFoundError(str(BIN)))
-    database_url = fresh_database(
+    database_url = recreate_database(
         postgres_url, f"keyward_it_{request.module.__name__[-20:]}".replace(".", "_").lower()
     )
     running = Stack(tmp=tmp_path_factory.mktemp("stack"), database_url=database_url)

@@ -4,10 +4,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
 
-from keystore.db import make_engine
 from tests.conftest import TEST_PEPPER
+from tests.databases import recreate_database
 from web.cli import main
 
 
@@ -16,7 +15,7 @@ def cli(request, tmp_path, monkeypatch):
     env = {"KEYWARD_DATA_DIR": str(tmp_path)}
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_url")
-        fresh = _fresh_postgres_database(url, "keyward_cli_test")
+        fresh = recreate_database(url, "keyward_cli_test", migrate=False)
         env |= {
             "KEYWARD_DATABASE_URL": fresh,
             "KEYWARD_PEPPER": TEST_PEPPER,
@@ -34,15 +33,6 @@ def cli(request, tmp_path, monkeypatch):
 
     run("migrate")
     return run
-
-
-def _fresh_postgres_database(url: str, name: str) -> str:
-    engine = make_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return url.rsplit("/", 1)[0] + f"/{name}"
 
 
 def setup_client(cli):

@@ -24,7 +24,7 @@ def app(db_engine, connection, settings):
     )
     runtime = app.extensions["keyward"]
     # The app's units of work become savepoints of the test's rolled-back transaction.
-    runtime.sessions = sessionmaker(
+    runtime.sessions = runtime.read_sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
     yield app
