@@ -18,6 +18,7 @@ from keystore.limits_factory import make_rate_limiter, make_redis, make_usage_re
 from keystore.ratelimit import RateLimiter
 from keystore.usage import UsageRecorder
 from rotation import context
+from rotation.celery_app import make_celery
 from rotation.partner_keys import PartnerKeySource, partner_sources
 
 
@@ -48,6 +49,8 @@ class Runtime:
             partners=partner_sources(settings, client, requests.Session()),
         )
         runtime.install_task_context()
+        # Tasks are sent through this app (the Redis broker), never Celery's default one.
+        make_celery(settings).set_default()
         return runtime
 
     def install_task_context(self) -> None:

@@ -82,6 +82,7 @@ RECIPIENTS = ["ada@example.com", "bob@example.com"]
 
 def test_a_signed_alert_is_revoked_and_mailed_within_seconds(stack):
     key_id, token = new_client(stack.database_url, TEST_PEPPER, "alpha")
+    log_start = len(stack.worker.output())
     response = post_github(stack, alert(token))
     assert response.status_code == 200
     assert response.json()[0]["label"] == "true_positive"
@@ -92,6 +93,8 @@ def test_a_signed_alert_is_revoked_and_mailed_within_seconds(stack):
         f"{stack.base_url}/v1/verify", json={"token": token, "endpoint": "orders.list"}, timeout=10
     ).json()
     assert verdict["reason"] == "revoked"
+    # It came through the broker right after the commit, not through the sweeper.
+    assert "sweeper re-enqueued" not in stack.worker.output()[log_start:]
 
 
 def test_a_prod_leak_is_regenerated_and_the_new_token_picked_up_once(stack):
