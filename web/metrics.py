@@ -6,12 +6,14 @@ import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 DECISIONS = Counter(
     "keyward_decisions_total",
@@ -35,12 +37,26 @@ HTTP_SECONDS = Histogram(
 )
 
 
-def exposition() -> tuple[bytes, str]:
+class IncidentStates:
+    """``keyward_incidents{state}`` read from the database at scrape time: true for the fleet."""
+
+    def __init__(self, read_states) -> None:
+        self._read_states = read_states
+
+    def collect(self):
+        family = GaugeMetricFamily("keyward_incidents", "Leak incidents by state", labels=["state"])
+        for state, count in self._read_states().items():
+            family.add_metric([state], count)
+        yield family
+
+
+def exposition(read_incident_states) -> tuple[bytes, str]:
     """The metrics text; aggregated over worker processes when running multi-process."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    from prometheus_client import REGISTRY
-
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    else:
+        registry = REGISTRY
+    database = CollectorRegistry()
+    database.register(IncidentStates(read_incident_states))
+    return generate_latest(registry) + generate_latest(database), CONTENT_TYPE_LATEST

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
+from rotation.metrics import incident_states
 from web.metrics import exposition
 from web.openapi import operation
 from web.runtime import runtime
@@ -36,7 +37,13 @@ def live():
 
 @ops.get("/metrics")
 def metrics():
-    body, content_type = exposition()
+    rt = runtime()
+
+    def read_states():
+        with rt.read_sessions() as session:
+            return incident_states(session)
+
+    body, content_type = exposition(read_states)
     return Response(body, content_type=content_type)
 
 

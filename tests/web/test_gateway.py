@@ -189,6 +189,7 @@ def test_health_and_metrics(client, issue):
     assert 'keyward_decisions_total{reason="allowed",surface="verify"}' in text
     assert 'keyward_decisions_total{reason="malformed",surface="verify"}' in text
     assert "keyward_decision_seconds_bucket" in text
+    assert 'keyward_incidents{state="received"} 0.0' in text
 
 
 def test_no_token_in_any_log_line(client, issue, caplog, admin):
