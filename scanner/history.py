@@ -1,0 +1,173 @@
+"""Scan a git repository's history: every reachable blob, commit message and tag once.
+
+The service layer calls :func:`scan_repository`; the CLI adds output and exit codes.
+
+Full scans read the whole object store in pack order and attribute the (rare)
+objects with tokens afterwards; objects no ref reaches (say, a blob that was
+``git add``-ed and never committed) are dropped unless ``include_unreachable``.
+Incremental scans read only what the new ref tips added since a saved state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from scanner import attribution, objectlist
+from scanner.batch import RawHit
+from scanner.errors import ScanError
+from scanner.findings import (
+    BLOB,
+    COMMIT_MESSAGE,
+    TAG_MESSAGE,
+    UNREACHABLE,
+    Finding,
+    make_finding,
+    sort_key,
+)
+from scanner.gitcmd import is_repository, run_git
+from scanner.matcher import DEFAULT_PREFIXES, TokenMatcher
+from scanner.state import ScanState, current_state, present_tips
+from scanner.workers import PARTS_PER_WORKER, default_workers, scan_parts
+
+
+@dataclass
+class ScanStats:
+    """How much a scan read and what it left out."""
+
+    objects: int = 0
+    bytes: int = 0
+    unreachable_dropped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class HistoryScan(NamedTuple):
+    findings: list[Finding]
+    state: ScanState
+    stats: ScanStats
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to read and the revisions that define reachability for attribution."""
+
+    objects: list[tuple[bytes, int]]
+    revs: list[str]
+    full: bool
+
+
+def scan_repository(
+    path: Path | str,
+    *,
+    since_refs: ScanState | Mapping[str, str] | None = None,
+    since_rev: str | None = None,
+    prefixes: Iterable[str] = DEFAULT_PREFIXES,
+    workers: int | None = None,
+    include_unreachable: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> HistoryScan:
+    """Find every valid token in the history of the repository at ``path``.
+
+    ``since_refs`` (a previous scan's state) limits the scan to objects new since
+    those tips; ``since_rev`` to what ``HEAD`` added since that revision.  Returns
+    the findings, the state to pass next time, and statistics.
+    """
+    matcher = TokenMatcher(prefixes)
+    if not is_repository(path):
+        raise ScanError(f"not a git repository: {path}", reason="not_a_repository")
+    state = current_state(path)
+    plan = _plan(path, state=state, since_refs=since_refs, since_rev=since_rev)
+    stats = ScanStats(objects=len(plan.objects), bytes=sum(size for _, size in plan.objects))
+    workers = workers or default_workers()
+    parts = objectlist.split_parts(plan.objects, parts=workers * PARTS_PER_WORKER)
+    hits = scan_parts(path, parts, prefixes=matcher.prefixes, workers=workers, progress=progress)
+    findings = attribute(path, hits, plan=plan, stats=stats, keep=include_unreachable)
+    return HistoryScan(sorted(findings, key=sort_key), state, stats)
+
+
+def _plan(path, *, state: ScanState, since_refs, since_rev) -> _Plan:
+    """Decide between a full scan, a scan since saved tips, and a scan since a revision."""
+    if since_rev is not None:
+        old = [_resolve(path, since_rev)]
+        new = ["HEAD"]
+    elif since_refs is not None:
+        old_state = since_refs if isinstance(since_refs, ScanState) else ScanState(dict(since_refs))
+        old = present_tips(path, old_state.tips())
+        new = state.tips()
+        if set(new) <= set(old):
+            return _Plan(objects=[], revs=[], full=False)
+    else:
+        return _Plan(objects=objectlist.all_objects(path), revs=["--all"], full=True)
+    objects = objectlist.new_objects(path, tips=new, old_tips=old)
+    return _Plan(objects=objects, revs=[*new, "--not", *old], full=False)
+
+
+def _resolve(path, revision: str) -> str:
+    """The commit id of ``revision``, or a ScanError that names it."""
+    if revision.startswith("-"):
+        raise ScanError(f"not a revision: {revision}", reason="bad_revision")
+    output = run_git(
+        path, ["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], ok_codes=(0, 1)
+    )
+    if not output.strip():
+        raise ScanError(f"unknown revision: {revision}", reason="bad_revision")
+    return output.decode().strip()
+
+
+def attribute(path, hits: list[RawHit], *, plan: _Plan, stats: ScanStats, keep: bool):
+    """Turn raw hits into findings with a commit and a path; drop or keep unreachable ones."""
+    blobs = {hit.object_id for hit in hits if hit.object_type == "blob"}
+    origins = attribution.blob_origins(path, blobs, revs=plan.revs) if blobs else {}
+    commits = {hit.object_id for hit in hits if hit.object_type == "commit"}
+    reachable = _reachable_commits(path, commits, plan=plan)
+    tags = _reachable_tags(path, hits, plan=plan)
+    findings = []
+    for hit in hits:
+        finding = _finding_for(hit, origins=origins, reachable=reachable | tags)
+        if finding is None and keep:
+            finding = make_finding(
+                hit.token,
+                kind=UNREACHABLE,
+                path=None,
+                line=hit.line,
+                column=hit.column,
+                object_id=hit.object_id,
+            )
+        if finding is None:
+            stats.unreachable_dropped += 1
+        else:
+            findings.append(finding)
+    return findings
+
+
+def _finding_for(hit: RawHit, *, origins, reachable: set[str]) -> Finding | None:
+    """The attributed finding for one hit, or None when no ref reaches its object."""
+    where = {"line": hit.line, "column": hit.column, "object_id": hit.object_id}
+    if hit.object_type == "blob" and hit.object_id in origins:
+        commit, path = origins[hit.object_id]
+        return make_finding(hit.token, kind=BLOB, path=path, commit=commit, **where)
+    if hit.object_type == "commit" and hit.object_id in reachable:
+        return make_finding(
+            hit.token, kind=COMMIT_MESSAGE, path=None, commit=hit.object_id, **where
+        )
+    if hit.object_type == "tag" and hit.object_id in reachable:
+        return make_finding(hit.token, kind=TAG_MESSAGE, path=None, **where)
+    return None
+
+
+def _reachable_commits(path, commits: set[str], *, plan: _Plan) -> set[str]:
+    """Commits with hits that refs reach; an incremental plan lists only reachable ones."""
+    if not commits or not plan.full:
+        return commits
+    return commits & attribution.reachable_commits(path, revs=plan.revs)
+
+
+def _reachable_tags(path, hits: list[RawHit], *, plan: _Plan) -> set[str]:
+    """Annotated tag objects with hits that a ref points to."""
+    tags = {hit.object_id for hit in hits if hit.object_type == "tag"}
+    if not tags:
+        return set()
+    output = run_git(path, ["for-each-ref", "--format=%(objectname)", "refs/tags"])
+    return tags & set(output.decode().split())
