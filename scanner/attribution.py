@@ -34,8 +34,9 @@ def blob_origins(repo: Path | str, blob_ids: Iterable[str], *, revs: Sequence[st
 def _log_pass(repo, blob_ids: Sequence[str], *, revs: Sequence[str], extra: Sequence[str]):
     """One ``git log`` over ``revs`` that prints only the diffs touching ``blob_ids``."""
     args = ["log", "--raw", "-z", "--no-abbrev", "--no-renames", "--root", "--format=commit %H"]
-    args += [*extra, *(f"--find-object={blob}" for blob in blob_ids), "--stdin"]
-    output = run_git(repo, args, stdin=("\n".join(revs) + "\n").encode("ascii"))
+    args += [*extra, *(f"--find-object={blob}" for blob in blob_ids)]
+    rev_args, stdin = rev_input(revs)
+    output = run_git(repo, [*args, *rev_args], stdin=stdin)
     wanted = set(blob_ids)
     origins = {}
     # Newest first: the last commit seen adding a blob is the oldest one.
@@ -61,5 +62,17 @@ def parse_raw_log(output: bytes):
 
 def reachable_commits(repo: Path | str, *, revs: Sequence[str]) -> set[str]:
     """Ids of the commits reachable from ``revs`` (to drop findings in unreachable ones)."""
-    output = run_git(repo, ["rev-list", "--stdin"], stdin=("\n".join(revs) + "\n").encode())
+    rev_args, stdin = rev_input(revs)
+    output = run_git(repo, ["rev-list", *rev_args], stdin=stdin)
     return set(output.decode("ascii").split())
+
+
+def rev_input(revs: Sequence[str]) -> tuple[list[str], bytes | None]:
+    """Arguments and stdin for a revision list: ids go through stdin (there may be
+    thousands of tips), options such as ``--all`` on the command line (git refuses
+    them in ``--stdin`` mode)."""
+    options = [rev for rev in revs if rev.startswith("--") and rev != "--not"]
+    ids = [rev for rev in revs if rev not in options]
+    if not ids:
+        return options, None
+    return [*options, "--stdin"], ("\n".join(ids) + "\n").encode("ascii")

@@ -10,10 +10,10 @@ Incremental scans read only what the new ref tips added since a saved state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from scanner import attribution, objectlist
 from scanner.batch import RawHit
@@ -32,6 +32,8 @@ from scanner.matcher import DEFAULT_PREFIXES, TokenMatcher
 from scanner.state import ScanState, current_state, present_tips
 from scanner.workers import PARTS_PER_WORKER, default_workers, scan_parts
 
+POOL_THRESHOLD = 32 << 20
+
 
 @dataclass
 class ScanStats:
@@ -41,6 +43,14 @@ class ScanStats:
     bytes: int = 0
     unreachable_dropped: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+class ProgressSink(Protocol):
+    """Told the bytes to read, then the bytes read as the scan goes (see ``progress.py``)."""
+
+    def start(self, total: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
 
 
 class HistoryScan(NamedTuple):
@@ -66,7 +76,7 @@ def scan_repository(
     prefixes: Iterable[str] = DEFAULT_PREFIXES,
     workers: int | None = None,
     include_unreachable: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressSink | None = None,
 ) -> HistoryScan:
     """Find every valid token in the history of the repository at ``path``.
 
@@ -80,9 +90,13 @@ def scan_repository(
     state = current_state(path)
     plan = _plan(path, state=state, since_refs=since_refs, since_rev=since_rev)
     stats = ScanStats(objects=len(plan.objects), bytes=sum(size for _, size in plan.objects))
-    workers = workers or default_workers()
+    # A process pool costs more than it saves on a small repository or a short range.
+    workers = 1 if stats.bytes < POOL_THRESHOLD else workers or default_workers()
     parts = objectlist.split_parts(plan.objects, parts=workers * PARTS_PER_WORKER)
-    hits = scan_parts(path, parts, prefixes=matcher.prefixes, workers=workers, progress=progress)
+    if progress is not None:
+        progress.start(stats.bytes)
+    advance = progress.advance if progress is not None else None
+    hits = scan_parts(path, parts, prefixes=matcher.prefixes, workers=workers, progress=advance)
     findings = attribute(path, hits, plan=plan, stats=stats, keep=include_unreachable)
     return HistoryScan(sorted(findings, key=sort_key), state, stats)
 
