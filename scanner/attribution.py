@@ -71,8 +71,8 @@ def rev_input(revs: Sequence[str]) -> tuple[list[str], bytes | None]:
     """Arguments and stdin for a revision list: ids go through stdin (there may be
     thousands of tips), options such as ``--all`` on the command line (git refuses
     them in ``--stdin`` mode)."""
-    options = [rev for rev in revs if rev.startswith("--") and rev != "--not"]
-    ids = [rev for rev in revs if rev not in options]
+    options = [rev for rev in revs if rev.startswith("-")]
+    ids = [rev for rev in revs if not rev.startswith("-")]
     if not ids:
         return options, None
     return [*options, "--stdin"], ("\n".join(ids) + "\n").encode("ascii")

@@ -90,9 +90,9 @@ class BatchWindow:
         self.start = 0
 
 
-def scan_stream(fd: int, *, matcher: TokenMatcher, progress=None) -> list[RawHit]:
-    """Every valid token in the blobs, commits and tags of one ``--batch`` stream."""
-    window = BatchWindow(fd)
+def scan_stream(fd: int, *, matcher: TokenMatcher, progress=None, window_size=WINDOW):
+    """Every valid token (:class:`RawHit`) in the blobs, commits and tags of one stream."""
+    window = BatchWindow(fd, window=window_size)
     hits: list[RawHit] = []
     reported = 0
     for object_id, object_type, begin, end in window.objects():

@@ -114,8 +114,9 @@ def _plan(path, *, state: ScanState, since_refs, since_rev) -> _Plan:
             return _Plan(objects=[], revs=[], full=False)
     else:
         return _Plan(objects=objectlist.all_objects(path), revs=["--all"], full=True)
-    objects = objectlist.new_objects(path, tips=new, old_tips=old)
-    return _Plan(objects=objects, revs=[*new, "--not", *old], full=False)
+    # "^id" rather than "--not": git before 2.42 refuses options in --stdin mode.
+    revs = [*new, *(f"^{tip}" for tip in old)]
+    return _Plan(objects=objectlist.new_objects(path, revs=revs), revs=revs, full=False)
 
 
 def _resolve(path, revision: str) -> str:

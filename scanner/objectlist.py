@@ -30,11 +30,10 @@ def all_objects(repo: Path | str) -> list[tuple[bytes, int]]:
     return objects
 
 
-def new_objects(repo: Path | str, *, tips: Sequence[str], old_tips: Sequence[str]):
-    """Commits and blobs reachable from ``tips`` but not from ``old_tips`` (sizes unknown: 1)."""
-    if not tips:
+def new_objects(repo: Path | str, *, revs: Sequence[str]) -> list[tuple[bytes, int]]:
+    """Commits and blobs reachable from ``revs`` (``^id`` excludes; sizes unknown: 1)."""
+    if not any(not rev.startswith("^") for rev in revs):
         return []
-    revs = "\n".join([*tips, "--not", *old_tips]) + "\n"
     listing = run_git(
         repo,
         [
@@ -45,7 +44,7 @@ def new_objects(repo: Path | str, *, tips: Sequence[str], old_tips: Sequence[str
             "--missing=allow-any",
             "--stdin",
         ],
-        stdin=revs.encode("ascii"),
+        stdin=("\n".join(revs) + "\n").encode("ascii"),
     )
     return [(object_id, 1) for object_id in listing.split()]
 
