@@ -17,11 +17,16 @@ from scanner.gitcmd import run_git
 BATCH = 200
 
 
-def blob_origins(repo: Path | str, blob_ids: Iterable[str], *, revs: Sequence[str]):
+PLAIN, MERGES = (), ("-m",)
+
+
+def blob_origins(
+    repo: Path | str, blob_ids: Iterable[str], *, revs: Sequence[str], passes=(PLAIN, MERGES)
+):
     """Map each blob id to ``(commit, path)`` of the oldest commit in ``revs`` that adds it."""
     pending = sorted(set(blob_ids))
     origins: dict[str, tuple[str, str]] = {}
-    for extra in ([], ["-m"]):
+    for extra in passes:
         for start in range(0, len(pending), BATCH):
             chunk = pending[start : start + BATCH]
             origins.update(_log_pass(repo, chunk, revs=revs, extra=extra))
@@ -58,13 +63,6 @@ def parse_raw_log(output: bytes):
             path = next(fields, b"").decode("utf-8", errors="replace")
             new_blob = field.split(b" ")[3].decode("ascii")
             yield commit, new_blob, path
-
-
-def reachable_commits(repo: Path | str, *, revs: Sequence[str]) -> set[str]:
-    """Ids of the commits reachable from ``revs`` (to drop findings in unreachable ones)."""
-    rev_args, stdin = rev_input(revs)
-    output = run_git(repo, ["rev-list", *rev_args], stdin=stdin)
-    return set(output.decode("ascii").split())
 
 
 def rev_input(revs: Sequence[str]) -> tuple[list[str], bytes | None]:

@@ -15,24 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from scanner import attribution, objectlist
+from scanner import objectlist
 from scanner.batch import RawHit
 from scanner.errors import ScanError
-from scanner.findings import (
-    BLOB,
-    COMMIT_MESSAGE,
-    TAG_MESSAGE,
-    UNREACHABLE,
-    Finding,
-    make_finding,
-    sort_key,
-)
+from scanner.findings import Finding, sort_key
 from scanner.gitcmd import is_repository, run_git
+from scanner.hits import lookup_full, lookup_range, to_findings
 from scanner.matcher import DEFAULT_PREFIXES, TokenMatcher
+from scanner.rawlog import RawLog
 from scanner.state import ScanState, current_state, present_tips
 from scanner.workers import PARTS_PER_WORKER, default_workers, scan_parts
 
 POOL_THRESHOLD = 32 << 20
+PART_BYTES = 512 << 20
 
 
 @dataclass
@@ -90,15 +85,38 @@ def scan_repository(
     state = current_state(path)
     plan = _plan(path, state=state, since_refs=since_refs, since_rev=since_rev)
     stats = ScanStats(objects=len(plan.objects), bytes=sum(size for _, size in plan.objects))
+    log = RawLog(path) if plan.full and plan.objects else None
+    try:
+        hits = _read(path, plan, stats=stats, matcher=matcher, workers=workers, progress=progress)
+    except BaseException:
+        _stop(log)
+        raise
+    if not hits:
+        _stop(log)
+        return HistoryScan([], state, stats)
+    lookup = lookup_full(path, hits, log=log) if log else lookup_range(path, hits, revs=plan.revs)
+    findings, stats.unreachable_dropped = to_findings(hits, lookup, keep=include_unreachable)
+    return HistoryScan(sorted(findings, key=sort_key), state, stats)
+
+
+def _stop(log: RawLog | None) -> None:
+    """Stop the background log when there is nothing to attribute."""
+    if log is not None:
+        log.cancel()
+
+
+def _read(path, plan: _Plan, *, stats: ScanStats, matcher, workers, progress) -> list[RawHit]:
+    """Read the planned objects, in a process pool when there is enough to read."""
     # A process pool costs more than it saves on a small repository or a short range.
     workers = 1 if stats.bytes < POOL_THRESHOLD else workers or default_workers()
-    parts = objectlist.split_parts(plan.objects, parts=workers * PARTS_PER_WORKER)
+    # Several parts per worker even out the load on a large store; on a small one
+    # each extra git process and cold delta cache costs more than it balances.
+    per_worker = max(1, min(PARTS_PER_WORKER, stats.bytes // PART_BYTES))
+    parts = objectlist.split_parts(plan.objects, parts=workers * per_worker)
     if progress is not None:
         progress.start(stats.bytes)
     advance = progress.advance if progress is not None else None
-    hits = scan_parts(path, parts, prefixes=matcher.prefixes, workers=workers, progress=advance)
-    findings = attribute(path, hits, plan=plan, stats=stats, keep=include_unreachable)
-    return HistoryScan(sorted(findings, key=sort_key), state, stats)
+    return scan_parts(path, parts, prefixes=matcher.prefixes, workers=workers, progress=advance)
 
 
 def _plan(path, *, state: ScanState, since_refs, since_rev) -> _Plan:
@@ -129,60 +147,3 @@ def _resolve(path, revision: str) -> str:
     if not output.strip():
         raise ScanError(f"unknown revision: {revision}", reason="bad_revision")
     return output.decode().strip()
-
-
-def attribute(path, hits: list[RawHit], *, plan: _Plan, stats: ScanStats, keep: bool):
-    """Turn raw hits into findings with a commit and a path; drop or keep unreachable ones."""
-    blobs = {hit.object_id for hit in hits if hit.object_type == "blob"}
-    origins = attribution.blob_origins(path, blobs, revs=plan.revs) if blobs else {}
-    commits = {hit.object_id for hit in hits if hit.object_type == "commit"}
-    reachable = _reachable_commits(path, commits, plan=plan)
-    tags = _reachable_tags(path, hits, plan=plan)
-    findings = []
-    for hit in hits:
-        finding = _finding_for(hit, origins=origins, reachable=reachable | tags)
-        if finding is None and keep:
-            finding = make_finding(
-                hit.token,
-                kind=UNREACHABLE,
-                path=None,
-                line=hit.line,
-                column=hit.column,
-                object_id=hit.object_id,
-            )
-        if finding is None:
-            stats.unreachable_dropped += 1
-        else:
-            findings.append(finding)
-    return findings
-
-
-def _finding_for(hit: RawHit, *, origins, reachable: set[str]) -> Finding | None:
-    """The attributed finding for one hit, or None when no ref reaches its object."""
-    where = {"line": hit.line, "column": hit.column, "object_id": hit.object_id}
-    if hit.object_type == "blob" and hit.object_id in origins:
-        commit, path = origins[hit.object_id]
-        return make_finding(hit.token, kind=BLOB, path=path, commit=commit, **where)
-    if hit.object_type == "commit" and hit.object_id in reachable:
-        return make_finding(
-            hit.token, kind=COMMIT_MESSAGE, path=None, commit=hit.object_id, **where
-        )
-    if hit.object_type == "tag" and hit.object_id in reachable:
-        return make_finding(hit.token, kind=TAG_MESSAGE, path=None, **where)
-    return None
-
-
-def _reachable_commits(path, commits: set[str], *, plan: _Plan) -> set[str]:
-    """Commits with hits that refs reach; an incremental plan lists only reachable ones."""
-    if not commits or not plan.full:
-        return commits
-    return commits & attribution.reachable_commits(path, revs=plan.revs)
-
-
-def _reachable_tags(path, hits: list[RawHit], *, plan: _Plan) -> set[str]:
-    """Annotated tag objects with hits that a ref points to."""
-    tags = {hit.object_id for hit in hits if hit.object_type == "tag"}
-    if not tags:
-        return set()
-    output = run_git(path, ["for-each-ref", "--format=%(objectname)", "refs/tags"])
-    return tags & set(output.decode().split())
