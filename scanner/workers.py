@@ -23,7 +23,7 @@ from scanner.errors import ScanError
 from scanner.gitcmd import describe_failure, open_git
 from scanner.matcher import TokenMatcher
 
-PARTS_PER_WORKER = 4
+PARTS_PER_WORKER = 2
 PIPE_SIZE = 1 << 20
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _counter = None
