@@ -15,6 +15,8 @@ from scanner.matcher import TokenMatcher, line_and_column
 
 WINDOW = 8 << 20
 SEARCHED_TYPES = (b"blob", b"commit", b"tag")
+# Objects between two progress reports (a shared counter costs a lock).
+REPORT_EVERY = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +63,18 @@ class BatchWindow:
             yield header[0], header[1], newline + 1, end
 
     def _refill(self, need: int) -> bool:
-        """Make room for ``need`` bytes from ``start`` and read once; False at end of stream."""
+        """Make room for ``need`` bytes from ``start`` and read them; False at end of stream."""
         if len(self.buf) < need:
             self._grow(need)
         elif self.start and (self.start > len(self.buf) // 2 or self.start + need > len(self.buf)):
             self._compact()
-        count = self._file.readinto(self._view[self.filled :])
-        if not count:
-            return False
-        self.filled += count
-        self.bytes_read += count
+        # Read until the whole object is in: parsing its header once, not once per pipe read.
+        while self.filled - self.start < need:
+            count = self._file.readinto(self._view[self.filled :])
+            if not count:
+                return False
+            self.filled += count
+            self.bytes_read += count
         return True
 
     def _compact(self) -> None:
@@ -94,15 +98,16 @@ def scan_stream(fd: int, *, matcher: TokenMatcher, progress=None, window_size=WI
     """Every valid token (:class:`RawHit`) in the blobs, commits and tags of one stream."""
     window = BatchWindow(fd, window=window_size)
     hits: list[RawHit] = []
-    reported = 0
+    pending = 0
     for object_id, object_type, begin, end in window.objects():
         if object_type in SEARCHED_TYPES and matcher.first_hint(window.buf, begin, end) >= 0:
             hits += hits_in_object(window.buf, object_id, object_type, begin, end, matcher)
-        if progress is not None and window.bytes_read - reported > (4 << 20):
-            progress(window.bytes_read - reported)
-            reported = window.bytes_read
-    if progress is not None:
-        progress(window.bytes_read - reported)
+        pending += 1
+        if progress is not None and pending == REPORT_EVERY:
+            progress(pending)
+            pending = 0
+    if progress is not None and pending:
+        progress(pending)
     return hits
 
 

@@ -41,7 +41,7 @@ class ScanStats:
 
 
 class ProgressSink(Protocol):
-    """Told the bytes to read, then the bytes read as the scan goes (see ``progress.py``)."""
+    """Told the objects to read, then the objects read as the scan goes (``progress.py``)."""
 
     def start(self, total: int) -> None: ...
 
@@ -114,7 +114,7 @@ def _read(path, plan: _Plan, *, stats: ScanStats, matcher, workers, progress) ->
     per_worker = max(1, min(PARTS_PER_WORKER, stats.bytes // PART_BYTES))
     parts = objectlist.split_parts(plan.objects, parts=workers * per_worker)
     if progress is not None:
-        progress.start(stats.bytes)
+        progress.start(stats.objects)
     advance = progress.advance if progress is not None else None
     return scan_parts(path, parts, prefixes=matcher.prefixes, workers=workers, progress=advance)
 

@@ -46,7 +46,6 @@ class Progress:
         fraction = min(1.0, self.done / self.total) if self.total else 0.0
         filled = int(fraction * WIDTH)
         bar = "#" * filled + "-" * (WIDTH - filled)
-        read = self.done / (1 << 20)
-        self.stream.write(f"\rscanning history [{bar}] {fraction:4.0%} {read:,.0f} MiB")
+        self.stream.write(f"\rscanning history [{bar}] {fraction:4.0%} {self.done:,} objects")
         self.stream.flush()
         self._shown = True
