@@ -32,6 +32,7 @@ KINDS = ("new_file", "deleted_file", "amended_file", "commit_message")
 
 
 def git(repo: Path, *args: str, stdin: bytes | None = None, env=None) -> str:
+    """Run git in ``repo`` and return its stripped output; fail loudly."""
     done = subprocess.run(
         ["git", "-C", str(repo), *args], input=stdin, capture_output=True, check=True, env=env
     )
@@ -62,6 +63,7 @@ class Planter:
         return git(self.repo, "hash-object", "-w", "--stdin", stdin=content.encode())
 
     def tree_with(self, base: str, changes: dict[str, str]) -> str:
+        """The tree of ``base`` with ``changes`` (path to blob id) applied, via a private index."""
         git(self.repo, "read-tree", base, env=self.env)
         for path, blob in changes.items():
             info = f"100644,{blob},{path}"
@@ -72,6 +74,7 @@ class Planter:
         return git(self.repo, "commit-tree", tree, "-p", parent, "-m", message, env=self.env)
 
     def plant(self, number: int, token: str, decoy: str) -> None:
+        """Plant token ``number`` in one of the four ways, on its own branch."""
         base = self.seeds[number % len(self.seeds)]
         kind = KINDS[number % len(KINDS)]
         tip = getattr(self, f"_plant_{kind}")(base, number, token, decoy)
@@ -170,6 +173,7 @@ def summarise(name: str, planted: set[str], found: set[str]) -> str:
 
 
 def main() -> None:
+    """Copy, plant, time each tool and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", type=Path)
     parser.add_argument("--tokens", type=int, default=50)

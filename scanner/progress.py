@@ -26,10 +26,12 @@ class Progress:
         self._shown = False
 
     def start(self, total: int) -> None:
+        """The number of objects the scan will read; the clock for the delay starts now."""
         self.total = total
         self._started = time.monotonic()
 
     def advance(self, count: int) -> None:
+        """``count`` more objects read; redraw at most every INTERVAL seconds."""
         self.done += count
         now = time.monotonic()
         if self.enabled and now - self._started > DELAY and now - self._drawn_at > INTERVAL:

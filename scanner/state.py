@@ -26,10 +26,12 @@ class ScanState:
         return sorted(set(self.refs.values()))
 
     def to_json(self) -> str:
+        """The versioned JSON document saved between runs."""
         return json.dumps({"version": STATE_VERSION, "refs": self.refs}, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> ScanState:
+        """Parse a saved state; a ScanError with reason ``bad_state`` if it is not one."""
         try:
             data = json.loads(text)
             refs = data["refs"]
