@@ -79,6 +79,9 @@ def scan(**options) -> None:
     except KeywardError as error:
         click.echo(f"keyward scan: error: {error.message} [{error.reason}]", err=True)
         code = EXIT_ERROR
+    except KeyboardInterrupt:
+        click.echo("keyward scan: interrupted", err=True)
+        code = EXIT_ERROR
     except Exception as error:
         # A bug must still end in one line: the type only, since a message could quote input.
         click.echo(f"keyward scan: internal error: {type(error).__name__}", err=True)

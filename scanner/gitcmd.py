@@ -52,13 +52,15 @@ def run_git(
     return completed.stdout
 
 
-def open_git(repo: Path | str, args: Sequence[str], *, stdin) -> subprocess.Popen:
-    """Start a streaming git process whose standard output the caller reads."""
+def open_git(
+    repo: Path | str, args: Sequence[str], *, stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+) -> subprocess.Popen:
+    """Start a git process; by default the caller reads its output from pipes."""
     return subprocess.Popen(  # noqa: S603 - an argument list, no shell
         git_command(repo, args),
         stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import threading
+import tempfile
 from pathlib import Path
 
 from scanner.errors import ScanError
@@ -24,49 +24,46 @@ _STATUS = re.compile(rb" [ACMT][0-9]*\0")
 
 
 class RawLog:
-    """``git log --all --raw -z --format='commit %H'`` collected on a thread."""
+    """``git log --all --raw -z --format='commit %H'``, written to an unnamed temporary file.
+
+    A file rather than a pipe: nothing has to drain it, so the scan forks its
+    worker processes from a parent that runs no extra threads.
+    """
 
     def __init__(self, repo: Path | str) -> None:
-        self._process = open_git(repo, [*LOG_ARGS, "--format=commit %H"], stdin=None)
+        # Closed by wait() or cancel(), which every scan calls.
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = open_git(
+            repo, [*LOG_ARGS, "--format=commit %H"], stdin=None, stdout=self._out, stderr=self._err
+        )
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, self._process.pid, 19)
-        self._chunks: list[bytes] = []
-        self._errors: list[bytes] = []
-        self._threads = [
-            threading.Thread(target=self._drain, args=(self._process.stdout, self._chunks)),
-            threading.Thread(target=self._drain, args=(self._process.stderr, self._errors)),
-        ]
-        for thread in self._threads:
-            thread.start()
         self.output = b""
 
-    @staticmethod
-    def _drain(stream, into: list[bytes]) -> None:
-        into.extend(iter(lambda: stream.read(1 << 20), b""))
-
     def wait(self) -> RawLog:
-        """Let git finish (at normal priority now: the scan is over) and keep the output."""
+        """Let git finish (at normal priority if allowed: the scan is over), keep the output."""
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, self._process.pid, 0)
-        self._finish()
+        self._process.wait()
+        self.output, errors = self._read(self._out), self._read(self._err)
         if self._process.returncode != 0:
-            message = describe_failure(args=["log"], stderr=b"".join(self._errors))
-            raise ScanError(message, reason="git_failed")
-        self.output = b"".join(self._chunks)
+            raise ScanError(describe_failure(args=["log"], stderr=errors), reason="git_failed")
         return self
 
     def cancel(self) -> None:
         """Stop git: the scan found nothing to attribute."""
         with contextlib.suppress(ProcessLookupError):
             self._process.kill()
-        self._finish()
-
-    def _finish(self) -> None:
-        for thread in self._threads:
-            thread.join()
         self._process.wait()
-        self._process.stdout.close()
-        self._process.stderr.close()
+        self._out.close()
+        self._err.close()
+
+    @staticmethod
+    def _read(file) -> bytes:
+        with file:
+            file.seek(0)
+            return file.read()
 
     def has_commit(self, commit: str) -> bool:
         """True when ``commit`` is reachable from a ref (``--all`` listed it)."""

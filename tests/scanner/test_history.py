@@ -1,8 +1,9 @@
+import pickle
 import time
 
 import pytest
 
-from scanner import history
+from scanner import history, workers
 from scanner.errors import ScanError
 from scanner.history import scan_repository
 from tests.scanner.conftest import decoy, make_token
@@ -165,3 +166,23 @@ def test_the_worker_pool_finds_the_same_as_one_process(repo, monkeypatch):
     single = scan_repository(repo.path, workers=1)
     assert places(pooled.findings) == places(single.findings)
     assert {f.path: f.token for f in pooled.findings} == planted
+
+
+def test_scan_errors_keep_their_reason_across_processes():
+    sent = pickle.dumps(ScanError("git cat-file failed", reason="git_failed"))
+    error = pickle.loads(sent)  # noqa: S301 - our own bytes, as a worker pool sends them
+    assert (error.message, error.reason) == ("git cat-file failed", "git_failed")
+
+
+def test_a_failing_worker_is_a_scan_error(repo, monkeypatch):
+    repo.commit("one", **{"a.txt": make_token()})
+    real_open_git = workers.open_git
+
+    def broken_cat_file(repo_path, args, **options):
+        return real_open_git(repo_path, ["cat-file", "--no-such-option"], **options)
+
+    monkeypatch.setattr(history, "POOL_THRESHOLD", 0)
+    monkeypatch.setattr(workers, "open_git", broken_cat_file)  # forked workers inherit it
+    with pytest.raises(ScanError) as caught:
+        scan_repository(repo.path, workers=2)
+    assert caught.value.reason == "git_failed"
