@@ -5,8 +5,6 @@ Messages name paths, revisions and hints, never a token.
 
 from __future__ import annotations
 
-import functools
-
 from keystore.errors import KeywardError
 
 
@@ -15,7 +13,3 @@ class ScanError(KeywardError):
 
     error = "scan_failed"
     status = 500
-
-    def __reduce__(self):
-        # Worker processes send their errors back pickled: keep the reason code.
-        return (functools.partial(type(self), reason=self.reason), (self.message,))
