@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from scanner.findings import COMMIT_MESSAGE, TAG_MESSAGE, Finding
+from scanner.findings import COMMIT_MESSAGE, TAG_MESSAGE, UNREACHABLE, Finding
 
 JSON_VERSION = 1
 
@@ -22,9 +22,10 @@ def render_text(findings: list[Finding]) -> str:
 
 def describe(finding: Finding) -> str:
     """``place: Keyward token <hint> (commit <id>)`` for one finding."""
-    if finding.kind in (COMMIT_MESSAGE, TAG_MESSAGE):
+    if finding.kind in (COMMIT_MESSAGE, TAG_MESSAGE, UNREACHABLE):
         owner = finding.commit or finding.object_id or "?"
-        place = f"{finding.kind.replace('_', ' ')} {owner[:12]}:{finding.line}:{finding.column}"
+        label = "object" if finding.kind == UNREACHABLE else finding.kind.replace("_", " ")
+        place = f"{label} {owner[:12]}:{finding.line}:{finding.column}"
     else:
         place = f"{finding.path or '-'}:{finding.line}:{finding.column}"
     where = f" (commit {finding.commit[:12]})" if finding.commit and finding.path else ""

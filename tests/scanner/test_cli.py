@@ -154,3 +154,13 @@ def test_python_dash_m_scanner_runs_as_a_program(repo):
     assert len(json.loads(done.stdout)["findings"]) == 1
     assert done.stderr == b""  # no progress bar when stderr is not a terminal
     assert token.encode() not in done.stdout
+
+
+def test_unreachable_objects_on_request(run_cli, repo):
+    repo.commit("base", **{"a.txt": "a"})
+    repo.write("added.txt", make_token())
+    repo.git("add", "added.txt")
+    assert run_cli(str(repo.path)).exit_code == 0
+    result = run_cli(str(repo.path), "--include-unreachable")
+    assert result.exit_code == 1
+    assert result.output.startswith("object ")
