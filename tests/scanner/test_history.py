@@ -186,3 +186,13 @@ def test_a_failing_worker_is_a_scan_error(repo, monkeypatch):
     with pytest.raises(ScanError) as caught:
         scan_repository(repo.path, workers=2)
     assert caught.value.reason == "git_failed"
+
+
+def test_odd_paths_are_reported_as_they_are(repo):
+    token = make_token()
+    name = "dir with space/ünï\tcode.txt"
+    repo.write(name, token)
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "odd")
+    findings, _, _ = scan_repository(repo.path)
+    assert [f.path for f in findings] == [name]
