@@ -20,7 +20,7 @@ from scanner.batch import RawHit
 from scanner.errors import ScanError
 from scanner.findings import Finding, sort_key
 from scanner.gitcmd import is_repository, run_git
-from scanner.hits import lookup_full, lookup_range, to_findings
+from scanner.hits import first_appearances, lookup_full, lookup_range, to_findings
 from scanner.matcher import DEFAULT_PREFIXES, TokenMatcher
 from scanner.rawlog import RawLog
 from scanner.state import ScanState, current_state, present_tips
@@ -96,6 +96,7 @@ def scan_repository(
         return HistoryScan([], state, stats)
     lookup = lookup_full(path, hits, log=log) if log else lookup_range(path, hits, revs=plan.revs)
     findings, stats.unreachable_dropped = to_findings(hits, lookup, keep=include_unreachable)
+    findings = first_appearances(path, findings)
     return HistoryScan(sorted(findings, key=sort_key), state, stats)
 
 

@@ -7,6 +7,7 @@ in objects that no ref reaches are dropped, or kept as ``unreachable`` findings.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,3 +97,35 @@ def finding_for(hit: RawHit, lookup: Lookup) -> Finding | None:
     if hit.object_type == "tag" and hit.object_id in lookup.reachable:
         return make_finding(hit.token, kind=TAG_MESSAGE, path=None, **where)
     return None
+
+
+def first_appearances(repo: Path | str, findings: list[Finding]) -> list[Finding]:
+    """Keep each token-in-a-file at the oldest commit only.
+
+    A file edited twenty times with the token left in it is twenty blobs, but one
+    leak: report where it came in.  Lines within that one blob all stay.
+    """
+    commits_by_print: dict[str, set[str]] = defaultdict(set)
+    for finding in findings:
+        if finding.kind == BLOB:
+            commits_by_print[finding.fingerprint].add(finding.commit)
+    repeated = {commit for group in commits_by_print.values() if len(group) > 1 for commit in group}
+    if not repeated:
+        return findings
+    rank = topological_rank(repo, repeated)
+    oldest = {
+        key: max(group, key=lambda commit: (rank.get(commit, -1), commit))
+        for key, group in commits_by_print.items()
+    }
+    return [f for f in findings if f.kind != BLOB or f.commit == oldest[f.fingerprint]]
+
+
+def topological_rank(repo: Path | str, commits: set[str]) -> dict[str, int]:
+    """Position of each commit in ``rev-list --topo-order`` (children first): higher is older.
+
+    Commit times tie within a second and lie after a rebase; ancestry does not.
+    """
+    stdin = ("\n".join(sorted(commits)) + "\n").encode("ascii")
+    output = run_git(repo, ["rev-list", "--topo-order", "--stdin"], stdin=stdin)
+    order = output.decode("ascii").split()
+    return {commit: index for index, commit in enumerate(order) if commit in commits}

@@ -94,6 +94,15 @@ def test_each_object_is_reported_once_at_its_oldest_commit(repo):
     assert places(findings) == {("blob", "a.txt", first, 1, 1)}
 
 
+def test_a_token_kept_through_later_edits_is_reported_where_it_came_in(repo):
+    token = make_token()
+    first = repo.commit("add", **{"conf.py": f"KEY = '{token}'\n", "other.py": f"{token}\n"})
+    for number in range(3):
+        repo.commit(f"edit {number}", **{"conf.py": f"KEY = '{token}'\n{token}\n# {number}\n"})
+    findings, _, _ = scan_repository(repo.path)
+    assert places(findings) == {("blob", "conf.py", first, 1, 8), ("blob", "other.py", first, 1, 1)}
+
+
 def test_unreachable_objects_are_dropped_unless_asked_for(repo):
     repo.commit("base", **{"a.txt": "a"})
     repo.write("staged.txt", make_token())
