@@ -43,7 +43,14 @@ FILE = click.Path(dir_okay=False, path_type=Path)
     type=FILE,
     help="Scan only refs new since the state in FILE, then update it.",
 )
-@click.option("--format", "output_format", type=click.Choice(sorted(RENDERERS)), default="text")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(sorted(RENDERERS)),
+    default="text",
+    show_default=True,
+    help="Report format: human text, JSON, or SARIF 2.1.0 for code scanning.",
+)
 @click.option("--output", type=FILE, help="Write the report to FILE instead of stdout.")
 @click.option(
     "--baseline", "baseline_file", type=FILE, help="Do not report findings listed in FILE."
