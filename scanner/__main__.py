@@ -1,0 +1,5 @@
+"""``python -m scanner`` runs ``keyward scan``."""
+
+from scanner.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""Decide what a ``keyward scan`` target is and run the matching scan.
+
+A path to a repository (its top level, or a bare repository) scans the history
+by default; any other directory scans its files; ``-`` reads stdin; a URL is
+mirrored into a cache and its history scanned.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scanner.errors import ScanError
+from scanner.findings import STDIN, Finding
+from scanner.history import scan_repository
+from scanner.matcher import DEFAULT_PREFIXES, TokenMatcher
+from scanner.progress import Progress
+from scanner.remote import default_cache_dir, is_url, mirror
+from scanner.staged import scan_staged
+from scanner.state import ScanState, load_state
+from scanner.tree import scan_bytes, scan_file, scan_tree
+
+
+@dataclass(frozen=True)
+class Request:
+    """The scan the command line asks for."""
+
+    target: str
+    staged: bool = False
+    since_rev: str | None = None
+    history: bool | None = None
+    state_file: Path | None = None
+    prefixes: tuple[str, ...] = DEFAULT_PREFIXES
+    max_file_size: int = 10 << 20
+    cache_dir: Path | None = None
+    include_unreachable: bool = False
+    jobs: int | None = None
+
+    @classmethod
+    def from_options(cls, options: dict) -> Request:
+        """Pick the request's fields out of the click options."""
+        names = cls.__dataclass_fields__.keys()
+        values = {name: options[name] for name in names if options.get(name) is not None}
+        values["prefixes"] = tuple(options.get("prefixes") or DEFAULT_PREFIXES)
+        return cls(**values)
+
+
+@dataclass
+class Outcome:
+    """Findings, statistics for the JSON report, and the state to save (history scans)."""
+
+    findings: list[Finding]
+    stats: dict = field(default_factory=dict)
+    state: ScanState | None = None
+
+
+def collect(request: Request) -> Outcome:
+    """Run the scan the request describes."""
+    matcher = TokenMatcher(request.prefixes)
+    target = request.target
+    if target == "-":
+        data = sys.stdin.buffer.read()
+        return Outcome(scan_bytes(data, matcher=matcher, kind=STDIN, path="-"), {"mode": "stdin"})
+    if is_url(target):
+        repo = mirror(target, cache_dir=request.cache_dir or default_cache_dir())
+        return scan_history(repo, request)
+    path = Path(target)
+    if request.staged:
+        return Outcome(scan_staged(path, matcher=matcher), {"mode": "staged"})
+    if path.is_file():
+        return Outcome(scan_file(path, matcher=matcher), {"mode": "file"})
+    if not path.is_dir():
+        raise ScanError(f"no such file or directory: {target}", reason="unreadable_path")
+    if wants_history(path, request):
+        return scan_history(path, request)
+    findings, stats = scan_tree(path, matcher=matcher, max_size=request.max_file_size)
+    summary = {"mode": "tree", "files": stats.files, "bytes": stats.bytes}
+    return Outcome(findings, {**summary, "skipped": len(stats.skipped)})
+
+
+def wants_history(path: Path, request: Request) -> bool:
+    """History for a repository's top level unless ``--no-history``; ``--since`` implies it."""
+    if request.since_rev is not None or request.state_file is not None:
+        return True
+    if request.history is not None:
+        return request.history
+    return is_repository_root(path)
+
+
+def is_repository_root(path: Path) -> bool:
+    """A work tree's top level (has ``.git``) or a bare repository (HEAD and objects/)."""
+    return (path / ".git").exists() or ((path / "HEAD").is_file() and (path / "objects").is_dir())
+
+
+def scan_history(repo: Path, request: Request) -> Outcome:
+    """Full, since-revision or since-state history scan, with a progress bar on a terminal."""
+    previous = load_state(request.state_file) if request.state_file is not None else None
+    progress = Progress()
+    try:
+        result = scan_repository(
+            repo,
+            since_refs=previous,
+            since_rev=request.since_rev,
+            prefixes=request.prefixes,
+            workers=request.jobs,
+            include_unreachable=request.include_unreachable,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    stats = result.stats
+    summary = {"mode": "history", "objects": stats.objects, "bytes": stats.bytes}
+    summary["unreachable_dropped"] = stats.unreachable_dropped
+    return Outcome(result.findings, summary, result.state)
