@@ -55,6 +55,7 @@ class Settings:
     task_max_retries: int = 10
     task_visibility_seconds: int = 600
     mail_lease_seconds: int = 60
+    scan_schedule_seconds: int = 60
     github_keys_url: str = GITHUB_PARTNER_KEYS_URL
     github_token: str | None = field(default=None, repr=False)
     gitlab_keys_url: str | None = None
@@ -171,6 +172,7 @@ def _leak_settings(env: Mapping[str, str]) -> dict:
         "task_max_retries": _int(env, "KEYWARD_TASK_MAX_RETRIES", 10),
         "task_visibility_seconds": _int(env, "KEYWARD_TASK_VISIBILITY_SECONDS", 600),
         "mail_lease_seconds": _int(env, "KEYWARD_MAIL_LEASE_SECONDS", 60),
+        "scan_schedule_seconds": _int(env, "KEYWARD_SCAN_SCHEDULE_SECONDS", 60),
     }
 
 

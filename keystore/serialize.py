@@ -17,6 +17,8 @@ from keystore.models import (
     Incident,
     Project,
     Role,
+    ScanRun,
+    WatchedRepository,
 )
 
 
@@ -169,3 +171,46 @@ def incident_detail(i: Incident) -> dict:
             for n in i.notifications
         ],
     }
+
+
+def repository(repo: WatchedRepository) -> dict:
+    return {
+        "id": repo.id,
+        "url": repo.url,
+        "branches": list(repo.branches),
+        "interval_seconds": repo.interval_seconds,
+        "credentials_env": repo.credentials_env,
+        "enabled": repo.enabled,
+        "last_scan_at": iso(repo.last_scan_at),
+        "next_scan_at": iso(repo.next_scan_at),
+    }
+
+
+def scan_run(run: ScanRun, *, findings: bool = False) -> dict:
+    data = {
+        "id": run.id,
+        "repository_id": run.repository_id,
+        "trigger": run.trigger,
+        "status": run.status,
+        "started_at": iso(run.started_at),
+        "finished_at": iso(run.finished_at),
+        "full_scan": run.full_scan,
+        "objects_read": run.objects_read,
+        "findings_count": run.findings_count,
+        "ours_count": run.ours_count,
+        "error": run.error,
+    }
+    if findings:
+        data["findings"] = [
+            {
+                "kind": f.kind,
+                "commit": f.commit,
+                "path": f.path,
+                "line": f.line,
+                "hint": f.hint,
+                "fingerprint": f.fingerprint,
+                "ours": f.ours,
+            }
+            for f in run.findings
+        ]
+    return data

@@ -25,6 +25,10 @@ def make_celery(settings: Settings) -> Celery:
                 "schedule": float(settings.sweep_interval_seconds),
             },
             "flush-usage": {"task": "keyward.flush_usage", "schedule": 10.0},
+            "schedule-scans": {
+                "task": "keyward.schedule_scans",
+                "schedule": float(settings.scan_schedule_seconds),
+            },
         },
         timezone="UTC",
     )

@@ -23,22 +23,30 @@ def use_broker() -> bool:
 
 
 def enqueue_incident(incident_id: int) -> None:
-    """Call only after the transaction that recorded the incident has committed.
-
-    A failure to enqueue is logged, never raised: the incident is stored and the
-    sweeper re-enqueues it once the broker is back.
-    """
+    """Call only after the transaction that recorded the incident has committed."""
     from rotation import tasks
 
+    enqueue(tasks.handle_incident, incident_id)
+
+
+def enqueue(task, *args) -> None:
+    """Send a task (or run it in-process in the embedded mode), after the caller's commit.
+
+    A failure to enqueue is logged, never raised: what the task works on is stored,
+    and the sweeper or the next schedule tick picks it up once the broker is back.
+    """
     if not use_broker():
-        _run_locally(tasks.handle_incident, incident_id)
+        _run_locally(task, *args)
         return
     try:
-        tasks.handle_incident.apply_async(args=[incident_id], retry=False)
+        task.apply_async(args=list(args), retry=False)
     except Exception as exc:  # any broker failure: the sweeper covers it
         ENQUEUE_FAILURES.inc()
         log.warning(
-            "could not enqueue incident %s (%s); the sweeper will", incident_id, type(exc).__name__
+            "could not enqueue %s%s (%s); it will be retried later",
+            task.name,
+            tuple(args),
+            type(exc).__name__,
         )
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from keystore.db import transaction
+from keystore.services import repositories
 from keystore.services.incidents import stuck_incidents
-from rotation import context, dispatch
+from rotation import context, dispatch, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
 from rotation.response import handle_incident as handle
+from scanner import ScanError
 
 log = logging.getLogger("keyward.rotation")
 TRANSIENT = (MailError, OperationalError, ConnectionError)
@@ -55,6 +57,35 @@ def sweep_incidents() -> int:
     if ids:
         log.info("sweeper re-enqueued %s incident(s)", len(ids))
     return len(ids)
+
+
+@shared_task(bind=True, name="keyward.scan_repository", acks_late=True, max_retries=3)
+def scan_repository(self, repository_id: int, trigger: str = "schedule") -> int:
+    """Scan one watched repository for what is new; findings of ours become incidents."""
+    try:
+        return scans.run_scan(context.current(), repository_id, trigger=trigger)
+    except ScanError as exc:
+        # A remote that is down is worth a later try; the run records the failure anyway.
+        if exc.reason == "clone_failed" and self.request.retries < self.max_retries:
+            TASK_RETRIES.labels("scan_repository", exc.reason).inc()
+            raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from None
+        raise
+
+
+@shared_task(name="keyward.schedule_scans", acks_late=True)
+def schedule_scans() -> int:
+    """Enqueue every watched repository whose scan is due (Celery beat, every minute)."""
+    ctx = context.current()
+    now = datetime.now(UTC)
+    with transaction(ctx.sessions) as session:
+        due = [
+            repo_id
+            for repo_id in repositories.due_repositories(session, now=now)
+            if repositories.claim_due(session, repo_id, now=now)
+        ]
+    for repo_id in due:
+        dispatch.enqueue(scan_repository, repo_id, "schedule")
+    return len(due)
 
 
 @shared_task(name="keyward.flush_usage", acks_late=True)

@@ -6,9 +6,10 @@ cannot be read as shell syntax.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from scanner.errors import ScanError
@@ -39,13 +40,19 @@ def run_git(
     *,
     stdin: bytes | None = None,
     ok_codes: Sequence[int] = (0,),
+    env: Mapping[str, str] | None = None,
 ) -> bytes:
-    """Run git to completion and return its standard output; raise ScanError if it fails."""
+    """Run git to completion and return its standard output; raise ScanError if it fails.
+
+    ``env`` adds variables (e.g. ``GIT_CONFIG_*`` carrying credentials, which then never
+    appear on a command line that other users could read).
+    """
     completed = subprocess.run(  # noqa: S603 - an argument list, no shell
         git_command(repo, args),
         input=stdin,
         capture_output=True,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
     if completed.returncode not in ok_codes:
         raise ScanError(describe_failure(args=args, stderr=completed.stderr), reason="git_failed")

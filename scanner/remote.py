@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from scanner.errors import ScanError
@@ -40,20 +41,43 @@ def cache_path(url: str, cache_dir: Path) -> Path:
     return cache_dir / f"{stem}-{digest}.git"
 
 
-def mirror(url: str, *, cache_dir: Path) -> Path:
-    """Clone ``url`` into the cache the first time, fetch what is new after; return the path."""
+def mirror(
+    url: str, *, cache_dir: Path, branches: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> Path:
+    """Clone ``url`` into the cache the first time, fetch what is new after; return the path.
+
+    ``branches`` (patterns such as ``main`` or ``release/*``) limits the mirror to those
+    branches; empty means every ref.  ``env`` reaches git (credentials via ``GIT_CONFIG_*``).
+    """
     path = cache_path(url, cache_dir)
-    if (path / "HEAD").exists():
-        run_git(path, ["fetch", "--prune", "--quiet", "origin"])
-        return path
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    if not (path / "HEAD").exists():
+        _create(url, path, branches=branches, env=env)
+    _set_refspecs(path, branches)
+    try:
+        run_git(path, ["fetch", "--prune", "--quiet", "origin"], env=env)
+    except ScanError as error:
+        raise ScanError(f"cannot fetch {url}: {error.message}", reason="clone_failed") from None
+    return path
+
+
+def _create(url: str, path: Path, *, branches: Sequence[str], env) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        run_git(None, ["clone", "--mirror", "--quiet", "--", url, str(partial)])
+        run_git(None, ["init", "--bare", "--quiet", str(partial)], env=env)
+        run_git(partial, ["remote", "add", "--mirror=fetch", "origin", "--", url], env=env)
+        _set_refspecs(partial, branches)
+        run_git(partial, ["fetch", "--quiet", "origin"], env=env)
     except ScanError as error:
         shutil.rmtree(partial, ignore_errors=True)
         raise ScanError(f"cannot clone {url}: {error.message}", reason="clone_failed") from None
     # Renamed into place only when complete: an interrupted clone is never taken for a mirror.
     partial.rename(path)
-    return path
+
+
+def _set_refspecs(path: Path, branches: Sequence[str]) -> None:
+    specs = [f"+refs/heads/{b}:refs/heads/{b}" for b in branches] or ["+refs/*:refs/*"]
+    run_git(path, ["config", "--unset-all", "remote.origin.fetch"], ok_codes=(0, 5))
+    for spec in specs:
+        run_git(path, ["config", "--add", "remote.origin.fetch", spec])

@@ -9,6 +9,7 @@ from keystore.cli import KeywardGroup, pass_context, register
 from keystore.cli.base import CliContext
 from keystore.migrate import pending
 from keystore.services.bootstrap import bootstrap_admin
+from rotation.cli import repo_group
 from scanner.cli import scan
 from web.serve import migrate, serve
 
@@ -25,6 +26,7 @@ def main(click_ctx: click.Context, as_json: bool) -> None:
 
 register(main)
 main.add_command(scan)
+main.add_command(repo_group)
 
 
 @main.command("serve")

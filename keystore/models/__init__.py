@@ -6,6 +6,7 @@ from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Proje
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
 from keystore.models.people import Admin
+from keystore.models.repositories import ScanFinding, ScanRun, WatchedRepository
 from keystore.models.usage import UsageCount
 
 __all__ = [
@@ -26,6 +27,9 @@ __all__ = [
     "Occurrence",
     "Project",
     "Role",
+    "ScanFinding",
+    "ScanRun",
     "UsageCount",
+    "WatchedRepository",
     "utcnow",
 ]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
 from keystore import tokens
 from scanner.cli import scan
+from tests.gitrepos import Repo, git_identity  # noqa: F401 - autouse fixture, used by being here
 
 
 def make_token(prefix: str = "kw", env: str = "prod") -> str:
@@ -20,52 +18,6 @@ def decoy(token: str) -> str:
     """Same shape, wrong checksum: must never be reported."""
     last = token[-1]
     return token[:-1] + ("A" if last != "A" else "B")
-
-
-class Repo:
-    """A git work tree with helpers to write, commit and branch."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
-
-    def git(self, *args: str, stdin: bytes | None = None) -> str:
-        done = subprocess.run(
-            ["git", "-C", str(self.path), *args],
-            input=stdin,
-            capture_output=True,
-            check=True,
-        )
-        return done.stdout.decode().strip()
-
-    def write(self, name: str, content: str | bytes) -> None:
-        target = self.path / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        data = content.encode() if isinstance(content, str) else content
-        target.write_bytes(data)
-
-    def commit(self, message: str = "change", **files: str | bytes) -> str:
-        for name, content in files.items():
-            self.write(name.replace("__", "/"), content)
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
-    def blob_id(self, rev: str, name: str) -> str:
-        return self.git("rev-parse", f"{rev}:{name}")
-
-
-@pytest.fixture(autouse=True)
-def git_identity(monkeypatch, tmp_path_factory):
-    """Commits need an author; the user's global config must not leak into tests."""
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.invalid")
-    monkeypatch.setenv("KEYWARD_SCAN_CACHE", str(home / "cache"))
 
 
 @pytest.fixture

@@ -20,6 +20,14 @@ def openapi_document():
 
 
 # Route modules register themselves on ``api`` when imported.
-from web.api import catalogue, clients, incidents, keys, records, roles  # noqa: E402
+from web.api import (  # noqa: E402
+    catalogue,
+    clients,
+    incidents,
+    keys,
+    records,
+    repositories,
+    roles,
+)
 
-__all__ = ["api", "catalogue", "clients", "incidents", "keys", "records", "roles"]
+__all__ = ["api", "catalogue", "clients", "incidents", "keys", "records", "repositories", "roles"]

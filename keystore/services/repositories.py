@@ -1,0 +1,202 @@
+"""Watched repositories: the registry the scheduled scans work from, and their runs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keystore import serialize
+from keystore.errors import ConflictError, NotFoundError, ValidationError
+from keystore.models import ScanRun, WatchedRepository
+from keystore.services import audit
+from keystore.services.roles import UNSET
+
+MIN_INTERVAL = 60
+MAX_INTERVAL = 30 * 24 * 3600
+_URL_RE = re.compile(r"\A(https?|ssh|git|file)://\S+\Z|\A[\w.-]+@[\w.-]+:\S+\Z")
+_BRANCH_RE = re.compile(r"\A[A-Za-z0-9._/-]*\*?[A-Za-z0-9._/-]*\Z")
+_ENV_NAME_RE = re.compile(r"\AKEYWARD_REPO_TOKEN_[A-Z0-9_]{1,60}\Z")
+
+
+def list_repositories(session: Session) -> list[WatchedRepository]:
+    return list(session.scalars(select(WatchedRepository).order_by(WatchedRepository.id)))
+
+
+def get_repository(session: Session, repo_id: int) -> WatchedRepository:
+    repo = session.get(WatchedRepository, repo_id)
+    if repo is None:
+        raise NotFoundError(f"no watched repository {repo_id}", reason="repository_not_found")
+    return repo
+
+
+def add_repository(
+    session: Session,
+    *,
+    actor: str,
+    url: str,
+    branches: list[str] = (),
+    interval_seconds: int = 3600,
+    credentials_env: str | None = None,
+) -> WatchedRepository:
+    """Watch a repository; its first scheduled scan is due at once."""
+    url = _url(url)
+    if session.scalar(select(WatchedRepository.id).where(WatchedRepository.url == url)):
+        raise ConflictError(f"{url} is watched already", reason="duplicate")
+    repo = WatchedRepository(
+        url=url,
+        branches=_branches(branches),
+        interval_seconds=_interval(interval_seconds),
+        credentials_env=_credentials_env(credentials_env),
+        next_scan_at=datetime.now(UTC),
+    )
+    session.add(repo)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="repository.create",
+        object_type="repository",
+        object_id=repo.id,
+        summary=repo.url,
+        after=serialize.repository(repo),
+    )
+    return repo
+
+
+def update_repository(
+    session: Session,
+    *,
+    actor: str,
+    repo_id: int,
+    branches=UNSET,
+    interval_seconds=UNSET,
+    credentials_env=UNSET,
+    enabled=UNSET,
+) -> WatchedRepository:
+    repo = get_repository(session, repo_id)
+    before = serialize.repository(repo)
+    if branches is not UNSET:
+        repo.branches = _branches(branches)
+    if interval_seconds is not UNSET:
+        repo.interval_seconds = _interval(interval_seconds)
+    if credentials_env is not UNSET:
+        repo.credentials_env = _credentials_env(credentials_env)
+    if enabled is not UNSET:
+        repo.enabled = bool(enabled)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="repository.update",
+        object_type="repository",
+        object_id=repo.id,
+        summary=repo.url,
+        before=before,
+        after=serialize.repository(repo),
+    )
+    return repo
+
+
+def remove_repository(session: Session, *, actor: str, repo_id: int) -> None:
+    repo = get_repository(session, repo_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="repository.delete",
+        object_type="repository",
+        object_id=repo.id,
+        summary=repo.url,
+        before=serialize.repository(repo),
+    )
+    session.delete(repo)
+    session.flush()
+
+
+def due_repositories(session: Session, *, now: datetime | None = None) -> list[int]:
+    """Enabled repositories whose next scan is due."""
+    now = now or datetime.now(UTC)
+    return list(
+        session.scalars(
+            select(WatchedRepository.id)
+            .where(WatchedRepository.enabled.is_(True), WatchedRepository.next_scan_at <= now)
+            .order_by(WatchedRepository.next_scan_at)
+        )
+    )
+
+
+def claim_due(session: Session, repo_id: int, *, now: datetime) -> bool:
+    """Push the next scan one interval on, so one beat tick enqueues a repository once."""
+    repo = session.scalars(
+        select(WatchedRepository).where(WatchedRepository.id == repo_id).with_for_update()
+    ).one_or_none()
+    if repo is None or not repo.enabled or repo.next_scan_at > now:
+        return False
+    repo.next_scan_at = now + timedelta(seconds=repo.interval_seconds)
+    return True
+
+
+def list_runs(session: Session, *, repo_id: int, limit: int = 20) -> list[ScanRun]:
+    get_repository(session, repo_id)
+    return list(
+        session.scalars(
+            select(ScanRun)
+            .where(ScanRun.repository_id == repo_id)
+            .order_by(ScanRun.id.desc())
+            .limit(max(1, min(limit, 200)))
+        )
+    )
+
+
+def get_run(session: Session, run_id: int) -> ScanRun:
+    run = session.get(ScanRun, run_id)
+    if run is None:
+        raise NotFoundError(f"no scan run {run_id}", reason="scan_run_not_found")
+    return run
+
+
+def _url(url) -> str:
+    if not isinstance(url, str) or not _URL_RE.match(url.strip()) or len(url) > 500:
+        raise ValidationError(
+            "url must be a git URL (https://, ssh://, git://, file:// or user@host:path)",
+            field="url",
+        )
+    return url.strip()
+
+
+def _branches(branches) -> list[str]:
+    if isinstance(branches, str) or not isinstance(branches, list | tuple):
+        raise ValidationError("branches must be a list of branch patterns", field="branches")
+    for branch in branches:
+        if not isinstance(branch, str) or not branch or not _BRANCH_RE.match(branch):
+            raise ValidationError(
+                f"{branch!r} is not a branch pattern (one * at most)", field="branches"
+            )
+    return list(dict.fromkeys(branches))
+
+
+def _interval(seconds) -> int:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not (MIN_INTERVAL <= seconds <= MAX_INTERVAL)
+    ):
+        raise ValidationError(
+            f"interval_seconds must be from {MIN_INTERVAL} to {MAX_INTERVAL}",
+            field="interval_seconds",
+        )
+    return seconds
+
+
+def _credentials_env(name) -> str | None:
+    if name in (None, ""):
+        return None
+    if not isinstance(name, str) or not _ENV_NAME_RE.match(name):
+        raise ValidationError(
+            "credentials_env must name an environment variable "
+            "KEYWARD_REPO_TOKEN_<NAME> (the token itself is never stored)",
+            field="credentials_env",
+        )
+    return name

@@ -1,0 +1,122 @@
+"""``keyward repo``: watched repositories, scans on demand, and their runs."""
+
+from __future__ import annotations
+
+import click
+
+from keystore import serialize
+from keystore.cli.base import CliContext, pass_context, split_csv, yes_no
+from keystore.services import repositories
+from rotation import context, scans
+
+
+@click.group("repo")
+def repo_group() -> None:
+    """Watched git repositories (scanned on a schedule for leaked tokens)."""
+
+
+@repo_group.command("add")
+@click.argument("url")
+@click.option(
+    "--branch",
+    "branches",
+    multiple=True,
+    help="Branch pattern such as main or release/*; repeat. Default: every ref.",
+)
+@click.option(
+    "--every",
+    "interval_seconds",
+    type=int,
+    default=3600,
+    show_default=True,
+    help="Seconds between scheduled scans.",
+)
+@click.option(
+    "--credentials-env",
+    default=None,
+    help="Name of the environment variable (KEYWARD_REPO_TOKEN_...) holding a token.",
+)
+@pass_context
+def repo_add(ctx: CliContext, url: str, branches, interval_seconds: int, credentials_env) -> None:
+    with ctx.session() as session:
+        data = serialize.repository(
+            repositories.add_repository(
+                session,
+                actor=ctx.actor,
+                url=url,
+                branches=split_csv(branches),
+                interval_seconds=interval_seconds,
+                credentials_env=credentials_env,
+            )
+        )
+    ctx.emit(data, f"watching {data['url']} (id {data['id']}); first scan due now")
+
+
+@repo_group.command("list")
+@pass_context
+def repo_list(ctx: CliContext) -> None:
+    with ctx.session() as session:
+        rows = [serialize.repository(r) for r in repositories.list_repositories(session)]
+    ctx.emit(
+        rows,
+        [
+            f"{r['id']:>4}  {r['url']:<50} every {r['interval_seconds']}s  "
+            f"enabled={yes_no(r['enabled'])}  last scan {r['last_scan_at'] or 'never'}"
+            for r in rows
+        ],
+    )
+
+
+@repo_group.command("remove")
+@click.argument("repo_id", type=int)
+@click.confirmation_option(prompt="Stop watching this repository and forget its runs?")
+@pass_context
+def repo_remove(ctx: CliContext, repo_id: int) -> None:
+    with ctx.session() as session:
+        repositories.remove_repository(session, actor=ctx.actor, repo_id=repo_id)
+    ctx.emit({"deleted": repo_id}, f"repository {repo_id} no longer watched")
+
+
+@repo_group.command("scan")
+@click.argument("repo_id", type=int)
+@pass_context
+def repo_scan(ctx: CliContext, repo_id: int) -> None:
+    """Scan now, in this process; leaks found become incidents like GitHub alerts."""
+    ctx.ensure_schema()
+    context.install(context.from_settings(ctx.settings))
+    run_id = scans.run_scan(context.current(), repo_id, trigger="manual")
+    with ctx.session() as session:
+        data = serialize.scan_run(repositories.get_run(session, run_id), findings=True)
+    ctx.emit(
+        data,
+        [
+            f"run {run_id}: {data['status']}, {data['findings_count']} finding(s), "
+            f"{data['ours_count']} issued by Keyward"
+        ]
+        + [
+            f"  {f['hint']}  {f['commit'] or '-'} {f['path'] or ''}:{f['line'] or ''} "
+            f"{'OURS' if f['ours'] else ''}"
+            for f in data["findings"]
+        ],
+    )
+
+
+@repo_group.command("runs")
+@click.argument("repo_id", type=int)
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@pass_context
+def repo_runs(ctx: CliContext, repo_id: int, limit: int) -> None:
+    with ctx.session() as session:
+        rows = [
+            serialize.scan_run(r)
+            for r in repositories.list_runs(session, repo_id=repo_id, limit=limit)
+        ]
+    ctx.emit(
+        rows,
+        [
+            f"{r['id']:>5}  {r['started_at']}  {r['trigger']:<8} {r['status']:<9} "
+            f"{r['findings_count']} finding(s), {r['ours_count']} ours "
+            f"{r['error'] or ''}"
+            for r in rows
+        ],
+    )
