@@ -1,0 +1,52 @@
+"""The admin console: server-rendered pages for workspace admins, under ``/console``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
+
+from keystore.errors import KeywardError
+from keystore.models import Admin
+from web import browser_session
+from web.runtime import runtime
+
+console = Blueprint("console", __name__, url_prefix="/console")
+PUBLIC_ENDPOINTS = {"console.sign_in"}
+
+
+def actor() -> str:
+    return f"admin:{g.admin.id}"
+
+
+@console.before_request
+def _guard():
+    """CSRF on every state change, then sign-in on every page but the sign-in page."""
+    browser_session.check_csrf()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    admin_id = session.get("admin")
+    admin = None
+    if admin_id is not None:
+        with runtime().unit_of_work() as db:
+            admin = db.get(Admin, admin_id)
+    if admin is None:
+        return redirect(url_for("console.sign_in", next=request.path))
+    g.admin = admin
+    return None
+
+
+@console.errorhandler(KeywardError)
+def _error_page(exc: KeywardError):
+    return render_template("console/error.html", error=exc), exc.status
+
+
+# The views register themselves on the blueprint.
+from web.console import (  # noqa: E402,F401
+    audit_views,
+    client_views,
+    incident_views,
+    invitation_views,
+    key_views,
+    role_views,
+    sign_in_views,
+    usage_views,
+)
