@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import render_template, url_for
+from sqlalchemy import select
 
 from keystore.models import ApiKey, Client
 from keystore.services import incidents
@@ -75,7 +76,7 @@ def timeline(incident) -> list[tuple]:
 
 
 def _client_names(session, ids: set[int]) -> dict[int, str]:
-    from sqlalchemy import select
-
-    rows = session.execute(select(Client.id, Client.name).where(Client.id.in_(ids))) if ids else []
+    if not ids:
+        return {}
+    rows = session.execute(select(Client.id, Client.name).where(Client.id.in_(ids)))
     return dict(rows)
