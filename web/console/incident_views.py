@@ -79,4 +79,4 @@ def _client_names(session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = session.execute(select(Client.id, Client.name).where(Client.id.in_(ids)))
-    return dict(rows)
+    return dict(rows.all())
