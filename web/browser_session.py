@@ -55,6 +55,24 @@ def configure(app: Flask, settings: Settings) -> None:
     app.jinja_env.globals.update(csrf_token=csrf_token, posted=posted)
 
 
+# Pages only load their own CSS and JS; no framing, no inline script, no Referer leaks
+# (the portal's invitation page carries its one-time token in the URL).
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def protect_page(response):
+    """``after_request`` hook of the console and the portal."""
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def csrf_token() -> str:
     """This session's CSRF token, created on first use."""
     if "csrf" not in session:

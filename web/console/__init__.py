@@ -34,6 +34,9 @@ def _guard():
     return None
 
 
+console.after_request(browser_session.protect_page)
+
+
 @console.errorhandler(KeywardError)
 def _error_page(exc: KeywardError):
     return render_template("console/error.html", error=exc), exc.status

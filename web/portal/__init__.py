@@ -34,6 +34,9 @@ def _guard():
     return None
 
 
+portal.after_request(browser_session.protect_page)
+
+
 @portal.errorhandler(KeywardError)
 def _error_page(exc: KeywardError):
     return render_template("portal/error.html", error=exc), exc.status

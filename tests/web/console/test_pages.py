@@ -181,3 +181,14 @@ def test_an_invitation_link_is_shown_once_without_smtp(console, world):
     assert (
         "/portal/accept?invitation=" not in console.get(f"/console/clients/{world.client.id}").text
     )
+
+
+def test_a_reported_url_is_a_link_only_when_it_is_http(console, session, settings, issue):
+    _, token = issue(name="other")
+    report = Report(token=token, url="javascript:alert(1)", source="content")
+    intake = record_reports(session, settings, origin="public", reports=[report])
+    session.flush()
+    page = console.get(f"/console/incidents/{intake.incident_ids[0]}")
+    assert 'href="javascript:' not in page.text
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert page.headers["Referrer-Policy"] == "no-referrer"
