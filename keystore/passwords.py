@@ -70,3 +70,9 @@ def _unb64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except Exception as exc:  # binascii.Error is a ValueError subclass, but be explicit
         raise ValueError("bad base64") from exc
+
+
+def matching(person, password: str):
+    """``person`` if the password is theirs, else None; as slow when ``person`` is None."""
+    stored = person.password_hash if person is not None else None
+    return person if verify_password(password, stored) else None

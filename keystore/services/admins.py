@@ -103,6 +103,4 @@ def set_password(session: Session, *, actor: str, email: str, password: str) -> 
 def authenticate(session: Session, *, email: str, password: str) -> Admin | None:
     """The admin these credentials belong to, or None (same cost either way)."""
     admin = session.scalar(select(Admin).where(Admin.email == str(email).strip().lower()))
-    if not passwords.verify_password(password, admin.password_hash if admin else None):
-        return None
-    return admin
+    return passwords.matching(admin, password)

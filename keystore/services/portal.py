@@ -90,9 +90,7 @@ def accept_invitation(
 def authenticate(session: Session, *, email: str, password: str) -> PortalUser | None:
     """The portal user these credentials belong to, or None (same cost either way)."""
     user = session.scalar(select(PortalUser).where(PortalUser.email == str(email).strip().lower()))
-    if not passwords.verify_password(password, user.password_hash if user else None):
-        return None
-    return user
+    return passwords.matching(user, password)
 
 
 def get_user(session: Session, user_id: int) -> PortalUser:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from keystore.errors import KeywardError
 from keystore.models import Admin
 from web import browser_session
-from web.runtime import runtime
+from web.sign_in import signed_in
 
 console = Blueprint("console", __name__, url_prefix="/console")
 PUBLIC_ENDPOINTS = {"console.sign_in"}
@@ -23,14 +23,10 @@ def _guard():
     browser_session.check_csrf()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    admin_id = session.get("admin")
-    admin = None
-    if admin_id is not None:
-        with runtime().unit_of_work() as db:
-            admin = db.get(Admin, admin_id)
-    if admin is None:
+    person = signed_in(kind="admin", model=Admin)
+    if person is None:
         return redirect(url_for("console.sign_in", next=request.path))
-    g.admin = admin
+    g.admin = person
     return None
 
 

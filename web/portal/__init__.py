@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from keystore.errors import KeywardError
 from keystore.models import PortalUser
 from web import browser_session
-from web.runtime import runtime
+from web.sign_in import signed_in
 
 portal = Blueprint("portal", __name__, url_prefix="/portal")
 PUBLIC_ENDPOINTS = {"portal.sign_in", "portal.accept"}
@@ -23,14 +23,10 @@ def _guard():
     browser_session.check_csrf()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    user_id = session.get("portal_user")
-    user = None
-    if user_id is not None:
-        with runtime().unit_of_work() as db:
-            user = db.get(PortalUser, user_id)
-    if user is None:
+    person = signed_in(kind="portal_user", model=PortalUser)
+    if person is None:
         return redirect(url_for("portal.sign_in"))
-    g.portal_user_id = user.id
+    g.portal_user_id = person.id
     return None
 
 

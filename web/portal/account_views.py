@@ -6,9 +6,10 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import portal as portal_service
 from web import browser_session
-from web.forms import FormErrors, run_form, text
+from web.forms import FormErrors, run_form
 from web.portal import portal
 from web.runtime import runtime
+from web.sign_in import sign_in_page
 from web.token_page import no_store
 
 
@@ -32,20 +33,12 @@ def accept():
 
 @portal.route("/login", methods=["GET", "POST"])
 def sign_in():
-    if request.method == "GET":
-        return render_template("portal/sign_in.html", errors={}, email="")
-    email = text("email")
-    browser_session.throttle_sign_in(surface="portal", email=email)
-    with runtime().unit_of_work() as session:
-        user = portal_service.authenticate(
-            session, email=email, password=request.form.get("password", "")
-        )
-        user_id = user.id if user else None
-    if user_id is None:
-        errors = {"password": "wrong email or password"}
-        return render_template("portal/sign_in.html", errors=errors, email=email), 401
-    browser_session.start(kind="portal_user", person_id=user_id)
-    return redirect(url_for("portal.home"))
+    return sign_in_page(
+        surface="portal",
+        kind="portal_user",
+        authenticate=portal_service.authenticate,
+        success=lambda: url_for("portal.home"),
+    )
 
 
 @portal.post("/logout")
