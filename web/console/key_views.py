@@ -18,7 +18,10 @@ from web.token_page import token_page
 def key_new(client_id: int):
     errors = FormErrors()
     if request.method == "POST":
-        work = lambda s: issue_from_form(s, actor=actor(), client_id=client_id)  # noqa: E731
+
+        def work(session):
+            return issue_from_form(session, actor=actor(), client_id=client_id)
+
         issued, errors = run_form(work, fields=KEY_FIELDS)
         if not errors:
             back = url_for("console.client_show", client_id=client_id)
@@ -46,7 +49,9 @@ def key_regenerate(key_id: int):
 
 @console.post("/keys/<int:key_id>/<any(deactivate, reactivate, revoke):change>")
 def key_state(key_id: int, change: str):
-    work = lambda s: change_state(s, actor=actor(), key_id=key_id, change=change)  # noqa: E731
+    def work(session):
+        return change_state(session, actor=actor(), key_id=key_id, change=change)
+
     _, errors = run_form(work)
     if errors:
         return _key_page(key_id, errors=errors)

@@ -110,33 +110,9 @@ def read_token(page) -> str:
 def test_an_admin_issues_a_key_uses_it_and_regenerates_it(page, keyward):
     sign_in(page, keyward)
     screenshot(page, "clients-empty")
-    page.click("text=Roles")
-    page.click("text=New role")
-    page.fill("#name", "reader")
-    page.check("input[name=endpoints][value='orders.list']")
-    screenshot(page, "role-form")
-    page.click("text=Save role")
-    assert "reader" in page.inner_text("main")
-
-    page.click("header >> text=Clients")
-    page.click("text=New client")
-    page.fill("#name", "acme")
-    page.fill("#contact_email", "ops@acme.example")
-    page.select_option("#role", "reader")
-    page.check("input[name=environments][value=prod]")
-    page.check("input[name=projects][value=shop]")
-    page.click("text=Save client")
-    assert page.inner_text("h1").startswith("acme")
-
-    page.click("#new-key")
-    page.fill("#name", "checkout")
-    page.select_option("#environment", "prod")
-    page.click("#issue-key")
-    token = read_token(page)
-    page.click("#copy-token")
-    page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
-    assert page.evaluate("navigator.clipboard.readText()") == token
-    screenshot(page, "token-dialog")
+    create_role(page, name="reader", endpoint="orders.list")
+    create_client(page, name="acme", role="reader")
+    token = issue_key(page, name="checkout")
     assert verify(keyward, token)["allowed"] is True
 
     page.click("text=I have stored it")
@@ -152,15 +128,51 @@ def test_an_admin_issues_a_key_uses_it_and_regenerates_it(page, keyward):
     page.click("text=Manage")
     screenshot(page, "key-usage")
     assert page.locator("svg rect").count() >= 1
-    page.goto(page.url.split("/console/")[0] + "/console/clients")
-    page.click("table >> text=acme")
+    page.click("main >> text=acme")
     page.click("text=Usage")
     assert "allowed" in page.inner_text("figcaption")
     screenshot(page, "client-usage")
 
 
+def create_role(page, *, name: str, endpoint: str) -> None:
+    page.click("header >> text=Roles")
+    page.click("text=New role")
+    page.fill("#name", name)
+    page.check(f"input[name=endpoints][value='{endpoint}']")
+    screenshot(page, "role-form")
+    page.click("text=Save role")
+    assert name in page.inner_text("main")
+
+
+def create_client(page, *, name: str, role: str) -> None:
+    page.click("header >> text=Clients")
+    page.click("text=New client")
+    page.fill("#name", name)
+    page.fill("#contact_email", f"ops@{name}.example")
+    page.select_option("#role", role)
+    page.check("input[name=environments][value=prod]")
+    page.check("input[name=projects][value=shop]")
+    page.click("text=Save client")
+    assert page.inner_text("h1").startswith(name)
+    screenshot(page, "client")
+
+
+def issue_key(page, *, name: str) -> str:
+    """Issue a key from the client's page; copy the token with the dialog's button."""
+    page.click("#new-key")
+    page.fill("#name", name)
+    page.select_option("#environment", "prod")
+    page.click("#issue-key")
+    token = read_token(page)
+    page.click("#copy-token")
+    page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
+    assert page.evaluate("navigator.clipboard.readText()") == token
+    screenshot(page, "token-dialog")
+    return token
+
+
 def test_a_leak_reported_by_github_becomes_an_incident_on_the_page(page, keyward, github_signer):
-    token = issue_directly(keyward, client="leaky", environment="dev")
+    _, token = issue_directly(keyward, client="leaky", key_name="main", environment="dev")
     body = alert(token, url="https://github.com/someone/repo/blob/main/settings.py")
     response = requests.post(
         f"{keyward.url}/v1/secret-scanning/github",
@@ -183,16 +195,10 @@ def test_a_leak_reported_by_github_becomes_an_incident_on_the_page(page, keyward
 
 
 def test_a_portal_user_sees_their_client_and_never_another(page, chromium, keyward):
-    issue_directly(keyward, client="portal-own", environment="prod", key_name="own-key")
-    other_id = issue_directly(keyward, client="portal-other", environment="prod", key_name="x")
+    issue_directly(keyward, client="portal-own", key_name="own-key")
+    other, _ = issue_directly(keyward, client="portal-other", key_name="their-key")
     sign_in(page, keyward)
-    page.fill("input[name=q]", "portal-own")
-    page.click("text=Search")
-    page.click("table >> text=portal-own")
-    page.fill("#email", "dev@own.example")
-    page.click("text=Send invitation")
-    link = page.inner_text("#invitation-link code").strip()
-    screenshot(page, "invitation-link")
+    link = invite(page, client="portal-own", email="dev@own.example")
 
     portal = chromium.new_context().new_page()
     portal.goto(link)
@@ -203,25 +209,39 @@ def test_a_portal_user_sees_their_client_and_never_another(page, chromium, keywa
     assert "portal-own" in text
     assert "own-key" in text
     assert "portal-other" not in text
+    assert "their-key" not in text
     screenshot(portal, "portal-home")
 
-    refused = portal.evaluate(
+    # The page's own CSRF token, another client's key id in the URL: not found, nothing done.
+    status = portal.evaluate(
         """async (keyId) => {
             const csrf = document.querySelector("input[name=csrf_token]").value;
             const body = new URLSearchParams({csrf_token: csrf});
             const response = await fetch(`/portal/keys/${keyId}/revoke`, {method: "POST", body});
             return response.status;
         }""",
-        other_id["key_id"],
+        other.id,
     )
-    assert refused == 404
+    assert status == 404
+    assert key_state(keyward, other.id) == "active"
     portal.context.close()
 
 
-def issue_directly(keyward, *, client: str, environment: str, key_name: str = "main"):
-    """A client and a key made through the services, for tests about what happens next."""
+def invite(page, *, client: str, email: str) -> str:
+    """Invite a client's contact from the console; without SMTP the link is shown once."""
+    page.fill("input[name=q]", client)
+    page.click("text=Search")
+    page.click(f"table >> text={client}")
+    page.fill("#email", email)
+    page.click("text=Send invitation")
+    screenshot(page, "invitation-link")
+    return page.inner_text("#invitation-link code").strip()
+
+
+def issue_directly(keyward, *, client: str, key_name: str, environment: str = "prod"):
+    """A client and its key, made through the services: returns (key, token)."""
     engine = make_engine(keyward.settings.database_url)
-    with Session(engine) as session, session.begin():
+    with Session(engine, expire_on_commit=False) as session, session.begin():
         created = clients.create_client(
             session, actor=ACTOR, name=client, role=None, environments=[environment]
         )
@@ -233,6 +253,13 @@ def issue_directly(keyward, *, client: str, environment: str, key_name: str = "m
             name=key_name,
             environment=environment,
         )
-        ids = {"client_id": created.id, "key_id": key.id}
     engine.dispose()
-    return token if key_name == "main" else ids
+    return key, token
+
+
+def key_state(keyward, key_id: int) -> str:
+    engine = make_engine(keyward.settings.database_url)
+    with Session(engine) as session:
+        state = keys.get_key(session, key_id).state
+    engine.dispose()
+    return state
