@@ -57,9 +57,14 @@ def outcome_chart(rows: list[dict], *, labels: list[str]) -> Chart:
         bars=bars,
         legend=legend,
         peak=peak,
-        first=labels[0] if labels else "",
-        last=labels[-1] if labels else "",
+        first=short_label(labels[0]) if labels else "",
+        last=short_label(labels[-1]) if labels else "",
     )
+
+
+def short_label(label: str) -> str:
+    """``2026-11-23T19:00:00+00:00`` -> ``2026-11-23 19:00 UTC``; days stay as they are."""
+    return f"{label[:10]} {label[11:16]} UTC" if "T" in label else label
 
 
 def colour_of(outcome: str) -> str:
@@ -78,5 +83,5 @@ def _stack(counts: dict[str, int], *, x: float, width: float, peak: int, label: 
             "width": round(width, 1),
             "height": round(height, 1),
             "colour": colour_of(outcome),
-            "title": f"{label}: {count} {outcome}",
+            "title": f"{short_label(label)}: {count} {outcome}",
         }
