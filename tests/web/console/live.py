@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,14 +31,14 @@ CHROMIUM_FLAGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
 
 
-def require_chromium():
+def require_chromium(executable: str = CHROMIUM):
     """Playwright's sync API, or a skip here and a failure under CI (``CI`` set)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
         _missing(f"the playwright package is not installed ({exc})")
-    if not (os.access(CHROMIUM, os.X_OK) or shutil.which("chromium")):
-        _missing(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    if not os.access(executable, os.X_OK):
+        _missing(f"{executable} is not installed (apt-get install chromium)")
     return sync_playwright
 
 
