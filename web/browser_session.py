@@ -13,7 +13,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import Flask, request, session
+from flask import Flask, current_app, request, session
 
 from keystore.config import Settings
 from keystore.decision import Limits
@@ -93,12 +93,26 @@ def check_csrf() -> None:
         )
 
 
-def start(*, kind: str, person_id: int) -> None:
+def start(*, kind: str, person) -> None:
     """A fresh session for a person who just signed in (no fixation: everything is new)."""
     session.clear()
     session.permanent = True
-    session[kind] = person_id
+    session[kind] = person.id
+    session[f"{kind}_password"] = password_stamp(person)
     session["csrf"] = secrets.token_urlsafe(32)
+
+
+def password_stamp(person) -> str:
+    """Changes whenever the password does, so a new password ends every older session."""
+    key = current_app.config["SECRET_KEY"]
+    stored = (person.password_hash or "").encode()
+    return hmac.new(key, stored, hashlib.sha256).hexdigest()[:32]
+
+
+def still_valid(*, kind: str, person) -> bool:
+    """Whether this session was started with the person's current password."""
+    given = session.get(f"{kind}_password", "")
+    return hmac.compare_digest(given.encode(), password_stamp(person).encode())
 
 
 def end() -> None:

@@ -22,17 +22,19 @@ def sign_in_page(*, surface: str, kind: str, authenticate: Callable, success: Ca
     browser_session.throttle_sign_in(surface=surface, email=email)
     with runtime().unit_of_work() as db:
         person = authenticate(db, email=email, password=request.form.get("password", ""))
-        person_id = person.id if person else None
-    if person_id is None:
+    if person is None:
         return render_template(template, errors={"password": WRONG}, email=email), 401
-    browser_session.start(kind=kind, person_id=person_id)
+    browser_session.start(kind=kind, person=person)
     return redirect(success())
 
 
 def signed_in(*, kind: str, model):
-    """The person this session signed in as ``kind``, if they still exist."""
+    """The person this session signed in as ``kind``, if they exist and kept their password."""
     person_id = session.get(kind)
     if person_id is None:
         return None
     with runtime().unit_of_work() as db:
-        return db.get(model, person_id)
+        person = db.get(model, person_id)
+    if person is None or not browser_session.still_valid(kind=kind, person=person):
+        return None
+    return person

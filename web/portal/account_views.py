@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
+from keystore.errors import ValidationError
 from keystore.services import portal as portal_service
 from web import browser_session
 from web.forms import FormErrors, run_form
@@ -19,9 +20,9 @@ def accept():
     settings = runtime().settings
     errors = FormErrors()
     if request.method == "POST":
-        user_id, errors = run_form(lambda s: _accept(s, token=token), fields=("password",))
+        user, errors = run_form(lambda s: _accept(s, token=token), fields=("password",))
         if not errors:
-            browser_session.start(kind="portal_user", person_id=user_id)
+            browser_session.start(kind="portal_user", person=user)
             return redirect(url_for("portal.home"))
     with runtime().unit_of_work() as session:
         invitation = portal_service.open_invitation(session, settings, token=token)
@@ -47,11 +48,9 @@ def sign_out():
     return redirect(url_for("portal.sign_in"))
 
 
-def _accept(session, *, token: str) -> int:
+def _accept(session, *, token: str):
     password = request.form.get("password", "")
     if password != request.form.get("confirm", ""):
-        from keystore.errors import ValidationError
-
         raise ValidationError("the two passwords differ", field="password")
     settings = runtime().settings
-    return portal_service.accept_invitation(session, settings, token=token, password=password).id
+    return portal_service.accept_invitation(session, settings, token=token, password=password)

@@ -3,6 +3,7 @@
 from sqlalchemy import select
 
 from keystore.models import Admin
+from keystore.services import admins
 from web.browser_session import SIGNIN_PER_EMAIL
 
 
@@ -65,3 +66,12 @@ def test_a_portal_user_signs_in_and_out(browser, acme_user):
 def test_a_portal_session_does_not_open_the_console(browser, acme_user):
     browser.sign_in("portal", "dev@acme.example")
     assert browser.get("/console/clients").status_code == 302
+
+
+def test_a_new_password_ends_older_sessions(console, session, ada):
+    assert console.get("/console/clients").status_code == 200
+    admins.set_password(
+        session, actor="test", email="ada@example.com", password="another long password"
+    )
+    session.flush()
+    assert console.get("/console/clients").status_code == 302
