@@ -192,3 +192,20 @@ def test_a_reported_url_is_a_link_only_when_it_is_http(console, session, setting
     assert 'href="javascript:' not in page.text
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     assert page.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_role_is_edited_by_ticking_other_endpoints(console, world, session):
+    form = {"name": "reader", "description": "reads", "endpoints": ["orders.create"]}
+    assert console.post(f"/console/roles/{world.role.id}", form).status_code == 302
+    session.expire_all()
+    assert [ep.name for ep in session.get(Role, world.role.id).endpoints] == ["orders.create"]
+
+
+def test_no_token_reaches_the_logs(console, world, caplog):
+    caplog.set_level("DEBUG")
+    form = {"name": "logged", "environment": "prod"}
+    response = console.post(f"/console/clients/{world.client.id}/keys/new", form)
+    token = response.text.split('<code id="new-token">')[1].split("</code>")[0]
+    assert caplog.records
+    assert all(token not in record.getMessage() for record in caplog.records)
+    assert token not in caplog.text
