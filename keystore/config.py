@@ -62,6 +62,8 @@ class Settings:
     gitlab_token: str | None = field(default=None, repr=False)
     partner_keys_ttl_seconds: int = 3600
     partner_refetch_seconds: int = 60
+    # Console and portal session cookies: None means "true in production, false embedded".
+    cookie_secure: bool | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -90,6 +92,7 @@ class Settings:
             "gitlab_token": env.get("KEYWARD_GITLAB_TOKEN") or None,
             "partner_keys_ttl_seconds": _int(env, "KEYWARD_PARTNER_KEYS_TTL_SECONDS", 3600),
             "partner_refetch_seconds": _int(env, "KEYWARD_PARTNER_REFETCH_SECONDS", 60),
+            "cookie_secure": _bool(env, "KEYWARD_COOKIE_SECURE", None),
         }
         values.update(overrides)
         return cls(**values).resolved()
@@ -113,6 +116,8 @@ class Settings:
         except ValidationError as exc:
             raise ConfigError(exc.message) from None
         changes: dict = {}
+        if self.cookie_secure is None:
+            changes["cookie_secure"] = self.mode == "production"
         if not self.database_url:
             changes["database_url"] = f"sqlite:///{(self.data_dir / 'keyward.db').resolve()}"
         if not self.pepper:
@@ -176,7 +181,7 @@ def _leak_settings(env: Mapping[str, str]) -> dict:
     }
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _bool(env: Mapping[str, str], name: str, default: bool | None) -> bool | None:
     raw = (env.get(name) or "").strip().lower()
     if not raw:
         return default

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from keystore import serialize
@@ -64,3 +66,19 @@ def admin_remove(ctx: CliContext, email: str) -> None:
     with ctx.session() as session:
         admins.delete_admin(session, actor=ctx.actor, email=email)
     ctx.emit({"removed": email}, f"admin {email} removed")
+
+
+@admin_group.command("password")
+@click.argument("email")
+@pass_context
+def admin_password(ctx: CliContext, email: str) -> None:
+    """Set an admin's console password (prompted twice, or the first line of stdin)."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        # Scripts pipe the password in, which keeps it out of shell history and `ps`.
+        password = sys.stdin.readline().rstrip("\r\n")
+    with ctx.session() as session:
+        admin = admins.set_password(session, actor=ctx.actor, email=email, password=password)
+        data = serialize.admin(admin)
+    ctx.emit(data, f"console password set for {data['email']}")

@@ -6,6 +6,7 @@ from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Proje
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
 from keystore.models.people import Admin
+from keystore.models.portal import PortalInvitation, PortalUser
 from keystore.models.repositories import ScanFinding, ScanRun, WatchedRepository
 from keystore.models.usage import UsageCount
 
@@ -25,6 +26,8 @@ __all__ = [
     "KeyToken",
     "Notification",
     "Occurrence",
+    "PortalInvitation",
+    "PortalUser",
     "Project",
     "Role",
     "ScanFinding",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import serialize, validate
+from keystore import passwords, serialize, validate
 from keystore.errors import ConflictError, NotFoundError
 from keystore.models import Admin
 from keystore.services import audit
@@ -82,3 +82,25 @@ def delete_admin(session: Session, *, actor: str, email: str) -> None:
     )
     session.delete(admin)
     session.flush()
+
+
+def set_password(session: Session, *, actor: str, email: str, password: str) -> Admin:
+    """Give an admin a console password; only its scrypt hash is stored."""
+    admin = get_admin(session, email)
+    admin.password_hash = passwords.hash_password(passwords.check_strength(password))
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="admin.password",
+        object_type="admin",
+        object_id=admin.id,
+        summary=admin.email,
+    )
+    return admin
+
+
+def authenticate(session: Session, *, email: str, password: str) -> Admin | None:
+    """The admin these credentials belong to, or None (same cost either way)."""
+    admin = session.scalar(select(Admin).where(Admin.email == str(email).strip().lower()))
+    return passwords.matching(admin, password)

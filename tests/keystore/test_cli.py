@@ -149,3 +149,14 @@ def test_jwt_from_the_cli(cli):
     cli("check", jwt, "--endpoint", "orders.list")
     cli("client", "delete", "acme", "--yes")
     assert "unknown" in cli("check", jwt, "--endpoint", "orders.list", code=3).stdout
+
+
+def test_admin_password_is_read_from_stdin_and_stored_hashed(cli):
+    cli("admin", "add", "Ada", "ada@example.com")
+    out = cli("admin", "password", "ada@example.com", input="correct horse battery staple\n")
+    assert "console password set" in out.stdout
+    assert (
+        "short" not in cli("admin", "password", "ada@example.com", input="short\n", code=1).stdout
+    )
+    events = json.loads(cli("--json", "audit", "--type", "admin").stdout)
+    assert [e["action"] for e in events] == ["admin.password", "admin.create"]

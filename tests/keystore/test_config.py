@@ -55,3 +55,20 @@ def test_explicit_settings_win(tmp_path):
     assert settings.mode == "production"
     assert (settings.database_url, settings.token_prefix) == ("postgresql+psycopg://u@h/db", "acme")
     assert not (tmp_path / "pepper").exists()
+
+
+def test_session_cookies_are_secure_in_production_unless_told_otherwise(tmp_path):
+    embedded = Settings.from_env({"KEYWARD_DATA_DIR": str(tmp_path)})
+    production = Settings.from_env(
+        {
+            "KEYWARD_DATA_DIR": str(tmp_path),
+            "KEYWARD_PEPPER": "p" * 40,
+            "KEYWARD_MODE": "production",
+        }
+    )
+    forced = Settings.from_env({"KEYWARD_DATA_DIR": str(tmp_path), "KEYWARD_COOKIE_SECURE": "1"})
+    assert (embedded.cookie_secure, production.cookie_secure, forced.cookie_secure) == (
+        False,
+        True,
+        True,
+    )

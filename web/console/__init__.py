@@ -1,0 +1,51 @@
+"""The admin console: server-rendered pages for workspace admins, under ``/console``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+
+from keystore.errors import KeywardError
+from keystore.models import Admin
+from web import browser_session
+from web.sign_in import signed_in
+
+console = Blueprint("console", __name__, url_prefix="/console")
+PUBLIC_ENDPOINTS = {"console.sign_in"}
+
+
+def actor() -> str:
+    return f"admin:{g.admin.id}"
+
+
+@console.before_request
+def _guard():
+    """CSRF on every state change, then sign-in on every page but the sign-in page."""
+    browser_session.check_csrf()
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    person = signed_in(kind="admin", model=Admin)
+    if person is None:
+        return redirect(url_for("console.sign_in", next=request.path))
+    g.admin = person
+    return None
+
+
+console.after_request(browser_session.protect_page)
+
+
+@console.errorhandler(KeywardError)
+def _error_page(exc: KeywardError):
+    return render_template("console/error.html", error=exc), exc.status
+
+
+# The views register themselves on the blueprint.
+from web.console import (  # noqa: E402,F401
+    audit_views,
+    client_views,
+    incident_views,
+    invitation_views,
+    key_views,
+    role_views,
+    sign_in_views,
+    usage_views,
+)

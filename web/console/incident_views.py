@@ -1,0 +1,82 @@
+"""Leak incidents: the list (open first), a timeline per incident, the one-time pick-up."""
+
+from __future__ import annotations
+
+from flask import render_template, url_for
+from sqlalchemy import select
+
+from keystore.models import ApiKey, Client
+from keystore.services import incidents
+from web.console import actor, console
+from web.forms import run_form
+from web.runtime import runtime
+from web.token_page import token_page
+
+
+@console.get("/incidents")
+def incidents_list():
+    with runtime().unit_of_work() as session:
+        found = incidents.list_incidents(session, limit=200)
+        names = _client_names(session, {incident.client_id for incident in found})
+        return render_template("console/incidents.html", incidents=found, names=names)
+
+
+@console.get("/incidents/<int:incident_id>")
+def incident_show(incident_id: int):
+    return _incident_page(incident_id, errors={})
+
+
+@console.post("/incidents/<int:incident_id>/replacement")
+def incident_pickup(incident_id: int):
+    def work(session):
+        incident, token = incidents.pick_up_replacement(
+            session, runtime().settings, actor=actor(), incident_id=incident_id
+        )
+        return {
+            "hint": incident.replacement_hint,
+            "name": f"incident {incident.id}",
+            "token": token,
+        }
+
+    issued, errors = run_form(work)
+    if errors:
+        return _incident_page(incident_id, errors=errors), errors.status
+    back = url_for("console.incident_show", incident_id=incident_id)
+    return token_page("console/token.html", issued=issued, back=back)
+
+
+def _incident_page(incident_id: int, *, errors: dict):
+    with runtime().unit_of_work() as session:
+        incident = incidents.get_incident(session, incident_id)
+        return render_template(
+            "console/incident.html",
+            incident=incident,
+            key=session.get(ApiKey, incident.key_id),
+            client=session.get(Client, incident.client_id),
+            timeline=timeline(incident),
+            errors=errors,
+        )
+
+
+def timeline(incident) -> list[tuple]:
+    """What happened, in order: reports, owner found, action, emails."""
+    events = [
+        (o.received_at, "reported", f"{o.origin}: {o.source or 'unknown source'}", o.url)
+        for o in incident.occurrences
+    ]
+    if incident.owner_found_at:
+        events.append((incident.owner_found_at, "owner found", f"key {incident.key_id}", ""))
+    if incident.acted_at:
+        events.append(
+            (incident.acted_at, "action", f"{incident.action}: {incident.action_detail}", "")
+        )
+    for note in incident.notifications:
+        events.append((note.sent_at or note.claimed_at, f"email {note.state}", note.recipient, ""))
+    return sorted(events, key=lambda event: (event[0] is None, event[0] or incident.received_at))
+
+
+def _client_names(session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = session.execute(select(Client.id, Client.name).where(Client.id.in_(ids)))
+    return dict(rows.all())
