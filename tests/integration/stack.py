@@ -271,6 +271,8 @@ class Stack:
             "KEYWARD_MAIL_LEASE_SECONDS": "4",
             "KEYWARD_SMTP_TIMEOUT_SECONDS": "30",
             "KEYWARD_LOG_FORMAT": "text",
+            "KEYWARD_SCAN_SCHEDULE_SECONDS": "1",
+            "KEYWARD_SCAN_CACHE": str(self.tmp / "scan-cache"),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         }
 
