@@ -33,42 +33,30 @@ class TooManyRequests(KeywardError):
     error = "too_many_requests"
 
 
-@leaks.post("/secret-scanning/github")
-@operation(
-    "GitHub secret-scanning partner alert (signed JSON batch)",
-    body="PartnerAlert",
-    responses={
-        200: "PartnerFeedback",
-        204: None,
-        400: "Error",
-        401: "Error",
-        413: "Error",
-        422: "Error",
-        503: "Error",
-    },
-    tag="leaks",
-)
-def github_alert():
-    return _partner_alert("github")
+ALERT_RESPONSES = {
+    200: "PartnerFeedback",
+    204: None,
+    400: "Error",
+    401: "Error",
+    413: "Error",
+    422: "Error",
+    503: "Error",
+}
 
 
-@leaks.post("/secret-scanning/gitlab")
-@operation(
-    "GitLab secret-detection partner alert (signed JSON batch)",
-    body="PartnerAlert",
-    responses={
-        200: "PartnerFeedback",
-        204: None,
-        400: "Error",
-        401: "Error",
-        413: "Error",
-        422: "Error",
-        503: "Error",
-    },
-    tag="leaks",
-)
-def gitlab_alert():
-    return _partner_alert("gitlab")
+def _alert_route(partner: str, summary: str) -> None:
+    """One route per partner: ``POST /v1/secret-scanning/<partner>``."""
+
+    def view():
+        return _partner_alert(partner)
+
+    view.__name__ = f"{partner}_alert"
+    documented = operation(summary, body="PartnerAlert", responses=ALERT_RESPONSES, tag="leaks")
+    leaks.post(f"/secret-scanning/{partner}")(documented(view))
+
+
+_alert_route("github", "GitHub secret-scanning partner alert (signed JSON batch)")
+_alert_route("gitlab", "GitLab secret-detection partner alert (signed JSON batch)")
 
 
 def _partner_alert(partner: str):
