@@ -82,10 +82,20 @@ def scan_repository(
     matcher = TokenMatcher(prefixes)
     if not is_repository(path):
         raise ScanError(f"not a git repository: {path}", reason="not_a_repository")
-    state = current_state(path)
-    plan = _plan(path, state=state, since_refs=since_refs, since_rev=since_rev)
+    full = since_refs is None and since_rev is None
+    # The attribution log of a full scan starts first: it then runs beside the listing
+    # and the reading instead of after them.
+    log = RawLog(path) if full else None
+    try:
+        state = current_state(path)
+        plan = _plan(path, state=state, since_refs=since_refs, since_rev=since_rev)
+    except BaseException:
+        _stop(log)
+        raise
     stats = ScanStats(objects=len(plan.objects), bytes=sum(size for _, size in plan.objects))
-    log = RawLog(path) if plan.full and plan.objects else None
+    if not plan.objects:
+        _stop(log)
+        log = None
     try:
         hits = _read(path, plan, stats=stats, matcher=matcher, workers=workers, progress=progress)
     except BaseException:
