@@ -26,23 +26,38 @@ class Progress:
     retry_in: float = 0.0
 
 
-def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
-    """Idempotent: whatever was already done (action, emails) is not done again."""
+def act_on_incident(ctx: TaskContext, incident_id: int) -> bool:
+    """Revoke or regenerate once; returns whether emails remain to be sent.
+
+    Kept apart from the emails so that, in a burst of leaks, every key is stopped
+    before the first slow SMTP conversation starts.
+    """
+    with transaction(ctx.sessions) as session:
+        incident = leaks.lock_incident(session, incident_id)
+        if incident is None or incident.state == "notified":
+            return False
+        first_action = incident.state == "received"
+        incident.attempts += 1
+        leaks.act(session, ctx.settings, incident)
+        received_at, acted_at = incident.received_at, incident.acted_at
+    if first_action:
+        RECEIPT_TO_ACTION.observe((acted_at - received_at).total_seconds())
+    return True
+
+
+def notify_incident(ctx: TaskContext, incident_id: int) -> Progress:
+    """Email every recipient not yet emailed; idempotent (claims, then marks)."""
     with transaction(ctx.sessions) as session:
         incident = leaks.lock_incident(session, incident_id)
         if incident is None or incident.state == "notified":
             return Progress(done=True)
-        first_action = incident.state == "received"
-        incident.attempts += 1
-        leaks.act(session, ctx.settings, incident)
+        if incident.state == "received":
+            leaks.act(session, ctx.settings, incident)  # never email before acting
         claimed, wait = leaks.claim_notifications(
             session, incident, lease=timedelta(seconds=ctx.settings.mail_lease_seconds)
         )
         facts = _facts(session, incident)
         work = [(n.id, n.recipient, n.message_id) for n in claimed]
-        received_at, acted_at = incident.received_at, incident.acted_at
-    if first_action:
-        RECEIPT_TO_ACTION.observe((acted_at - received_at).total_seconds())
     failures = [
         error
         for notification_id, recipient, message_id in work
@@ -62,6 +77,13 @@ def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
             f"{len(failures)} email(s) not delivered: {failures[0]}", reason="smtp_unavailable"
         )
     return _finish(ctx, incident_id, wait=wait)
+
+
+def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
+    """Both steps in one go (tests and tools); the tasks run them as two tasks."""
+    if not act_on_incident(ctx, incident_id):
+        return Progress(done=True)
+    return notify_incident(ctx, incident_id)
 
 
 def _deliver(

@@ -11,10 +11,9 @@ from sqlalchemy.exc import OperationalError
 from keystore.db import transaction
 from keystore.services import repositories
 from keystore.services.incidents import stuck_incidents
-from rotation import context, dispatch, scans
+from rotation import context, dispatch, response, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
-from rotation.response import handle_incident as handle
 from scanner import ScanError
 
 log = logging.getLogger("keyward.rotation")
@@ -23,25 +22,44 @@ TRANSIENT = (MailError, OperationalError, ConnectionError)
 
 @shared_task(bind=True, name="keyward.handle_incident", acks_late=True, max_retries=12)
 def handle_incident(self, incident_id: int) -> bool:
-    """Act on a leaked key and email the admins and the client, once."""
+    """Stop the leaked key (revoke or regenerate), once; then hand over to the emails."""
     ctx = context.current()
     try:
-        progress = handle(ctx, incident_id)
+        pending = response.act_on_incident(ctx, incident_id)
     except TRANSIENT as exc:
-        if self.request.retries >= min(ctx.settings.task_max_retries, self.max_retries):
-            log.error(
-                "incident %s: giving up after %s retries; the sweeper will try again",
-                incident_id,
-                self.request.retries,
-            )
-            raise
-        TASK_RETRIES.labels("handle_incident", type(exc).__name__).inc()
-        raise self.retry(countdown=min(600, 2**self.request.retries * 5), exc=exc) from None
+        _retry_or_give_up(self, ctx, incident_id, exc)
+    if pending:
+        dispatch.enqueue(notify_incident, incident_id)
+    return True
+
+
+@shared_task(bind=True, name="keyward.notify_incident", acks_late=True, max_retries=12)
+def notify_incident(self, incident_id: int) -> bool:
+    """Email the admins and the client's contact about an incident, once each."""
+    ctx = context.current()
+    try:
+        progress = response.notify_incident(ctx, incident_id)
+    except TRANSIENT as exc:
+        _retry_or_give_up(self, ctx, incident_id, exc)
     if not progress.done:
         # Another worker holds an email claim: look again when its lease ends.
-        TASK_RETRIES.labels("handle_incident", "claimed_elsewhere").inc()
+        TASK_RETRIES.labels("notify_incident", "claimed_elsewhere").inc()
         raise self.retry(countdown=progress.retry_in)
     return True
+
+
+def _retry_or_give_up(task, ctx, incident_id: int, exc: Exception):
+    """Back off 5 s, 10 s, ... up to 10 min; after the last retry the sweeper takes over."""
+    if task.request.retries >= min(ctx.settings.task_max_retries, task.max_retries):
+        log.error(
+            "incident %s: %s gave up after %s retries; the sweeper will try again",
+            incident_id,
+            task.name,
+            task.request.retries,
+        )
+        raise exc
+    TASK_RETRIES.labels(task.name.split(".")[-1], type(exc).__name__).inc()
+    raise task.retry(countdown=min(600, 2**task.request.retries * 5), exc=exc) from None
 
 
 @shared_task(name="keyward.sweep_incidents", acks_late=True)
