@@ -126,7 +126,8 @@ def digest(token: str, pepper: bytes) -> str:
     A database dump alone cannot be used to test guesses, because the pepper
     lives in configuration, not in the database.
     """
-    return hmac.new(pepper, token.encode("ascii"), hashlib.sha256).hexdigest()
+    # UTF-8, not ASCII: leak reports may carry any text, and a token's bytes are the same.
+    return hmac.new(pepper, token.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
 
 def github_token_hash(token: str) -> str:

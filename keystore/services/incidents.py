@@ -7,8 +7,6 @@ incident ids returned are enqueued only after that commit.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -50,7 +48,7 @@ def record_reports(
     keep_unknown: bool = True,
 ) -> Intake:
     """Store the occurrences and create or join incidents.  Returns which reports were ours."""
-    digests = [_digest(report.token, settings.pepper_bytes) for report in reports]
+    digests = [tokens.digest(report.token, settings.pepper_bytes) for report in reports]
     owners = _owners(
         session, {d for d, r in zip(digests, reports, strict=True) if tokens.is_token(r.token)}
     )
@@ -65,11 +63,6 @@ def record_reports(
         session.execute(Occurrence.__table__.insert(), rows)
     open_ids = _open_incidents(session, set(incident_of.values()))
     return Intake(owned=[d in owners for d in digests], incident_ids=open_ids)
-
-
-def _digest(token: str, pepper: bytes) -> str:
-    # Not tokens.digest: a partner may send anything, including non-ASCII text.
-    return hmac.new(pepper, token.encode("utf-8", "replace"), hashlib.sha256).hexdigest()
 
 
 def _hint(token: str) -> str:

@@ -88,10 +88,8 @@ def test_tampered_and_alg_none_jwts_are_refused(session, settings, issue):
     token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
     claims = jwt.decode(token, options={"verify_signature": False})
     unsigned = jwt.encode(claims, None, algorithm="none")
-    assert check(session, settings, unsigned).reason == "bad_signature" or (
-        check(session, settings, unsigned).reason == "malformed"
-    )
-    assert not check(session, settings, unsigned).allowed
+    # The algorithm comes from configuration: "none" is not even considered.
+    assert check(session, settings, unsigned).reason == "malformed"
     header, payload, signature = token.split(".")
     assert check(session, settings, f"{header}.{payload}.{signature[::-1]}").reason in (
         "bad_signature",
