@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from keystore import passwords, validate
 from keystore.config import Settings
-from keystore.errors import NotFoundError, StateError
+from keystore.errors import ConflictError, NotFoundError, StateError
 from keystore.models import ApiKey, PortalInvitation, PortalUser
 from keystore.services import audit
 from keystore.services.clients import get_client
@@ -30,6 +30,7 @@ def invite(
     """Create a one-time invitation for a client's contact; returns it with its token."""
     client = get_client(session, client_id)
     email = validate.email(email, field="email", required=True).lower()
+    _refuse_other_clients_user(session, email=email, client_id=client.id)
     token = secrets.token_urlsafe(32)
     invitation = PortalInvitation(
         client_id=client.id,
@@ -69,6 +70,8 @@ def accept_invitation(
     """Use an invitation once: create (or reset) the portal user with this password."""
     invitation = open_invitation(session, settings, token=token)
     password_hash = passwords.hash_password(passwords.check_strength(password))
+    # Checked again here: the user may have been created since the invitation was sent.
+    _refuse_other_clients_user(session, email=invitation.email, client_id=invitation.client_id)
     user = session.scalar(select(PortalUser).where(PortalUser.email == invitation.email))
     if user is None:
         user = PortalUser(client_id=invitation.client_id, email=invitation.email)
@@ -85,6 +88,17 @@ def accept_invitation(
         summary=f"{user.email} set a portal password",
     )
     return user
+
+
+def _refuse_other_clients_user(session: Session, *, email: str, client_id: int) -> None:
+    """A portal account belongs to one client: an invitation never moves it to another."""
+    owner = session.scalar(select(PortalUser.client_id).where(PortalUser.email == email))
+    if owner is not None and owner != client_id:
+        raise ConflictError(
+            f"{email} already has a portal account for another client",
+            reason="portal_user_of_other_client",
+            field="email",
+        )
 
 
 def authenticate(session: Session, *, email: str, password: str) -> PortalUser | None:
