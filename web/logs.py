@@ -101,10 +101,8 @@ def install_request_logging(app: Flask) -> None:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "ms": round(
-                        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2
-                    ),
-                    "outcome": g.get("outcome"),
+                    "ms": round(elapsed * 1000, 2),
+                    **_outcome_fields(g.get("outcome")),
                 }
             },
         )

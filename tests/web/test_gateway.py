@@ -212,3 +212,13 @@ def test_request_ids_are_echoed_or_made(client):
     )
     made = client.get("/healthz", headers={"X-Request-Id": "bad id with spaces"})
     assert len(made.headers["X-Request-Id"]) == 32
+
+
+def test_the_access_log_names_the_outcome_by_reason_and_ids(client, issue, caplog, world):
+    caplog.set_level(logging.INFO, logger="keyward.access")
+    key, token = issue()
+    verify(client, token)
+    fields = [r.fields for r in caplog.records if r.name == "keyward.access"][-1]
+    assert (fields["path"], fields["status"], fields["reason"]) == ("/v1/verify", 200, "allowed")
+    assert (fields["client_id"], fields["key_id"]) == (world.client.id, key.id)
+    assert isinstance(fields["ms"], float)
