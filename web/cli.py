@@ -7,11 +7,10 @@ import click
 from keystore import serialize
 from keystore.cli import KeywardGroup, pass_context, register
 from keystore.cli.base import CliContext
-from keystore.migrate import pending
 from keystore.services.bootstrap import bootstrap_admin
 from rotation.cli import repo_group
 from scanner.cli import scan
-from web.serve import migrate, serve
+from web.serve import serve
 
 
 @click.group(cls=KeywardGroup)
@@ -43,12 +42,10 @@ main.add_command(repo_group)
 def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, threads: int):
     """Serve Keyward.  The embedded mode migrates its database first."""
     settings = ctx.settings
-    if settings.embedded:
-        if workers not in (None, 1):
-            raise click.UsageError("the embedded mode keeps limits in memory: one worker only")
-        migrate(settings)
-    elif pending(ctx.engine):
-        raise click.ClickException("the database schema is not up to date; run `keyward migrate`")
+    if settings.embedded and workers not in (None, 1):
+        raise click.UsageError("the embedded mode keeps limits in memory: one worker only")
+    # Embedded: migrate now; production: refuse to serve an outdated schema.
+    ctx.ensure_schema()
     click.echo(
         f"Keyward on http://{host}:{port} ({settings.mode} mode, "
         f"{ctx.engine.url.render_as_string(hide_password=True)})",

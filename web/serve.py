@@ -5,8 +5,6 @@ from __future__ import annotations
 from gunicorn.app.base import BaseApplication
 
 from keystore.config import Settings
-from keystore.db import make_engine
-from keystore.migrate import prepare
 from web.app import create_app
 from web.background import start_embedded_schedule
 
@@ -26,12 +24,6 @@ class KeywardServer(BaseApplication):
         if self.settings.embedded:
             start_embedded_schedule(min(10.0, self.settings.sweep_interval_seconds))
         return app
-
-
-def migrate(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
-    prepare(engine)
-    engine.dispose()
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from keystore.config import Settings
 from keystore.db import make_engine
+from keystore.migrate import prepare
 from keystore.services import admins, catalogue, clients, keys
 from rotation import dispatch
 from tests.conftest import TEST_PEPPER
@@ -22,7 +23,6 @@ from tests.web.console.live import (
     screenshot,
 )
 from web import create_app
-from web.serve import migrate
 
 ACTOR = "browser-test"
 ADMIN = "ada@example.com"
@@ -47,7 +47,9 @@ def keyward(tmp_path_factory, github_signer):
         github_keys_url=github_signer.keys_url,
         log_format="text",
     )
-    migrate(settings)
+    engine = make_engine(settings.database_url)
+    prepare(engine)
+    engine.dispose()
     seed(settings)
     with pytest.MonkeyPatch.context() as patch:
         # Leak tasks run right after the webhook's commit, so the page shows their outcome.
