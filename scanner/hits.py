@@ -35,7 +35,7 @@ def lookup_full(repo: Path | str, hits: list[RawHit], *, log: RawLog) -> Lookup:
     """Attribute a full scan's hits from the whole-history raw log."""
     log.wait()
     blobs = ids_of(hits, "blob")
-    origins = {blob: found for blob in blobs if (found := log.origin(blob)) is not None}
+    origins = log.origins(blobs)
     missing = blobs - origins.keys()
     if missing:
         # Not in any plain diff: maybe written by a merge, else unreachable.

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from scanner.gitcmd import run_git
 
+T = TypeVar("T")
 _CHECK_FORMAT = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
 
 
@@ -49,10 +51,10 @@ def new_objects(repo: Path | str, *, revs: Sequence[str]) -> list[tuple[bytes, i
     return [(object_id, 1) for object_id in listing.split()]
 
 
-def split_parts(objects: list[tuple[bytes, int]], *, parts: int) -> list[list[bytes]]:
-    """Cut the list into ``parts`` contiguous runs of about the same number of bytes."""
+def split_parts(objects: list[tuple[T, int]], *, parts: int) -> list[list[T]]:
+    """Cut the list of ``(item, size)`` into ``parts`` runs of about the same total size."""
     total = sum(size for _, size in objects) or 1
-    runs: list[list[bytes]] = [[]]
+    runs: list[list[T]] = [[]]
     done = 0
     for object_id, size in objects:
         if done >= total * len(runs) / parts and len(runs) < parts:

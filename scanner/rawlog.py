@@ -13,14 +13,16 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from scanner.errors import ScanError
 from scanner.gitcmd import describe_failure, open_git
 
 LOG_ARGS = ["log", "--all", "--raw", "-z", "--no-abbrev", "--no-renames", "--root"]
-# After a new blob id in a raw entry: a space, a status letter (A, M, T, C...) and NUL.
-_STATUS = re.compile(rb" [ACMT][0-9]*\0")
+# Blob ids searched for in one pass of the log.
+_GROUP = 64
+_HEX = re.compile(rb"[0-9a-f]+")
 
 
 class RawLog:
@@ -69,23 +71,27 @@ class RawLog:
         """True when ``commit`` is reachable from a ref (``--all`` listed it)."""
         return self.output.find(b"commit " + commit.encode("ascii") + b"\0") >= 0
 
-    def origin(self, blob: str) -> tuple[str, str] | None:
-        """``(commit, path)`` of the oldest commit whose diff adds ``blob``.
+    def origins(self, blobs: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """``(commit, path)`` of the oldest commit whose diff adds each blob, where one does.
 
-        The log lists the newest commits first, so the search runs backwards.
+        One regex pass per group of blobs (searching once per blob costs a pass each);
+        the log lists the newest commits first, so the last match is the oldest.
         """
-        needle = b" " + blob.encode("ascii")
-        position = self.output.rfind(needle)
-        while position >= 0:
-            status = _STATUS.match(self.output, position + len(needle))
-            if status is not None:
-                return self._entry_at(position, status.end())
-            position = self.output.rfind(needle, 0, position)
-        return None
+        wanted = sorted(blob.encode("ascii") for blob in blobs)
+        found: dict[str, tuple[str, str]] = {}
+        for start in range(0, len(wanted), _GROUP):
+            group = b"|".join(wanted[start : start + _GROUP])
+            # A raw entry's new blob id: then a space, a status letter (A, M, T...) and NUL.
+            entries = re.compile(rb" (" + group + rb") [ACMT][0-9]*\0")
+            last = {match.group(1): match for match in entries.finditer(self.output)}
+            for blob, match in last.items():
+                found[blob.decode("ascii")] = self._entry_at(match.start(), match.end())
+        return found
 
     def _entry_at(self, position: int, path_start: int) -> tuple[str, str]:
         """The commit owning the raw entry at ``position`` and the entry's path."""
         path_end = self.output.find(b"\0", path_start)
         commit_at = self.output.rfind(b"commit ", 0, position) + len(b"commit ")
-        commit = self.output[commit_at : commit_at + 40].decode("ascii")
+        # 40 hex digits, or 64 in a SHA-256 repository.
+        commit = _HEX.match(self.output, commit_at).group().decode("ascii")
         return commit, self.output[path_start:path_end].decode("utf-8", errors="replace")

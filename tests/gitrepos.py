@@ -11,19 +11,22 @@ import pytest
 class Repo:
     """A git work tree with helpers to write, commit and branch."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, object_format: str = "sha1") -> None:
         self.path = path
         path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
+        self.git("init", "-q", "-b", "main", f"--object-format={object_format}")
 
     def git(self, *args: str, stdin: bytes | None = None) -> str:
+        return self.git_bytes(*args, stdin=stdin).decode().strip()
+
+    def git_bytes(self, *args: str, stdin: bytes | None = None) -> bytes:
         done = subprocess.run(
             ["git", "-C", str(self.path), *args],
             input=stdin,
             capture_output=True,
             check=True,
         )
-        return done.stdout.decode().strip()
+        return done.stdout
 
     def write(self, name: str, content: str | bytes) -> None:
         target = self.path / name
