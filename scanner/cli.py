@@ -128,6 +128,6 @@ def emit(report: str, *, output: Path | None) -> None:
         ) from None
 
 
-def main() -> None:
-    """Entry point for ``python -m scanner``."""
-    scan(prog_name="keyward scan")
+def main(args: list[str] | None = None) -> None:
+    """Entry point for ``python -m scanner`` and ``keyward scan`` (``args``: after "scan")."""
+    scan(args=args, prog_name="keyward scan")
