@@ -44,7 +44,9 @@ def read_loose(path: str) -> LooseObject | None:
     try:
         raw = zlib.decompress(name.read_bytes())
     except FileNotFoundError:
-        return None  # packed and pruned by a concurrent gc: the pack has it
+        # Packed and pruned by a gc since the listing: like git's own listing, a scan that
+        # races a repack can miss it; the next scan reads the new pack.
+        return None
     except (OSError, zlib.error) as error:
         raise ScanError(
             f"cannot read loose object {object_id}: {error}", reason="bad_pack"

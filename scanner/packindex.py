@@ -75,7 +75,10 @@ def read_index(path: Path) -> PackIndex:
     if not small or max(small) < _LARGE:
         return PackIndex(names=names, offsets=small.tolist())
     large = big_endian("Q", data[large_at : len(data) - 2 * SHA1_SIZE])
-    offsets = [large[offset & ~_LARGE] if offset & _LARGE else offset for offset in small]
+    try:
+        offsets = [large[offset & ~_LARGE] if offset & _LARGE else offset for offset in small]
+    except IndexError:
+        raise ScanError(f"{path.name} is truncated", reason="bad_pack") from None
     return PackIndex(names=names, offsets=offsets)
 
 

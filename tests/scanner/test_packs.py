@@ -12,7 +12,7 @@ from scanner import objectstore, packread
 from scanner.errors import ScanError
 from scanner.history import scan_repository
 from scanner.packindex import UnsupportedStore, read_index
-from scanner.packplan import TYPE_NAMES, pack_order, plan_pack
+from scanner.packplan import OFS_DELTA, REF_DELTA, TYPE_NAMES, pack_order, plan_pack
 from tests.scanner.conftest import make_token
 
 
@@ -85,10 +85,16 @@ def test_pack_order_is_the_same_with_and_without_a_reverse_index(history_repo):
     assert from_file == pack_order(index.with_suffix(".pack"), read_index(index))
 
 
-@pytest.mark.parametrize("options", [(), ("-c", "repack.useDeltaBaseOffset=false")])
-def test_the_delta_forest_matches_git(history_repo, options):
+@pytest.mark.parametrize(
+    ("options", "delta_type"),
+    [((), OFS_DELTA), (("-c", "repack.useDeltaBaseOffset=false"), REF_DELTA)],
+)
+def test_the_delta_forest_matches_git(history_repo, options, delta_type):
     index = repack(history_repo, *options)
-    plan = plan_pack(index.with_suffix(".pack"), read_index(index))
+    pack = index.with_suffix(".pack")
+    plan = plan_pack(pack, read_index(index))
+    stored = {(pack.read_bytes()[offset] >> 4) & 7 for offset in plan.offsets}
+    assert delta_type in stored
     ours = {}
     for entry in range(len(plan.offsets)):
         base = plan.bases[entry]
