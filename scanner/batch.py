@@ -94,20 +94,34 @@ class BatchWindow:
         self.start = 0
 
 
+class BatchedProgress:
+    """Objects read, handed to ``progress`` in batches (a shared counter takes a lock)."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.pending = 0
+
+    def add(self) -> None:
+        self.pending += 1
+        if self.pending == REPORT_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.progress is not None and self.pending:
+            self.progress(self.pending)
+        self.pending = 0
+
+
 def scan_stream(fd: int, *, matcher: TokenMatcher, progress=None, window_size=WINDOW):
     """Every valid token (:class:`RawHit`) in the blobs, commits and tags of one stream."""
     window = BatchWindow(fd, window=window_size)
     hits: list[RawHit] = []
-    pending = 0
+    counter = BatchedProgress(progress)
     for object_id, object_type, begin, end in window.objects():
         if object_type in SEARCHED_TYPES and matcher.first_hint(window.buf, begin, end) >= 0:
             hits += hits_in_object(window.buf, object_id, object_type, begin, end, matcher)
-        pending += 1
-        if progress is not None and pending == REPORT_EVERY:
-            progress(pending)
-            pending = 0
-    if progress is not None and pending:
-        progress(pending)
+        counter.add()
+    counter.flush()
     return hits
 
 

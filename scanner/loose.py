@@ -12,9 +12,9 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
+from scanner.batch import SEARCHED_TYPES
 from scanner.errors import ScanError
 
-SEARCHED = (b"blob", b"commit", b"tag")
 _FAN_OUT = re.compile(r"[0-9a-f]{2}")
 _REST = re.compile(r"[0-9a-f]{38}")
 
@@ -55,4 +55,4 @@ def read_loose(path: str) -> LooseObject | None:
     kind, _, size = header.partition(b" ")
     if not size.isdigit() or int(size) != len(content):
         raise ScanError(f"loose object {object_id} is corrupt", reason="bad_pack")
-    return LooseObject(object_id, kind, content) if kind in SEARCHED else None
+    return LooseObject(object_id, kind, content) if kind in SEARCHED_TYPES else None

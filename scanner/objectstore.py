@@ -11,13 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.batch import RawHit
 from scanner.gitcmd import run_git
 from scanner.loose import loose_paths
 from scanner.objectlist import split_parts
 from scanner.packindex import UnsupportedStore, read_index
 from scanner.packplan import PackPlan, plan_pack
-from scanner.packread import Share, ShareResult, scan_share
+from scanner.packread import ReadResult, Share, scan_share
 from scanner.workers import run_jobs
 
 # Below this much packed data one process is faster than starting a pool.
@@ -25,21 +24,16 @@ POOL_THRESHOLD = 8 << 20
 SHARES_PER_WORKER = 2
 
 
-@dataclass
-class StoreScan:
-    hits: list[RawHit]
-    objects: int
-    bytes: int
-
-
 @dataclass(frozen=True)
 class _StorePlan:
     packs: list[PackPlan]
     loose: list[str]
-    packed_bytes: int
 
     def objects(self) -> int:
         return sum(plan.searched() for plan in self.packs) + len(self.loose)
+
+    def packed_bytes(self) -> int:
+        return sum(pack.size for pack in self.packs)
 
 
 def scan_store(
@@ -49,7 +43,7 @@ def scan_store(
     workers: int,
     start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
-) -> StoreScan | None:
+) -> ReadResult | None:
     """Every valid token in the object store of ``repo``; None when git must read it."""
     objects = _objects_directory(repo)
     if objects is None:
@@ -60,13 +54,14 @@ def scan_store(
         return None
     if start is not None:
         start(plan.objects())
-    workers = workers if plan.packed_bytes >= POOL_THRESHOLD else 1
+    workers = workers if plan.packed_bytes() >= POOL_THRESHOLD else 1
     shares = _shares(plan, count=workers * SHARES_PER_WORKER if workers > 1 else 1)
     jobs = [(share, prefixes) for share in shares]
     results = run_jobs(scan_share, jobs, shared=plan.packs, workers=workers, progress=progress)
     found = _merge(results)
     # An object stored twice (two packs, or packed and loose) is read twice: report it once.
-    return StoreScan(list(dict.fromkeys(found.hits)), found.objects, found.bytes)
+    found.hits = list(dict.fromkeys(found.hits))
+    return found
 
 
 def _objects_directory(repo: Path | str) -> Path | None:
@@ -87,8 +82,7 @@ def _plan_store(objects: Path) -> _StorePlan:
         # Git itself reads a pack only when both files are there.
         if pack_path.exists():
             packs.append(plan_pack(pack_path, read_index(index_path)))
-    packed = sum(pack.size for pack in packs)
-    return _StorePlan(packs=packs, loose=loose_paths(objects), packed_bytes=packed)
+    return _StorePlan(packs=packs, loose=loose_paths(objects))
 
 
 def _shares(plan: _StorePlan, *, count: int) -> list[Share]:
@@ -112,8 +106,8 @@ def _shares(plan: _StorePlan, *, count: int) -> list[Share]:
     return [share for share in shares if share.roots or share.loose]
 
 
-def _merge(results: list[ShareResult]) -> ShareResult:
-    merged = ShareResult()
+def _merge(results: list[ReadResult]) -> ReadResult:
+    merged = ReadResult()
     for result in results:
         merged.hits += result.hits
         merged.objects += result.objects

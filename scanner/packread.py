@@ -12,7 +12,7 @@ import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scanner.batch import RawHit, hits_in_object
+from scanner.batch import BatchedProgress, RawHit, hits_in_object
 from scanner.errors import ScanError
 from scanner.loose import read_loose
 from scanner.matcher import TokenMatcher
@@ -29,8 +29,6 @@ try:
 except ImportError:  # a platform without ISA-L wheels: zlib reads the same data
     from zlib import decompress
 
-REPORT_EVERY = 512
-
 
 @dataclass
 class Share:
@@ -41,34 +39,18 @@ class Share:
 
 
 @dataclass
-class ShareResult:
+class ReadResult:
+    """The tokens found in what was read, and how many objects and bytes that was."""
+
     hits: list[RawHit] = field(default_factory=list)
     objects: int = 0
     bytes: int = 0
 
 
-class _Counter:
-    """Objects read, handed to ``progress`` in batches (a shared counter takes a lock)."""
-
-    def __init__(self, progress) -> None:
-        self.progress = progress
-        self.pending = 0
-
-    def add(self) -> None:
-        self.pending += 1
-        if self.pending == REPORT_EVERY:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.progress is not None and self.pending:
-            self.progress(self.pending)
-        self.pending = 0
-
-
-def scan_share(plans: list[PackPlan], share: Share, prefixes, progress=None) -> ShareResult:
+def scan_share(plans: list[PackPlan], share: Share, prefixes, progress=None) -> ReadResult:
     """Every valid token in the objects of ``share``."""
     matcher = TokenMatcher(prefixes)
-    result, counter = ShareResult(), _Counter(progress)
+    result, counter = ReadResult(), BatchedProgress(progress)
     for number, roots in share.roots.items():
         _scan_pack(plans[number], roots, matcher=matcher, result=result, counter=counter)
     for path in share.loose:
