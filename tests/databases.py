@@ -8,9 +8,15 @@ from keystore.db import make_engine
 from keystore.migrate import prepare
 
 
+def sibling_name(base_url: str, name: str) -> str:
+    """``name`` under the test database's own name, so runs against other bases never collide."""
+    return f"{base_url.rsplit('/', 1)[1]}_{name}"
+
+
 def recreate_database(base_url: str, name: str, *, migrate: bool = True) -> str:
     """Drop and create ``name`` on the server of ``base_url``; return its URL, migrated."""
-    drop_database(base_url, name)
+    name = sibling_name(base_url, name)
+    _drop(base_url, name)
     engine = make_engine(base_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f"CREATE DATABASE {name}"))
@@ -23,7 +29,7 @@ def recreate_database(base_url: str, name: str, *, migrate: bool = True) -> str:
     return url
 
 
-def drop_database(base_url: str, name: str) -> None:
+def _drop(base_url: str, name: str) -> None:
     engine = make_engine(base_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
