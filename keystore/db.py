@@ -3,15 +3,20 @@ command); services receive one and never commit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_SECONDS = 5
+POOL_TIMEOUT_SECONDS = 10
+T = TypeVar("T")
 
 
 def make_engine(database_url: str, **kwargs) -> Engine:
@@ -24,9 +29,28 @@ def make_engine(database_url: str, **kwargs) -> Engine:
         _configure_sqlite(engine)
         return engine
     # No pre-ping: it would add a round trip to every gateway request. Connections are
-    # recycled instead, and one broken by a server restart is invalidated on first use.
+    # recycled instead, and one broken by a server restart is invalidated on first use
+    # (the pool with it) and the read retried once: see :func:`retrying_read`.
     kwargs.setdefault("pool_recycle", 1800)
+    # A server that does not answer must not hold a request (or a worker) forever.
+    kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    kwargs.setdefault("pool_timeout", POOL_TIMEOUT_SECONDS)
     return create_engine(url, **kwargs)
+
+
+def retrying_read(read: Callable[[], T]) -> T:
+    """Run a read; if it failed on a connection that a server restart broke, run it once more.
+
+    SQLAlchemy invalidates the whole pool on such a disconnect, so the second try gets a
+    fresh connection and the first request after a restart succeeds.  Only for reads:
+    a write may or may not have reached the server.
+    """
+    try:
+        return read()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return read()
 
 
 def _configure_sqlite(engine: Engine) -> None:

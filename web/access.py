@@ -9,6 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
+from keystore.db import retrying_read
 from keystore.decision import Decision, Request, decide
 from keystore.errors import UnavailableError
 from keystore.ratelimit import LimitResult, scopes_for
@@ -51,12 +52,16 @@ def check(rt: Runtime, *, surface: str, credential: str | None, request: Request
     if not credential:
         outcome = Outcome(Decision(False, "missing"))
     else:
-        with rt.read_sessions() as session:
-            decision = decide(session, rt.settings, credential=credential, request=request)
+        decision = retrying_read(lambda: _decide(rt, credential, request))
         outcome = _limit(rt, decision) if decision.allowed else Outcome(decision)
     _count(rt, outcome, surface=surface, address=request.address)
     DECISION_SECONDS.labels(surface).observe(time.perf_counter() - started)
     return outcome
+
+
+def _decide(rt: Runtime, credential: str, request: Request) -> Decision:
+    with rt.read_sessions() as session:
+        return decide(session, rt.settings, credential=credential, request=request)
 
 
 def _limit(rt: Runtime, decision: Decision) -> Outcome:

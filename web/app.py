@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 from keystore.config import Settings
+from keystore.db import retrying_read
 from web import browser_session
 from web.api import api
 from web.console import console
@@ -18,11 +19,20 @@ from web.portal import portal
 from web.runtime import Runtime
 
 
+class KeywardFlask(Flask):
+    def dispatch_request(self):
+        # A read that met a connection broken by a database restart runs once more, so
+        # the first request after the restart succeeds (writes never run twice).
+        if request.method in ("GET", "HEAD"):
+            return retrying_read(super().dispatch_request)
+        return super().dispatch_request()
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings come from the environment when not given."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
-    app = Flask(__name__)
+    app = KeywardFlask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.extensions["keyward"] = Runtime.build(settings)
     browser_session.configure(app, settings)

@@ -7,6 +7,7 @@ import click
 from keystore import serialize
 from keystore.cli import KeywardGroup, pass_context, register
 from keystore.cli.base import CliContext
+from keystore.redaction import install_scrubbing
 from keystore.services.bootstrap import bootstrap_admin
 from rotation.cli import repo_group
 from scanner.cli import scan
@@ -19,6 +20,7 @@ from web.serve import serve
 @click.pass_context
 def main(click_ctx: click.Context, as_json: bool) -> None:
     """Keyward: API clients, keys, and leak response."""
+    install_scrubbing()
     click_ctx.obj = CliContext(as_json=as_json)
     click_ctx.call_on_close(click_ctx.obj.close)
 

@@ -1,4 +1,4 @@
-"""Structured logs with a request id, and a last line of defence against tokens in logs."""
+"""Structured logs with a request id; every line passes the token scrubber."""
 
 from __future__ import annotations
 
@@ -10,44 +10,10 @@ import uuid
 
 from flask import Flask, g, request
 
-from keystore.tokens import candidate_regex
+from keystore.redaction import ScrubbingFormatter, install_scrubbing, scrub
 from web.metrics import HTTP_SECONDS
 
 _REQUEST_ID_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
-# Anything token-shaped (any prefix, checksum or not) and anything JWT-shaped.
-_SECRET_RES = (
-    re.compile(candidate_regex()),
-    re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-)
-
-
-def scrub(text: str) -> str:
-    for pattern in _SECRET_RES:
-        text = pattern.sub("[REDACTED]", text)
-    return text
-
-
-def _scrubbing_factory(original):
-    def make_record(*args, **kwargs):
-        record = original(*args, **kwargs)
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return record
-
-    make_record.keyward_scrubs = True
-    return make_record
-
-
-def install_scrubbing() -> None:
-    """Redact token-shaped text from every log record of the process, whichever library logs it.
-
-    Done at record creation, so no handler (ours, gunicorn's, a test's) ever sees the original.
-    """
-    factory = logging.getLogRecordFactory()
-    if not getattr(factory, "keyward_scrubs", False):
-        logging.setLogRecordFactory(_scrubbing_factory(factory))
 
 
 class JsonFormatter(logging.Formatter):
@@ -60,8 +26,8 @@ class JsonFormatter(logging.Formatter):
         }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
-            entry["exception"] = scrub(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str)
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
+        return scrub(json.dumps(entry, default=str))
 
 
 def configure_logging(level: str, fmt: str) -> None:
@@ -70,7 +36,7 @@ def configure_logging(level: str, fmt: str) -> None:
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        else ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     )
     root = logging.getLogger("keyward")
     root.handlers[:] = [handler]
@@ -99,7 +65,7 @@ def install_request_logging(app: Flask) -> None:
                 "fields": {
                     "request_id": g.get("request_id"),
                     "method": request.method,
-                    "path": request.path,
+                    "path": scrub(request.path),
                     "status": response.status_code,
                     "ms": round(elapsed * 1000, 2),
                     **_outcome_fields(g.get("outcome")),

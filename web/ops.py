@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from rotation.metrics import incident_states
+from web.errors import RETRY_AFTER_SECONDS
 from web.metrics import exposition
 from web.openapi import operation
 from web.runtime import runtime
@@ -26,7 +27,9 @@ def health():
     }
     healthy = all(value in ("ok", "not configured") for value in report.values())
     report["status"] = "ok" if healthy else "unavailable"
-    return jsonify(report), 200 if healthy else 503
+    if healthy:
+        return jsonify(report)
+    return jsonify(report), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 @ops.get("/livez")

@@ -16,6 +16,7 @@ from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory, transaction
 from keystore.errors import KeywardError
 from keystore.migrate import pending, prepare
+from keystore.redaction import scrub
 
 
 class CliContext:
@@ -71,6 +72,10 @@ class KeywardGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.ClickException as exc:
+            # Click quotes the offending value ("'kw_prod_…' is not a valid integer").
+            exc.message = scrub(exc.message)
+            raise
         except KeywardError as exc:
             _fail(f"error: {exc.message}")
         except SQLAlchemyError as exc:
@@ -80,7 +85,7 @@ class KeywardGroup(click.Group):
 
 
 def _fail(message: str) -> None:
-    click.echo(message, err=True)
+    click.echo(scrub(message), err=True)
     sys.exit(1)
 
 
