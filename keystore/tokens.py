@@ -1,4 +1,4 @@
-"""The Keyward token format, version 1 (see ``shared/token-format.md``).
+"""The Keyward token format, version 1 (see ``docs/token-format.md``).
 
     <prefix>_<env>_<random><checksum>
 
