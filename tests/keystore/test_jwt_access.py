@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from keystore.config import Settings
 from keystore.decision import Request, decide
 from keystore.errors import StateError, ValidationError
-from keystore.jwt_access import issue_jwt, reset_client_jwts
+from keystore.jwt_access import _client_secret, issue_jwt, reset_client_jwts
 from keystore.services import clients, keys
 from tests.conftest import TEST_PEPPER
 from tests.worlds import ACTOR
@@ -146,3 +146,15 @@ class _FrozenClock:
 
     def now(self, tz=None):
         return self._at
+
+
+def test_a_jwt_whose_subject_does_not_own_its_token_is_malformed(session, settings, issue):
+    key, _ = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    # Signed with another client's (real) secret, naming this client's token.
+    other = key.client_id + 1
+    claims["sub"] = f"client:{other}"
+    crossed = jwt.encode(claims, _client_secret(settings, other, claims["ver"]), algorithm="HS256")
+    decision = check(session, settings, crossed)
+    assert (decision.allowed, decision.reason) == (False, "malformed")
