@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.integration.stack import (
     BIN,
+    GATEWAY_HEADERS,
     RedisProcess,
     Service,
     healthy,
@@ -83,6 +84,7 @@ def run(tmp: Path, database_url: str, args) -> None:
             "KEYWARD_DATABASE_URL": database_url,
             "KEYWARD_REDIS_URL": redis.url,
             "KEYWARD_PEPPER": PEPPER,
+            "KEYWARD_GATEWAY_TOKEN": GATEWAY_HEADERS["X-Keyward-Gateway-Token"],
             "KEYWARD_BIND": f"127.0.0.1:{port}",
             "KEYWARD_WORKERS": str(args.workers),
             "KEYWARD_THREADS": str(args.threads),
@@ -121,6 +123,7 @@ def wrk(url: str, token: str | None, tmp: Path, args) -> dict:
         script.write_text(
             f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
+            + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in GATEWAY_HEADERS.items())
         )
         base += ["-s", str(script)]
     subprocess.run([*base, "-d2s", url], capture_output=True, check=True)

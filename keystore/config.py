@@ -38,6 +38,9 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     client_address_header: str = "X-Forwarded-For"
     gateway_token: str | None = field(default=None, repr=False)
+    # Production serves /v1/verify and /v1/auth without a gateway token only if asked to.
+    gateway_open: bool = False
+    metrics_token: str | None = field(default=None, repr=False)
     # Leak response
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -85,6 +88,8 @@ class Settings:
             "trusted_proxies": _list(env, "KEYWARD_TRUSTED_PROXIES", "127.0.0.1/32,::1/128"),
             "client_address_header": env.get("KEYWARD_CLIENT_ADDRESS_HEADER") or "X-Forwarded-For",
             "gateway_token": env.get("KEYWARD_GATEWAY_TOKEN") or None,
+            "gateway_open": _bool(env, "KEYWARD_GATEWAY_OPEN", False),
+            "metrics_token": env.get("KEYWARD_METRICS_TOKEN") or None,
             **_leak_settings(env),
             "github_keys_url": env.get("KEYWARD_GITHUB_KEYS_URL") or GITHUB_PARTNER_KEYS_URL,
             "github_token": env.get("KEYWARD_GITHUB_TOKEN") or None,

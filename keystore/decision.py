@@ -4,8 +4,9 @@ Checks run in this order; the first that fails is the reason:
 
  1. ``malformed``           not a Keyward token (shape, prefix or checksum) nor a
                             well-formed Keyward JWT — decided without any database read
- 2. ``unknown``             no key owns the token (or the JWT's token), e.g. a deleted key
- 3. ``bad_signature``       (JWT only) the signature does not verify
+ 2. ``bad_signature``       (JWT only) the signature does not verify — also decided
+                            before any read: no claim of a JWT is believed unsigned
+ 3. ``unknown``             no key owns the token (or the JWT's token), e.g. a deleted key
  4. ``revoked``             the key is revoked, or the token was replaced by a regeneration
                             and its grace period is over, or the client's JWTs were reset
  5. ``expired``             the key's expiry (or the JWT's ``exp``) has passed
@@ -22,7 +23,9 @@ Checks run in this order; the first that fails is the reason:
 
 Everything is read in one query per decision and nothing is cached, so edits,
 revocations and deletions apply to the very next request.  Writes (usage,
-last use) are the caller's business: the decision itself never writes.
+last use) are the caller's business: the decision itself never writes.  For
+checks 1-5 the caller has not shown a live credential: :meth:`Decision.disclosed`
+is what it may be told, and :attr:`Decision.authenticated` says whether to count.
 """
 
 from __future__ import annotations
@@ -54,6 +57,11 @@ REASONS = (
     "project_denied",
     "endpoint_denied",
 )
+# "Who are you?" reasons: the caller has not shown a live credential, so it learns
+# nothing about the key its credential names, and nothing is counted against that key.
+UNAUTHENTICATED = frozenset(
+    {"missing", "malformed", "unknown", "bad_signature", "revoked", "expired"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +87,21 @@ class Decision:
     environment: str | None = None
     client_limits: Limits = Limits()
     key_limits: Limits = Limits()
+
+    @property
+    def authenticated(self) -> bool:
+        """The credential is live: an outcome past the "who are you?" checks."""
+        return self.reason not in UNAUTHENTICATED
+
+    def disclosed(self) -> Decision:
+        """What the caller may be told: no client, key, hint or environment unless authenticated.
+
+        A revoked token still names its key (and a regenerated one its replacement's
+        hint); a stranger holding one must not learn them.
+        """
+        if self.authenticated:
+            return self
+        return Decision(False, self.reason, credential=self.credential)
 
 
 @dataclass(frozen=True, slots=True)

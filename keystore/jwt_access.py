@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +35,11 @@ from keystore.services.keys import get_key
 
 ISSUER = "keyward"
 MAX_TTL_SECONDS = 24 * 3600
+# Ours are under 1,000 characters; anything far longer is not worth parsing.
+MAX_JWT_LENGTH = 4096
+# Ids and versions are 32-bit integers in the schema (PostgreSQL INTEGER).
+MAX_ID = 2**31 - 1
+_SUBJECT = re.compile(r"client:([1-9][0-9]{0,9})")
 
 
 def issue_jwt(
@@ -76,49 +83,88 @@ def issue_jwt(
 def decide_jwt(
     session: Session, settings: Settings, credential: str, request: Request, address
 ) -> Decision:
-    """Checks 1-4 for a JWT, then the shared checks of :func:`keystore.decision.judge`."""
-    try:
-        unverified = jwt.decode(credential, options={"verify_signature": False})
-        token_id = int(unverified["tid"])
-    except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
-        return Decision(False, "malformed", credential="jwt")
-    facts = load_facts(session, request, token_id=token_id)
+    """Checks 1-4 for a JWT, then the shared checks of :func:`keystore.decision.judge`.
+
+    Nothing is read from the database, and no claim is believed, before the
+    signature verifies: a forged JWT learns nothing and costs one HMAC.
+    """
+    claims = verified_claims(settings, credential)
+    if isinstance(claims, str):
+        return Decision(False, claims, credential="jwt")
+    facts = load_facts(session, request, token_id=claims.token_id)
     if facts is None:
         return Decision(False, "unknown", credential="jwt")
-    failure = _verify(settings, credential, facts)
-    if failure:
+    if facts.client_id != claims.client_id:
+        # Only a holder of the signing key could mint this: still, never trust it.
+        return Decision(False, "malformed", credential="jwt")
+    if facts.jwt_version != claims.version:
         return Decision(
-            False,
-            failure,
-            credential="jwt",
-            client_id=facts.client_id,
-            key_id=facts.key_id,
-            key_hint=facts.hint,
+            False, "revoked", credential="jwt", client_id=facts.client_id, key_id=facts.key_id
         )
     return judge(facts, request, address, credential_kind="jwt")
 
 
-def _verify(settings: Settings, credential: str, facts) -> str | None:
-    verifier, algorithm = _verifying_key(settings, facts.client_id, facts.jwt_version)
+@dataclass(frozen=True, slots=True)
+class JwtClaims:
+    client_id: int
+    token_id: int
+    version: int
+
+
+def verified_claims(settings: Settings, credential: str) -> JwtClaims | str:
+    """The JWT's claims once its signature verifies, else the reason (no database read).
+
+    The algorithm list is fixed by configuration, never taken from the header.
+    """
+    if len(credential) > MAX_JWT_LENGTH:
+        return "malformed"
     try:
+        verifier, algorithm = _verifier(settings, credential)
         claims = jwt.decode(
             credential,
             verifier,
             algorithms=[algorithm],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "tid", "ver"]},
+            options={"require": ["exp", "iss", "sub", "tid", "ver"]},
         )
     except jwt.ExpiredSignatureError:
         return "expired"
     except jwt.InvalidSignatureError:
         return "bad_signature"
-    except jwt.InvalidTokenError:
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError):
+        # Hostile shapes (Infinity as exp, deep nesting, odd types) are all just malformed.
         return "malformed"
-    if claims["sub"] != f"client:{facts.client_id}":
-        return "malformed"
-    if claims["ver"] != facts.jwt_version:
-        return "revoked"
-    return None
+    return _typed(claims) or "malformed"
+
+
+def _verifier(settings: Settings, credential: str):
+    if settings.jwt_private_key_file:
+        return _public_key(settings.jwt_private_key_file)
+    # The HS256 secret depends on (client, version): the unverified claims only pick
+    # which secret to try; the signature then vouches for them.
+    unverified = jwt.decode(credential, options={"verify_signature": False})
+    subject = _client_of(unverified.get("sub"))
+    version = unverified.get("ver")
+    if subject is None or not _in_range(version, low=0):
+        raise ValueError("no client or version to select a secret")
+    return _client_secret(settings, subject, version), "HS256"
+
+
+def _typed(claims: dict) -> JwtClaims | None:
+    client_id, token_id, version = _client_of(claims["sub"]), claims["tid"], claims["ver"]
+    if client_id is None or not _in_range(token_id, low=1) or not _in_range(version, low=0):
+        return None
+    return JwtClaims(client_id=client_id, token_id=token_id, version=version)
+
+
+def _client_of(subject) -> int | None:
+    match = _SUBJECT.fullmatch(subject) if isinstance(subject, str) else None
+    return int(match[1]) if match and _in_range(int(match[1]), low=1) else None
+
+
+def _in_range(value, *, low: int) -> bool:
+    # type() rather than isinstance(): True is an int, and must not pass for one.
+    return type(value) is int and low <= value <= MAX_ID
 
 
 def reset_client_jwts(session: Session, *, actor: str, client) -> None:
@@ -141,11 +187,10 @@ def _signing_key(settings: Settings, client_id: int, version: int):
     return _client_secret(settings, client_id, version), "HS256"
 
 
-def _verifying_key(settings: Settings, client_id: int, version: int):
-    if settings.jwt_private_key_file:
-        private, algorithm = _private_key(settings.jwt_private_key_file)
-        return private.public_key(), algorithm
-    return _client_secret(settings, client_id, version), "HS256"
+@lru_cache(maxsize=4)
+def _public_key(path: str):
+    private, algorithm = _private_key(path)
+    return private.public_key(), algorithm
 
 
 def _client_secret(settings: Settings, client_id: int, version: int) -> bytes:

@@ -10,18 +10,13 @@ import time
 from dataclasses import dataclass, replace
 
 from keystore.db import retrying_read
-from keystore.decision import Decision, Request, decide
+from keystore.decision import UNAUTHENTICATED, Decision, Request, decide
 from keystore.errors import UnavailableError
 from keystore.ratelimit import LimitResult, scopes_for
 from web.metrics import DECISION_SECONDS, DECISIONS, RATE_LIMIT_HITS, USAGE_LOST
 from web.runtime import Runtime
 
 log = logging.getLogger("keyward.web")
-
-# Reasons that mean "who are you?" (401) rather than "not this" (403).
-UNAUTHENTICATED = frozenset(
-    {"missing", "malformed", "unknown", "bad_signature", "revoked", "expired"}
-)
 
 
 @dataclass(frozen=True)
@@ -43,6 +38,7 @@ class Outcome:
             return 200
         if self.reason in ("rate_limited", "quota_exceeded"):
             return 429
+        # "Who are you?" (401) rather than "not this" (403).
         return 401 if self.reason in UNAUTHENTICATED else 403
 
 
@@ -79,7 +75,9 @@ def _limit(rt: Runtime, decision: Decision) -> Outcome:
 def _count(rt: Runtime, outcome: Outcome, *, surface: str, address: str | None) -> None:
     DECISIONS.labels(surface, outcome.reason).inc()
     decision = outcome.decision
-    if decision.client_id is None or decision.key_id is None:
+    # A stranger's attempt (a forged JWT, a revoked or old token) is counted by reason
+    # above, never against the key it names: no usage row, no last use.
+    if not decision.authenticated or decision.client_id is None or decision.key_id is None:
         return
     try:
         rt.usage.record(

@@ -10,6 +10,7 @@ from web import browser_session
 from web.api import api
 from web.console import console
 from web.errors import register_error_handlers
+from web.exposure import check_exposure
 from web.gateway import gateway
 from web.headers import install_outcome_headers
 from web.leaks import leaks
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings come from the environment when not given."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
+    check_exposure(settings)
     app = KeywardFlask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.extensions["keyward"] = Runtime.build(settings)

@@ -11,6 +11,7 @@ from keystore.redaction import install_scrubbing
 from keystore.services.bootstrap import bootstrap_admin
 from rotation.cli import repo_group
 from scanner.cli import scan
+from web.exposure import refuse_open_gateway
 from web.serve import serve
 
 
@@ -46,6 +47,8 @@ def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, th
     settings = ctx.settings
     if settings.embedded and workers not in (None, 1):
         raise click.UsageError("the embedded mode keeps limits in memory: one worker only")
+    # Said here, in one line, rather than by every gunicorn worker failing to boot.
+    refuse_open_gateway(settings)
     # Embedded: migrate now; production: refuse to serve an outdated schema.
     ctx.ensure_schema()
     click.echo(

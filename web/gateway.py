@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Response, g, jsonify, request
 
 from keystore.decision import Request
-from keystore.errors import KeywardError, ValidationError
+from keystore.errors import ValidationError
 from keystore.services.catalogue import match_endpoint
 from web.access import Outcome, check
 from web.addresses import client_address
 from web.auth import bearer_credential
+from web.exposure import Unauthenticated, gateway_needs_token, secret_matches
 from web.openapi import operation
 from web.payload import json_object, only, required, typed
 from web.runtime import runtime
@@ -19,20 +18,16 @@ from web.runtime import runtime
 gateway = Blueprint("gateway", __name__, url_prefix="/v1")
 
 
-class GatewayUnauthenticated(KeywardError):
-    status = 401
-    error = "unauthorized"
-
-
 @gateway.before_request
 def _gateway_token():
-    """With KEYWARD_GATEWAY_TOKEN set, only gateways that know it may ask."""
-    expected = runtime().settings.gateway_token
-    if expected is None:
+    """Only gateways that know KEYWARD_GATEWAY_TOKEN may ask (in production, always)."""
+    settings = runtime().settings
+    if not gateway_needs_token(settings):
         return
-    given = request.headers.get("X-Keyward-Gateway-Token", "")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise GatewayUnauthenticated(
+    given = request.headers.get("X-Keyward-Gateway-Token")
+    # No token configured where one is needed: closed, never open by accident.
+    if settings.gateway_token is None or not secret_matches(given, settings.gateway_token):
+        raise Unauthenticated(
             "send the gateway token in X-Keyward-Gateway-Token", reason="gateway_unauthenticated"
         )
 
@@ -107,7 +102,8 @@ def _endpoint_from_original_request(rt) -> str | None:
 
 
 def _verdict(outcome: Outcome) -> dict:
-    decision, limit = outcome.decision, outcome.limit
+    # A stranger's credential names no client, key, hint or environment in the answer.
+    decision, limit = outcome.decision.disclosed(), outcome.limit
     return {
         "allowed": outcome.allowed,
         "reason": outcome.reason,

@@ -8,7 +8,9 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
 from rotation.metrics import incident_states
+from web.auth import bearer_credential
 from web.errors import RETRY_AFTER_SECONDS
+from web.exposure import Unauthenticated, secret_matches
 from web.metrics import exposition
 from web.openapi import operation
 from web.runtime import runtime
@@ -41,6 +43,12 @@ def live():
 @ops.get("/metrics")
 def metrics():
     rt = runtime()
+    expected = rt.settings.metrics_token
+    if expected is not None and not secret_matches(bearer_credential(), expected):
+        raise Unauthenticated(
+            "send the metrics token as 'Authorization: Bearer <token>'",
+            reason="metrics_unauthenticated",
+        )
 
     def read_states():
         with rt.read_sessions() as session:

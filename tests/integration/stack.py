@@ -34,6 +34,9 @@ from tests.partner import Signer, key_document
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ACTOR = "integration"
+# Production mode: the gateway endpoints and /metrics want their tokens.
+GATEWAY_HEADERS = {"X-Keyward-Gateway-Token": "integration-gateway-token-0123456789"}
+METRICS_HEADERS = {"Authorization": "Bearer integration-metrics-token-0123456789"}
 
 
 def wait_until(predicate, *, timeout: float, what: str, interval: float = 0.1):
@@ -257,6 +260,8 @@ class Stack:
             "KEYWARD_DATABASE_URL": self.database_url,
             "KEYWARD_REDIS_URL": self.redis.url,
             "KEYWARD_PEPPER": TEST_PEPPER,
+            "KEYWARD_GATEWAY_TOKEN": GATEWAY_HEADERS["X-Keyward-Gateway-Token"],
+            "KEYWARD_METRICS_TOKEN": METRICS_HEADERS["Authorization"].removeprefix("Bearer "),
             "KEYWARD_BIND": f"127.0.0.1:{self.port}",
             "KEYWARD_WORKERS": "2",
             "KEYWARD_SMTP_HOST": "127.0.0.1",

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from tests.conftest import TEST_PEPPER
-from tests.integration.stack import new_client
+from tests.integration.stack import GATEWAY_HEADERS, METRICS_HEADERS, new_client
 
 
 def verify(stack, token: str) -> dict:
@@ -15,7 +15,7 @@ def verify(stack, token: str) -> dict:
     response = requests.post(
         f"{stack.base_url}/v1/verify",
         timeout=10,
-        headers={"Connection": "close"},
+        headers={"Connection": "close", **GATEWAY_HEADERS},
         json={"token": token, "endpoint": "orders.list", "address": "203.0.113.5"},
     )
     assert response.status_code == 200, response.text
@@ -86,6 +86,7 @@ def test_nginx_auth_request_endpoint(stack):
         "Authorization": f"Bearer {token}",
         "X-Original-URI": "/orders?page=2",
         "X-Original-Method": "GET",
+        **GATEWAY_HEADERS,
     }
     allowed = requests.get(f"{stack.base_url}/v1/auth", headers=headers, timeout=10)
     assert allowed.status_code == 200
@@ -99,7 +100,8 @@ def test_nginx_auth_request_endpoint(stack):
 def test_metrics_add_up_over_workers(stack):
     _, token = new_client(stack.database_url, TEST_PEPPER, "november")
     burst(stack, token, 6)
-    text = requests.get(f"{stack.base_url}/metrics", timeout=10).text
+    assert requests.get(f"{stack.base_url}/metrics", timeout=10).status_code == 401
+    text = requests.get(f"{stack.base_url}/metrics", headers=METRICS_HEADERS, timeout=10).text
     allowed = [
         line
         for line in text.splitlines()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from keystore.db import make_engine
 from keystore.models import ApiKey, AuditEvent, Incident, Occurrence
 from tests.conftest import TEST_PEPPER
-from tests.integration.stack import new_client, wait_until
+from tests.integration.stack import GATEWAY_HEADERS, new_client, wait_until
 from tests.partner import Signer, alert, key_document
 
 TIMEOUT = 60
@@ -90,7 +90,10 @@ def test_a_signed_alert_is_revoked_and_mailed_within_seconds(stack):
     assert found.action == "revoke"
     assert mails_about(stack, "alpha") == sorted([*RECIPIENTS, "alpha@client.example"])
     verdict = requests.post(
-        f"{stack.base_url}/v1/verify", json={"token": token, "endpoint": "orders.list"}, timeout=10
+        f"{stack.base_url}/v1/verify",
+        json={"token": token, "endpoint": "orders.list"},
+        headers=GATEWAY_HEADERS,
+        timeout=10,
     ).json()
     assert verdict["reason"] == "revoked"
     # It came through the broker right after the commit, not through the sweeper.
@@ -111,6 +114,7 @@ def test_a_prod_leak_is_regenerated_and_the_new_token_picked_up_once(stack):
     verdict = requests.post(
         f"{stack.base_url}/v1/verify",
         json={"token": new_token, "endpoint": "orders.list"},
+        headers=GATEWAY_HEADERS,
         timeout=10,
     )
     assert verdict.json()["allowed"] is True

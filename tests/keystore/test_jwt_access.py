@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from keystore.config import Settings
 from keystore.decision import Request, decide
 from keystore.errors import StateError, ValidationError
-from keystore.jwt_access import issue_jwt, reset_client_jwts
+from keystore.jwt_access import _client_secret, issue_jwt, reset_client_jwts
 from keystore.services import clients, keys
 from tests.conftest import TEST_PEPPER
 from tests.worlds import ACTOR
@@ -60,7 +60,8 @@ def test_resetting_the_clients_jwts_voids_them_without_touching_keys(
     key, api_token = issue()
     token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
     reset_client_jwts(session, actor=ACTOR, client=world.client)
-    assert check(session, settings, token).reason == "bad_signature"
+    # Its signature (under the old version's secret) verifies; the version is stale.
+    assert check(session, settings, token).reason == "revoked"
     assert check(session, settings, api_token).allowed
 
 
@@ -98,9 +99,17 @@ def test_tampered_and_alg_none_jwts_are_refused(session, settings, issue):
     assert check(session, settings, "a.b.c").reason == "malformed"
 
 
-def test_a_jwt_for_a_token_nobody_owns_is_unknown(session, settings):
-    forged = jwt.encode({"tid": 987654, "sub": "client:1"}, "x" * 32, algorithm="HS256")
-    assert check(session, settings, forged).reason == "unknown"
+def test_a_properly_signed_jwt_for_a_token_nobody_owns_is_unknown(session, settings, issue):
+    key, _ = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    keys.delete_key(session, actor=ACTOR, key_id=key.id)
+    assert check(session, settings, token).reason == "unknown"
+
+
+def test_a_forged_jwt_naming_an_unknown_token_fails_on_its_signature(session, settings):
+    claims = {"iss": "keyward", "tid": 987654, "sub": "client:1", "ver": 1, "exp": 2**40}
+    forged = jwt.encode(claims, "x" * 32, algorithm="HS256")
+    assert check(session, settings, forged).reason == "bad_signature"
 
 
 def test_es256_signing_with_the_operators_key(session, settings, issue, tmp_path):
@@ -137,3 +146,15 @@ class _FrozenClock:
 
     def now(self, tz=None):
         return self._at
+
+
+def test_a_jwt_whose_subject_does_not_own_its_token_is_malformed(session, settings, issue):
+    key, _ = issue()
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    # Signed with another client's (real) secret, naming this client's token.
+    other = key.client_id + 1
+    claims["sub"] = f"client:{other}"
+    crossed = jwt.encode(claims, _client_secret(settings, other, claims["ver"]), algorithm="HS256")
+    decision = check(session, settings, crossed)
+    assert (decision.allowed, decision.reason) == (False, "malformed")

@@ -37,9 +37,6 @@ def test_a_database_outage_is_a_503_with_retry_after(kind, settings, tmp_path):
     answers = [
         client.get("/api/v1/clients", headers={"Authorization": f"Bearer {unknown}"}),
         client.post("/v1/verify", json={"token": unknown, "endpoint": "x"}),
-        client.post(
-            "/v1/verify", json={"token": "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOjF9.c2ln", "endpoint": "x"}
-        ),
         client.get("/healthz"),
     ]
     assert client.post("/v1/verify", json={"token": malformed, "endpoint": "x"}).status_code == 200
