@@ -14,9 +14,11 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 
 from keystore.config import Settings
+from rotation import outbound
 from rotation.messages import LeakFacts, console_link, summary
 
 SIGNATURE_HEADER = "X-Keyward-Signature"
@@ -106,3 +108,35 @@ def slack_payload(facts: LeakFacts, settings: Settings) -> dict:
 def _slack_escape(text: str) -> str:
     """Slack's three control characters; a name or URL can never become a link or a mention."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:1000]
+
+
+def ping_for(
+    kind: str, *, webhook_id: int, name: str, delivery_id: str, secret: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """A test delivery: proves the URL, and for the JSON kind the signature, work."""
+    if kind == "slack":
+        text = f"Keyward test message for webhook {_slack_escape(name)}: this channel works."
+        payload: dict = {"text": text}
+    else:
+        payload = {
+            "event": "ping",
+            "delivery_id": delivery_id,
+            "sent_at": datetime.now(UTC).isoformat(),
+            "webhook": {"id": webhook_id, "name": name},
+        }
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    headers = {DELIVERY_HEADER: delivery_id, "X-Keyward-Event": payload.get("event", "ping")}
+    if secret is not None:
+        headers[SIGNATURE_HEADER] = sign(secret, body, timestamp=int(time.time()))
+    return body, headers
+
+
+def ping(settings: Settings, *, webhook_id: int, kind: str, name: str, url: str, secret) -> None:
+    """Send a test delivery now; raises :class:`rotation.outbound.WebhookError` if it fails."""
+    body, headers = ping_for(
+        kind, webhook_id=webhook_id, name=name, delivery_id=uuid.uuid4().hex, secret=secret
+    )
+    target = outbound.resolve(url, settings)
+    outbound.post(
+        target, body=body, headers=headers, timeout=settings.notify_webhook_timeout_seconds
+    )

@@ -20,8 +20,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from keystore.config import Settings
-from keystore.errors import KeywardError
-from keystore.services.webhooks import is_public_address, loopback_allowed
+from keystore.errors import KeywardError, ValidationError
+from keystore.services.webhooks import check_url, is_public_address, loopback_allowed
 
 USER_AGENT = "Keyward-Webhook/1"
 # 408 Request Timeout, 425 Too Early, 429 Too Many Requests: the receiver asks to try later.
@@ -163,3 +163,16 @@ def _lookup(host: str, port: int, *, timeout: float) -> list[str]:
             "could not resolve the receiver's host", reason="unresolvable", transient=True
         )
     return list(dict.fromkeys(info[4][0] for info in found[0]))
+
+
+def check_target(url, settings: Settings) -> str:
+    """For a new webhook: a well-formed https URL whose host resolves to public addresses only.
+
+    Checked again on every delivery (DNS can change); here so a mistake is refused at once.
+    """
+    url = check_url(url, settings)
+    try:
+        resolve(url, settings)
+    except WebhookError as exc:
+        raise ValidationError(f"url: {exc.message}", reason=exc.reason, field="url") from None
+    return url
