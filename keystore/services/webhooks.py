@@ -30,12 +30,12 @@ def create_webhook(
     session: Session, settings: Settings, *, actor: str, name, kind, url
 ) -> tuple[Webhook, str | None]:
     """Register a receiver; returns it with its signing secret (JSON kind), shown only now."""
-    kind = validate.choice(kind, WEBHOOK_KINDS, field="kind")
+    name, kind = check_fields(name=name, kind=kind)
     url = check_url(url, settings)
     if len(list_webhooks(session)) >= MAX_WEBHOOKS:
         raise ValidationError(f"at most {MAX_WEBHOOKS} webhooks", field="url")
     hook = Webhook(
-        name=validate.name(name),
+        name=name,
         kind=kind,
         url_display=display_url(url),
         url_sealed=b"",
@@ -61,6 +61,11 @@ def create_webhook(
         summary=f"{hook.name} ({hook.kind}) -> {hook.url_display}",
     )
     return hook, secret
+
+
+def check_fields(*, name, kind) -> tuple[str, str]:
+    """The name and kind, checked (callers check them before the slower URL resolution)."""
+    return validate.name(name), validate.choice(kind, WEBHOOK_KINDS, field="kind")
 
 
 def list_webhooks(session: Session) -> list[Webhook]:

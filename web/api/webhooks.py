@@ -34,6 +34,7 @@ def add_webhook():
     for name in ("name", "kind", "url"):
         required(data, name)
     rt = runtime()
+    webhooks.check_fields(name=data["name"], kind=data["kind"])
     url = outbound.check_target(data["url"], rt.settings)
     with rt.unit_of_work() as session:
         hook, secret = webhooks.create_webhook(

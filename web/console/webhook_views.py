@@ -25,9 +25,11 @@ def webhook_add():
     settings = runtime().settings
     try:
         # Resolved before the transaction: a slow DNS answer never holds the database.
+        webhooks.check_fields(name=text("name"), kind=text("kind"))
         url = outbound.check_target(text("url"), settings)
     except KeywardError as exc:
-        return _page(errors=FormErrors({"url": exc.message}, status=exc.status))
+        field = exc.field if exc.field in FIELDS else "form"
+        return _page(errors=FormErrors({field: exc.message}, status=exc.status))
 
     def work(session):
         hook, secret = webhooks.create_webhook(
