@@ -40,6 +40,7 @@ class Delivery:
     recipient: str
     channel: str
     message_id: str
+    attempts: int = 1
     hook_kind: str | None = None
     hook_url: str | None = field(default=None, repr=False)
     hook_secret: str | None = field(default=None, repr=False)
@@ -98,7 +99,7 @@ def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
 
 
 def _delivery(session, ctx: TaskContext, note: Notification) -> Delivery:
-    base = Delivery(note.id, note.recipient, note.channel, note.message_id)
+    base = Delivery(note.id, note.recipient, note.channel, note.message_id, note.attempts)
     if note.channel != "webhook":
         return base
     hook = session.get(Webhook, _webhook_id(note.recipient))
@@ -109,6 +110,7 @@ def _delivery(session, ctx: TaskContext, note: Notification) -> Delivery:
         note.recipient,
         note.channel,
         note.message_id,
+        note.attempts,
         hook_kind=hook.kind,
         hook_url=webhooks.open_url(hook, ctx.settings),
         hook_secret=webhooks.open_secret(hook, ctx.settings),
@@ -167,13 +169,19 @@ def _deliver_webhook(ctx: TaskContext, facts: LeakFacts, item: Delivery) -> str 
     except outbound.WebhookError as exc:
         error = f"{exc.reason}: {exc.message}"
         log.warning("webhook delivery for incident %s failed: %s", facts.incident_id, error)
-        if not exc.transient:
+        if not exc.transient or item.attempts >= webhook_attempts(settings):
+            # A receiver down for good must not keep every incident open (and the sweeper busy).
             _update(ctx, item, lambda n: leaks.mark_failed(n, error))
             return None
         _update(ctx, item, lambda n: leaks.release(n, error))
         return error
     _update(ctx, item, leaks.mark_sent)
     return None
+
+
+def webhook_attempts(settings) -> int:
+    """Deliveries tried per webhook before it is recorded as failed (about an hour of backoff)."""
+    return max(3, settings.task_max_retries + 1)
 
 
 def _webhook_id(recipient: str) -> int:

@@ -242,3 +242,22 @@ def test_deliveries_connect_to_the_address_that_was_checked(settings, monkeypatc
     assert pool_kwargs["server_hostname"] == "hooks.example.com"
     assert pool_kwargs["assert_hostname"] == "hooks.example.com"
     assert session.trust_env is False
+
+
+def test_a_receiver_down_for_good_is_given_up_after_the_retries(
+    ctx, session, settings, issue, receiver
+):
+    short = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, task_max_retries=2))
+    add_hook(session, ctx, receiver.url)
+    _, token = issue(environment="dev")
+    incident_id = leak(session, settings, token)
+    receiver.answers = [500] * 10
+    with pytest.raises(MailError):
+        handle_incident(short, incident_id)
+    with pytest.raises(MailError):
+        notify_incident(short, incident_id)
+    assert notify_incident(short, incident_id).done
+    incident, by_channel = states(session, incident_id)
+    assert by_channel["webhook"] == "failed"
+    assert incident.state == "notified"
+    assert len(receiver.requests) == 3
