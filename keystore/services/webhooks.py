@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from keystore import sealing, validate
 from keystore.config import Settings
-from keystore.errors import NotFoundError, ValidationError
+from keystore.errors import LimitError, NotFoundError, ValidationError
 from keystore.models import WEBHOOK_KINDS, Webhook
 from keystore.services import audit
 
@@ -33,7 +33,7 @@ def create_webhook(
     name, kind = check_fields(name=name, kind=kind)
     url = check_url(url, settings)
     if len(list_webhooks(session)) >= MAX_WEBHOOKS:
-        raise ValidationError(f"at most {MAX_WEBHOOKS} webhooks", field="url")
+        raise LimitError(f"at most {MAX_WEBHOOKS} webhooks", reason="webhook_limit")
     hook = Webhook(
         name=name,
         kind=kind,
@@ -65,7 +65,10 @@ def create_webhook(
 
 def check_fields(*, name, kind) -> tuple[str, str]:
     """The name and kind, checked (callers check them before the slower URL resolution)."""
-    return validate.name(name), validate.choice(kind, WEBHOOK_KINDS, field="kind")
+    name = validate.name(name)
+    if not name.isprintable():  # lone surrogates, bidi controls: nothing a page should render
+        raise ValidationError("name must be printable text", field="name")
+    return name, validate.choice(kind, WEBHOOK_KINDS, field="kind")
 
 
 def list_webhooks(session: Session) -> list[Webhook]:

@@ -26,7 +26,7 @@ def list_webhooks():
 @operation(
     "Add a receiver (Slack incoming webhook or signed JSON); the signing secret is shown once",
     body="WebhookInput",
-    responses={201: "WebhookCreated", 422: "Error"},
+    responses={201: "WebhookCreated", 409: "Error", 422: "Error"},
 )
 @requires(WRITE)
 def add_webhook():
