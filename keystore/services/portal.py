@@ -130,6 +130,17 @@ def client_key(session: Session, *, user: PortalUser, key_id: int) -> ApiKey:
     return key
 
 
+def client_incidents(session: Session, *, user: PortalUser, limit: int = 20) -> list[Incident]:
+    """The newest leak incidents of the user's own client."""
+    query = (
+        select(Incident)
+        .where(Incident.client_id == user.client_id)
+        .order_by(Incident.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def client_incident(session: Session, *, user: PortalUser, incident_id: int) -> Incident:
     """A leak incident of the user's own client; another client's is simply not found."""
     incident = session.scalar(

@@ -44,6 +44,7 @@ def test_the_contact_picks_the_replacement_up_once_in_the_portal(
 ):
     incident = leaked_incident(session, settings, world.client.id)
     assert browser.sign_in("portal", "dev@acme.example").status_code == 302
+    assert f"/portal/incidents/{incident.id}" in browser.get("/portal/").text
     page = browser.get(f"/portal/incidents/{incident.id}")
     assert page.status_code == 200
     assert incident.replacement_hint in page.text
@@ -68,6 +69,7 @@ def test_another_clients_incident_is_not_found_in_the_portal(
 ):
     incident = leaked_incident(session, settings, rival.id)
     assert browser.sign_in("portal", "dev@acme.example").status_code == 302
+    assert f"/portal/incidents/{incident.id}" not in browser.get("/portal/").text
     assert browser.get(f"/portal/incidents/{incident.id}").status_code == 404
     assert browser.post(f"/portal/incidents/{incident.id}/replacement").status_code == 404
     assert browser.get("/portal/incidents/99999999999999999999").status_code == 404
