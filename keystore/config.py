@@ -59,6 +59,9 @@ class Settings:
     task_visibility_seconds: int = 600
     mail_lease_seconds: int = 60
     scan_schedule_seconds: int = 60
+    notify_webhook_timeout_seconds: int = 5
+    # Test-only: also accept http://127.0.0.1 receivers (a local test server).  Never in production.
+    notify_webhook_allow_loopback: bool = False
     github_keys_url: str = GITHUB_PARTNER_KEYS_URL
     github_token: str | None = field(default=None, repr=False)
     gitlab_keys_url: str | None = None
@@ -114,6 +117,8 @@ class Settings:
             raise ConfigError("KEYWARD_LOG_FORMAT must be json or text")
         if self.smtp_tls not in ("none", "starttls", "ssl"):
             raise ConfigError("KEYWARD_SMTP_TLS must be none, starttls or ssl")
+        if not 1 <= self.notify_webhook_timeout_seconds <= 60:
+            raise ConfigError("KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60")
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         try:
@@ -183,6 +188,8 @@ def _leak_settings(env: Mapping[str, str]) -> dict:
         "task_visibility_seconds": _int(env, "KEYWARD_TASK_VISIBILITY_SECONDS", 600),
         "mail_lease_seconds": _int(env, "KEYWARD_MAIL_LEASE_SECONDS", 60),
         "scan_schedule_seconds": _int(env, "KEYWARD_SCAN_SCHEDULE_SECONDS", 60),
+        "notify_webhook_timeout_seconds": _int(env, "KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5),
+        "notify_webhook_allow_loopback": _bool(env, "KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK", False),
     }
 
 

@@ -19,6 +19,7 @@ from keystore.models import (
     Role,
     ScanRun,
     WatchedRepository,
+    Webhook,
 )
 
 
@@ -163,6 +164,7 @@ def incident_detail(i: Incident) -> dict:
         "notifications": [
             {
                 "recipient": n.recipient,
+                "channel": n.channel,
                 "state": n.state,
                 "attempts": n.attempts,
                 "sent_at": iso(n.sent_at),
@@ -214,3 +216,17 @@ def scan_run(run: ScanRun, *, findings: bool = False) -> dict:
             for f in run.findings
         ]
     return data
+
+
+def webhook(hook: Webhook) -> dict:
+    """Never the URL's path (it can be the credential, as Slack's is) nor the secret."""
+    return {
+        "id": hook.id,
+        "name": hook.name,
+        "kind": hook.kind,
+        "url": hook.url_display,
+        "signed": hook.secret_sealed is not None,
+        "enabled": hook.enabled,
+        "created_by": hook.created_by,
+        "created_at": iso(hook.created_at),
+    }

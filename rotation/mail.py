@@ -1,7 +1,8 @@
-"""Leak emails: what leaked, where, what Keyward did, what to do next.
+"""Leak emails: one text for the admins, another for the client's contact.
 
-The message names the key by hint only.  A replacement token never travels by
-email: the message says where to pick it up once.
+Both name the key by hint only; a replacement token never travels by email, the
+message links to the page where it is picked up once.  Links in the HTML part are
+real ``<a href>`` elements, escaped; only http(s) URLs ever become links.
 """
 
 from __future__ import annotations
@@ -9,86 +10,52 @@ from __future__ import annotations
 import html
 import smtplib
 import ssl
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 
 from keystore.config import Settings
 from keystore.errors import KeywardError
-
-MAX_LISTED_OCCURRENCES = 20
+from rotation.messages import LeakFacts, Line, admin_lines, client_lines, subject
 
 
 class MailError(KeywardError):
-    """SMTP is down or refused the message: transient, the task retries."""
+    """A notification could not be delivered (SMTP down, a webhook receiver failing) for now:
+    transient, the task retries."""
 
     status = 503
     error = "mail_failed"
 
 
-@dataclass(frozen=True)
-class LeakFacts:
-    """Everything an email says, read in the task's transaction (no ORM objects leave it)."""
-
-    incident_id: int
-    client_name: str
-    key_name: str
-    key_hint: str
-    environment: str
-    action: str
-    action_detail: str
-    replacement_hint: str | None
-    occurrences: tuple[tuple[str, str, str], ...]  # (origin, source, url)
-    occurrence_count: int
-
-
-NEXT_STEPS = {
-    "revoke": "Issue a new key for the client in Keyward and deploy it where the old one was used. "
-    "Remove the leaked token from the places listed above, including git history.",
-    "regenerate": "Pick up the replacement token once in Keyward (incident page or "
-    "POST /api/v1/incidents/{id}/replacement) and deploy it. Remove the leaked "
-    "token from the places listed above, including git history.",
-    "notify_only": "The key still works. Revoke or regenerate it in Keyward unless you are sure "
-    "the exposure is harmless, and remove the token from the places above.",
-    "none": "The token had already stopped working; remove it from the places listed above.",
+INTRO = {
+    "admin": "A Keyward API token was found in public and must be treated as compromised.",
+    "client": "An API key of yours was found in public and must be treated as compromised. "
+    "Keyward has already acted on it, as described below.",
 }
 
 
 def compose(
-    facts: LeakFacts, *, recipient: str, message_id: str, settings: Settings
+    facts: LeakFacts, *, recipient: str, audience: str, message_id: str, settings: Settings
 ) -> EmailMessage:
+    """The email for ``audience`` ``admin`` or ``client`` (the client's contact)."""
+    lines = client_lines(facts, settings) if audience == "client" else admin_lines(facts, settings)
+    intro = INTRO["client" if audience == "client" else "admin"]
     message = EmailMessage()
-    message["Subject"] = f"[Keyward] Leaked API key {facts.key_hint} of {facts.client_name}"
+    message["Subject"] = subject(facts)
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
-    message.set_content(_plain(facts, settings))
-    message.add_alternative(_html(facts, settings), subtype="html")
+    # RFC 3834: machine-made; auto-responders (vacation replies) should stay quiet.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(_plain(intro, lines, facts))
+    message.add_alternative(_html(intro, lines, facts), subtype="html")
     return message
 
 
-def _lines(facts: LeakFacts, settings: Settings) -> list[tuple[str, str]]:
-    link = f"{settings.public_url}/api/v1/incidents/{facts.incident_id}"
-    steps = NEXT_STEPS.get(facts.action, NEXT_STEPS["none"]).replace("{id}", str(facts.incident_id))
-    replacement = (
-        f" New token: {facts.replacement_hint} (pick it up once)."
-        if (facts.replacement_hint and facts.action == "regenerate")
-        else ""
-    )
-    return [
-        ("Client", facts.client_name),
-        ("Key", f"{facts.key_name} ({facts.key_hint}, environment {facts.environment})"),
-        ("What Keyward did", f"{facts.action_detail}.{replacement}"),
-        ("Reports", str(facts.occurrence_count)),
-        ("What to do next", steps),
-        ("Incident", link),
-    ]
-
-
-def _plain(facts: LeakFacts, settings: Settings) -> str:
-    body = ["A Keyward API token was found in public and must be treated as compromised.", ""]
-    body += [f"{label}: {value}" for label, value in _lines(facts, settings)]
+def _plain(intro: str, lines: list[Line], facts: LeakFacts) -> str:
+    body = [intro, ""]
+    body += [f"{line.label}: {line.text}" for line in lines]
     body += ["", "Where it was found:"]
     body += [
         f"  - {url or '(no url given)'} [{origin}, {source or 'unknown source'}]"
@@ -97,21 +64,37 @@ def _plain(facts: LeakFacts, settings: Settings) -> str:
     return "\n".join(body) + "\n"
 
 
-def _html(facts: LeakFacts, settings: Settings) -> str:
+def _html(intro: str, lines: list[Line], facts: LeakFacts) -> str:
     rows = "".join(
-        f"<tr><th align='left'>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
-        for label, value in _lines(facts, settings)
+        f"<tr><th align='left' valign='top'>{html.escape(line.label)}</th>"
+        f"<td>{_linked(line.text, line.link)}</td></tr>"
+        for line in lines
     )
     places = "".join(
-        f"<li>{html.escape(url or '(no url given)')} [{html.escape(origin)}, "
+        f"<li>{_linked(url or '(no url given)', url)} [{html.escape(origin)}, "
         f"{html.escape(source or 'unknown source')}]</li>"
         for origin, source, url in facts.occurrences
     )
     return (
-        f"<html><body><p>A Keyward API token was found in public and must be treated as "
-        f"compromised.</p><table>{rows}</table><p>Where it was found:</p><ul>{places}</ul>"
-        f"</body></html>"
+        f"<html><body><p>{html.escape(intro)}</p><table>{rows}</table>"
+        f"<p>Where it was found:</p><ul>{places}</ul></body></html>"
     )
+
+
+def _linked(text: str, link: str | None) -> str:
+    """``text`` escaped; the link's own text becomes an anchor, other text keeps it as a link."""
+    if not link or not link.lower().startswith(("https://", "http://")):
+        return html.escape(text)
+    anchor = (
+        f'<a href="{html.escape(link, quote=True)}" rel="noopener noreferrer">'
+        f"{html.escape(link)}</a>"
+    )
+    if text == link:
+        return anchor
+    if link in text:
+        before, _, after = text.partition(link)
+        return html.escape(before) + anchor + html.escape(after)
+    return f"{html.escape(text)} {anchor}"
 
 
 def send(message: EmailMessage, settings: Settings) -> None:

@@ -219,6 +219,7 @@ SCHEMAS = {
     "Notification": obj(
         ["recipient", "state"],
         recipient=STR,
+        channel={"enum": ["admin", "client", "webhook"]},
         state=STR,
         attempts=INT,
         sent_at=DATETIME,
@@ -303,6 +304,27 @@ SCHEMAS = {
             ),
         },
     ),
+    "Webhook": obj(
+        ["id", "name", "kind", "url", "signed", "enabled"],
+        id=INT,
+        name=STR,
+        kind={"enum": ["slack", "json"]},
+        url=STR,
+        signed=BOOL,
+        enabled=BOOL,
+        created_by=STR,
+        created_at=DATETIME,
+    ),
+    "WebhookInput": obj(
+        ["name", "kind", "url"], name=STR, kind={"enum": ["slack", "json"]}, url=STR
+    ),
+    "WebhookCreated": {
+        "allOf": [
+            ref("Webhook"),
+            obj(["secret"], secret={"type": ["string", "null"]}),
+        ]
+    },
+    "WebhookTest": obj(["delivered"], delivered=BOOL),
     "Live": obj(["status"], status=STR),
     "Health": obj(["status", "database", "redis"], status=STR, database=STR, redis=STR),
 }

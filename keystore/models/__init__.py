@@ -9,12 +9,14 @@ from keystore.models.people import Admin
 from keystore.models.portal import PortalInvitation, PortalUser
 from keystore.models.repositories import ScanFinding, ScanRun, WatchedRepository
 from keystore.models.usage import UsageCount
+from keystore.models.webhooks import WEBHOOK_KINDS, Webhook
 
 __all__ = [
     "INCIDENT_STATES",
     "KEY_STATES",
     "LEAK_ACTIONS",
     "ORIGINS",
+    "WEBHOOK_KINDS",
     "Admin",
     "ApiKey",
     "AuditEvent",
@@ -34,5 +36,6 @@ __all__ = [
     "ScanRun",
     "UsageCount",
     "WatchedRepository",
+    "Webhook",
     "utcnow",
 ]

@@ -70,7 +70,11 @@ class Occurrence(Base):
 
 
 class Notification(Base):
-    """One email about one incident to one recipient; the unique pair makes sending idempotent."""
+    """One message about one incident to one recipient; the unique pair makes sending idempotent.
+
+    ``channel`` says who it is for: ``admin`` and ``client`` are emails (``recipient`` is
+    the address), ``webhook`` a POST to webhook ``recipient`` = ``webhook:<id>``.
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (UniqueConstraint("incident_id", "recipient"),)
@@ -78,7 +82,9 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     recipient: Mapped[str] = mapped_column(String(254))
-    # pending -> sending (claimed by one worker until claimed_at + lease) -> sent | skipped
+    channel: Mapped[str] = mapped_column(String(16), default="admin", server_default="admin")
+    # pending -> sending (claimed by one worker until claimed_at + lease) -> sent | skipped,
+    # or failed (a receiver that refuses for good, e.g. a 4xx: retrying cannot help).
     state: Mapped[str] = mapped_column(String(16), default="pending")
     message_id: Mapped[str] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

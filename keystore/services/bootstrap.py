@@ -9,7 +9,7 @@ from keystore.errors import NotFoundError
 from keystore.models import ApiKey, Role
 from keystore.services import catalogue, clients, keys, roles
 
-ADMIN_ROLE = "keyward-admin"
+ADMIN_ROLE = catalogue.ADMIN_ROLE
 
 
 def bootstrap_admin(

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from keystore import serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
-from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project
+from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.services import audit
 from keystore.tokens import is_valid_env_tag
 
@@ -33,19 +33,28 @@ BUILTIN_ENDPOINTS = {
     "keyward.incidents.write": "Act on leak incidents and pick up replacement tokens",
     "keyward.repositories.read": "Read watched repositories and scan runs",
     "keyward.repositories.write": "Manage watched repositories and start scans",
+    "keyward.webhooks.read": "Read the outgoing webhooks of leak notifications (never secrets)",
+    "keyward.webhooks.write": "Add, test and remove outgoing webhooks of leak notifications",
 }
+# The all-privileges role ``keyward bootstrap`` creates; it gets each builtin endpoint added later.
+ADMIN_ROLE = "keyward-admin"
 
 
 def ensure_builtin_endpoints(session: Session) -> int:
     """Add the builtin endpoints a newer Keyward declares; return how many were added."""
     present = set(session.scalars(select(Endpoint.name).where(Endpoint.builtin.is_(True))))
     missing = [name for name in BUILTIN_ENDPOINTS if name not in present]
-    for name in missing:
-        session.add(
-            Endpoint(
-                name=name, section=ADMIN_SECTION, description=BUILTIN_ENDPOINTS[name], builtin=True
-            )
+    added = [
+        Endpoint(
+            name=name, section=ADMIN_SECTION, description=BUILTIN_ENDPOINTS[name], builtin=True
         )
+        for name in missing
+    ]
+    session.add_all(added)
+    admin_role = session.scalar(select(Role).where(Role.name == ADMIN_ROLE)) if added else None
+    if admin_role is not None:
+        # The full-admin role keeps holding every privilege of the admin API after an upgrade.
+        admin_role.endpoints.extend(added)
     session.flush()
     return len(missing)
 

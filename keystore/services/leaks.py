@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from keystore import sealing
 from keystore.config import Settings
 from keystore.models import ApiKey, Incident, KeyToken, Notification
-from keystore.services import audit, keys
+from keystore.services import audit, keys, webhooks
 from keystore.services.admins import leak_recipients
 
 ACTOR = "leak-response"
@@ -94,23 +94,25 @@ def _regenerate(session, settings, incident, key) -> None:
 
 
 def claim_notifications(
-    session: Session, incident: Incident, *, lease: timedelta
+    session: Session, incident: Incident, *, lease: timedelta, message_host: str = "keyward"
 ) -> tuple[list[Notification], float]:
-    """Create the rows (admins + the client's contact) once, then claim the unsent ones.
+    """Create the rows (admins, the client's contact, each webhook) once, then claim the unsent.
 
     A claim lasts ``lease``: two workers handling the same incident never send the same
-    email, and a worker that died mid-send is replaced once its lease runs out.  Returns
+    message, and a worker that died mid-send is replaced once its lease runs out.  Returns
     the claimed rows and, if others hold claims, the seconds until the first one expires.
+    Message-IDs are made on ``message_host`` (the host of ``KEYWARD_PUBLIC_URL``).
     """
     existing = {n.recipient for n in incident.notifications}
-    for recipient in recipients(session, incident):
+    for recipient, channel in recipients(session, incident):
         if recipient not in existing:
             incident.notifications.append(
                 Notification(
                     recipient=recipient,
+                    channel=channel,
                     state="pending",
                     attempts=0,
-                    message_id=f"<incident-{incident.id}-{uuid.uuid4().hex}@keyward>",
+                    message_id=f"<incident-{incident.id}-{uuid.uuid4().hex}@{message_host}>",
                 )
             )
     now = datetime.now(UTC)
@@ -127,12 +129,20 @@ def claim_notifications(
     return claimed, wait
 
 
-def recipients(session: Session, incident: Incident) -> list[str]:
-    emails = [admin.email for admin in leak_recipients(session)]
+def recipients(session: Session, incident: Incident) -> list[tuple[str, str]]:
+    """(recipient, channel) pairs: each admin, the client's contact, each enabled webhook.
+
+    An admin who is also the contact gets the admin email only (it says more).
+    """
+    found = {admin.email.lower(): "admin" for admin in leak_recipients(session)}
     key = session.get(ApiKey, incident.key_id)
     if key is not None and key.client.contact_email:
-        emails.append(key.client.contact_email.lower())
-    return list(dict.fromkeys(emails))
+        found.setdefault(key.client.contact_email.lower(), "client")
+    pairs = list(found.items())
+    pairs += [
+        (webhooks.recipient_of(hook.id), "webhook") for hook in webhooks.enabled_webhooks(session)
+    ]
+    return pairs
 
 
 def mark_sent(notification: Notification) -> None:
@@ -140,11 +150,21 @@ def mark_sent(notification: Notification) -> None:
 
 
 def mark_skipped(notification: Notification, why: str) -> None:
-    notification.state, notification.last_error = "skipped", why
+    notification.state, notification.last_error = "skipped", why[:500]
+
+
+def mark_failed(notification: Notification, why: str) -> None:
+    """A receiver that refused for good (retrying cannot help): recorded, not retried."""
+    notification.state, notification.last_error = "failed", why[:500]
+
+
+def release(notification: Notification, why: str) -> None:
+    """A delivery that failed for now: pending again, for the next attempt."""
+    notification.state, notification.last_error = "pending", why[:500]
 
 
 def finish(session: Session, incident: Incident) -> bool:
-    """Move to ``notified`` when no email is pending; returns whether it did."""
+    """Move to ``notified`` when no notification is pending; returns whether it did."""
     if incident.state == "notified":
         return False
     if any(n.state in ("pending", "sending") for n in incident.notifications):
@@ -156,7 +176,8 @@ def finish(session: Session, incident: Incident) -> bool:
         action="incident.notified",
         object_type="incident",
         object_id=incident.id,
-        summary=f"{incident.token_hint}: {incident.action}; {len(incident.notifications)} email(s)",
+        summary=f"{incident.token_hint}: {incident.action}; "
+        f"{len(incident.notifications)} notification(s)",
     )
     session.flush()
     return True

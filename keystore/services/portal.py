@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from keystore import passwords, validate
 from keystore.config import Settings
 from keystore.errors import ConflictError, NotFoundError, StateError
-from keystore.models import ApiKey, PortalInvitation, PortalUser
+from keystore.models import ApiKey, Incident, PortalInvitation, PortalUser
 from keystore.services import audit
 from keystore.services.clients import get_client
 
@@ -128,6 +128,27 @@ def client_key(session: Session, *, user: PortalUser, key_id: int) -> ApiKey:
     if key is None:
         raise NotFoundError(f"no key {key_id}", reason="key_not_found")
     return key
+
+
+def client_incidents(session: Session, *, user: PortalUser, limit: int = 20) -> list[Incident]:
+    """The newest leak incidents of the user's own client."""
+    query = (
+        select(Incident)
+        .where(Incident.client_id == user.client_id)
+        .order_by(Incident.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def client_incident(session: Session, *, user: PortalUser, incident_id: int) -> Incident:
+    """A leak incident of the user's own client; another client's is simply not found."""
+    incident = session.scalar(
+        select(Incident).where(Incident.id == incident_id, Incident.client_id == user.client_id)
+    )
+    if incident is None:
+        raise NotFoundError(f"no incident {incident_id}", reason="incident_not_found")
+    return incident
 
 
 def _digest(token: str, settings: Settings) -> str:

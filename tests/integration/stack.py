@@ -276,6 +276,8 @@ class Stack:
             "KEYWARD_MAIL_LEASE_SECONDS": "4",
             "KEYWARD_SMTP_TIMEOUT_SECONDS": "30",
             "KEYWARD_LOG_FORMAT": "text",
+            # Test-only: webhook receivers are local HTTP servers here.
+            "KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK": "true",
             "KEYWARD_SCAN_SCHEDULE_SECONDS": "1",
             "KEYWARD_SCAN_CACHE": str(self.tmp / "scan-cache"),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),

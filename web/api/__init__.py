@@ -28,6 +28,17 @@ from web.api import (  # noqa: E402
     records,
     repositories,
     roles,
+    webhooks,
 )
 
-__all__ = ["api", "catalogue", "clients", "incidents", "keys", "records", "repositories", "roles"]
+__all__ = [
+    "api",
+    "catalogue",
+    "clients",
+    "incidents",
+    "keys",
+    "records",
+    "repositories",
+    "roles",
+    "webhooks",
+]

@@ -48,4 +48,5 @@ from web.console import (  # noqa: E402,F401
     role_views,
     sign_in_views,
     usage_views,
+    webhook_views,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import render_template, url_for
 from sqlalchemy import select
 
-from keystore.models import ApiKey, Client
+from keystore.models import ApiKey, Client, PortalUser, Webhook
 from keystore.services import incidents
 from web.console import actor, console
 from web.forms import run_form
@@ -48,18 +48,32 @@ def incident_pickup(incident_id: int):
 def _incident_page(incident_id: int, *, errors: dict):
     with runtime().unit_of_work() as session:
         incident = incidents.get_incident(session, incident_id)
+        client = session.get(Client, incident.client_id)
+        contact = (client.contact_email or "").lower() if client else ""
         return render_template(
             "console/incident.html",
             incident=incident,
             key=session.get(ApiKey, incident.key_id),
-            client=session.get(Client, incident.client_id),
+            client=client,
+            contact=contact,
+            contact_portal=bool(contact) and _portal_account(session, client.id, contact),
+            hook_names=dict(session.execute(select(Webhook.id, Webhook.name)).all()),
             timeline=timeline(incident),
             errors=errors,
         )
 
 
+def _portal_account(session, client_id: int, email: str) -> bool:
+    query = select(PortalUser.id).where(
+        PortalUser.client_id == client_id,
+        PortalUser.email == email,
+        PortalUser.password_hash.is_not(None),
+    )
+    return session.scalar(query) is not None
+
+
 def timeline(incident) -> list[tuple]:
-    """What happened, in order: reports, owner found, action, emails."""
+    """What happened, in order: reports, owner found, action, notifications."""
     events = [
         (o.received_at, "reported", f"{o.origin}: {o.source or 'unknown source'}", o.url)
         for o in incident.occurrences
@@ -71,7 +85,8 @@ def timeline(incident) -> list[tuple]:
             (incident.acted_at, "action", f"{incident.action}: {incident.action_detail}", "")
         )
     for note in incident.notifications:
-        events.append((note.sent_at or note.claimed_at, f"email {note.state}", note.recipient, ""))
+        what = f"{'webhook' if note.channel == 'webhook' else 'email'} {note.state}"
+        events.append((note.sent_at or note.claimed_at, what, note.recipient, ""))
     return sorted(events, key=lambda event: (event[0] is None, event[0] or incident.received_at))
 
 

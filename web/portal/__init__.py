@@ -25,7 +25,8 @@ def _guard():
         return None
     person = signed_in(kind="portal_user", model=PortalUser)
     if person is None:
-        return redirect(url_for("portal.sign_in"))
+        # Back to the page asked for after signing in (a leak email links to its incident).
+        return redirect(url_for("portal.sign_in", next=request.path))
     g.portal_user_id = person.id
     return None
 
@@ -38,4 +39,4 @@ def _error_page(exc: KeywardError):
     return render_template("portal/error.html", error=exc), exc.status
 
 
-from web.portal import account_views, key_views  # noqa: E402,F401
+from web.portal import account_views, incident_views, key_views  # noqa: E402,F401

@@ -38,7 +38,7 @@ def sign_in():
         surface="portal",
         kind="portal_user",
         authenticate=portal_service.authenticate,
-        success=lambda: url_for("portal.home"),
+        success=lambda: _safe_next(request.args.get("next")),
     )
 
 
@@ -46,6 +46,13 @@ def sign_in():
 def sign_out():
     browser_session.end()
     return redirect(url_for("portal.sign_in"))
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths inside the portal: never an open redirect to another site.
+    if target and target.startswith("/portal/") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("portal.home")
 
 
 def _accept(session, *, token: str):

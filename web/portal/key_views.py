@@ -67,6 +67,7 @@ def _home_page(*, errors: FormErrors):
             user=user,
             client=user.client,
             keys=owned,
+            incidents=portal_service.client_incidents(session, user=user),
             full=len(live) >= MAX_KEYS_PER_CLIENT,
             max_keys=MAX_KEYS_PER_CLIENT,
             errors=errors,

@@ -16,6 +16,7 @@ class Ids:
     key_id: int
     incident_id: int
     change: str = "deactivate"
+    webhook_id: int = 1
 
 
 def routes(app, method: str) -> list[Rule]:

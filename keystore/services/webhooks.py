@@ -1,0 +1,190 @@
+"""Outgoing webhooks: the receivers of leak notifications besides email.
+
+A receiver's URL is a credential (a Slack incoming-webhook URL is enough to post)
+and the JSON kind's signing secret must be recoverable to sign, so both are sealed
+with the pepper; the secret is shown once, when the webhook is created.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keystore import sealing, validate
+from keystore.config import Settings
+from keystore.errors import LimitError, NotFoundError, ValidationError
+from keystore.models import WEBHOOK_KINDS, Webhook
+from keystore.services import audit
+
+MAX_URL_LENGTH = 2000
+MAX_WEBHOOKS = 50
+# The one receiver the test-only setting allows over plain http.
+LOOPBACK_HOST = "127.0.0.1"
+
+
+def create_webhook(
+    session: Session, settings: Settings, *, actor: str, name, kind, url
+) -> tuple[Webhook, str | None]:
+    """Register a receiver; returns it with its signing secret (JSON kind), shown only now."""
+    name, kind = check_fields(name=name, kind=kind)
+    url = check_url(url, settings)
+    if len(list_webhooks(session)) >= MAX_WEBHOOKS:
+        raise LimitError(f"at most {MAX_WEBHOOKS} webhooks", reason="webhook_limit")
+    hook = Webhook(
+        name=name,
+        kind=kind,
+        url_display=display_url(url),
+        url_sealed=b"",
+        enabled=True,
+        created_by=actor,
+    )
+    session.add(hook)
+    session.flush()
+    hook.url_sealed = sealing.seal(url, pepper=settings.pepper_bytes, context=_context(hook, "url"))
+    secret = None
+    if kind == "json":
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        hook.secret_sealed = sealing.seal(
+            secret, pepper=settings.pepper_bytes, context=_context(hook, "secret")
+        )
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.create",
+        object_type="webhook",
+        object_id=hook.id,
+        summary=f"{hook.name} ({hook.kind}) -> {hook.url_display}",
+    )
+    return hook, secret
+
+
+def check_fields(*, name, kind) -> tuple[str, str]:
+    """The name and kind, checked (callers check them before the slower URL resolution)."""
+    name = validate.name(name)
+    if not name.isprintable():  # lone surrogates, bidi controls: nothing a page should render
+        raise ValidationError("name must be printable text", field="name")
+    return name, validate.choice(kind, WEBHOOK_KINDS, field="kind")
+
+
+def list_webhooks(session: Session) -> list[Webhook]:
+    return list(session.scalars(select(Webhook).order_by(Webhook.id)))
+
+
+def enabled_webhooks(session: Session) -> list[Webhook]:
+    return list(session.scalars(select(Webhook).where(Webhook.enabled).order_by(Webhook.id)))
+
+
+def get_webhook(session: Session, webhook_id: int) -> Webhook:
+    hook = session.get(Webhook, webhook_id)
+    if hook is None:
+        raise NotFoundError(f"no webhook {webhook_id}", reason="webhook_not_found")
+    return hook
+
+
+def delete_webhook(session: Session, *, actor: str, webhook_id: int) -> None:
+    """Remove a receiver; notifications still pending for it are skipped when claimed."""
+    hook = get_webhook(session, webhook_id)
+    audit.record(
+        session,
+        actor=actor,
+        action="webhook.delete",
+        object_type="webhook",
+        object_id=hook.id,
+        summary=f"{hook.name} ({hook.kind}) -> {hook.url_display}",
+    )
+    session.delete(hook)
+    session.flush()
+
+
+def open_url(hook: Webhook, settings: Settings) -> str:
+    return sealing.unseal(
+        hook.url_sealed, pepper=settings.pepper_bytes, context=_context(hook, "url")
+    )
+
+
+def open_secret(hook: Webhook, settings: Settings) -> str | None:
+    if hook.secret_sealed is None:
+        return None
+    return sealing.unseal(
+        hook.secret_sealed, pepper=settings.pepper_bytes, context=_context(hook, "secret")
+    )
+
+
+def recipient_of(webhook_id: int) -> str:
+    """The notifications row's ``recipient`` for a webhook (never an email: no ``@``)."""
+    return f"webhook:{webhook_id}"
+
+
+def check_url(url, settings: Settings) -> str:
+    """An https URL with a host and nothing that hides where it goes (no user info).
+
+    Addresses are checked again on every delivery, after DNS resolution; here only an
+    IP literal can be judged.  ``http://127.0.0.1`` is accepted only under the test-only
+    ``KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK``.
+    """
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
+        raise _bad_url(f"url must be text of at most {MAX_URL_LENGTH} characters")
+    if not url.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise _bad_url("url must be plain ASCII without spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise _bad_url("url is not a valid URL") from None
+    host = (parts.hostname or "").lower()
+    if not host or "@" in parts.netloc or parts.fragment:
+        raise _bad_url("url needs a host, and no user info or fragment")
+    if loopback_allowed(settings, host):
+        if parts.scheme not in ("http", "https"):
+            raise _bad_url("url must start with https://")
+        return url
+    if parts.scheme != "https":
+        raise _bad_url("url must start with https://", reason="scheme_not_allowed")
+    if port == 0 or not _public_literal(host):
+        raise _bad_url(
+            "url must not name a private, loopback or reserved address", reason="target_not_public"
+        )
+    return url
+
+
+def loopback_allowed(settings: Settings, host: str) -> bool:
+    return settings.notify_webhook_allow_loopback and host == LOOPBACK_HOST
+
+
+def is_public_address(address: str) -> bool:
+    """Whether an IP address is one on the public internet (not loopback, private, ...)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def display_url(url: str) -> str:
+    parts = urlsplit(url)
+    shown = f"{parts.scheme}://{parts.netloc}"
+    return shown + ("/…" if parts.path.strip("/") or parts.query else "")
+
+
+def _public_literal(host: str) -> bool:
+    """A host name passes (DNS decides later); an IP literal must be public."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return not host.endswith((".localhost", ".local", ".internal")) and host != "localhost"
+    return is_public_address(host.strip("[]"))
+
+
+def _bad_url(message: str, *, reason: str = "invalid_url") -> ValidationError:
+    return ValidationError(message, reason=reason, field="url")
+
+
+def _context(hook: Webhook, what: str) -> str:
+    return f"webhook:{hook.id}:{what}"
