@@ -26,8 +26,6 @@ sets them too), so they are not compared.  Refusals raise before anything is sto
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -165,31 +163,53 @@ def require_not_own_role(caller: Caller, role_id: int) -> None:
         )
 
 
-@contextmanager
-def keeping_an_admin(session: Session, caller: Caller) -> Iterator[None]:
+def keeping_an_admin(session: Session, caller: Caller) -> LastAdminGuard:
+    """``with keeping_an_admin(session, caller) as guard:`` around a change; see below."""
+    return LastAdminGuard(session, caller)
+
+
+class LastAdminGuard:
     """Run a change in a savepoint; undo it and refuse (409 ``last_admin``) if it leaves no
     working full admin where there was one.  Judged on the outcome, so every way of demoting
-    (delete, disable, role change or deletion, revoking keys ...) is covered alike."""
-    if caller.force:
-        yield
-        session.flush()
-        return
-    had = working_full_admins(session) > 0
-    savepoint = session.begin_nested()
-    try:
-        yield
-        session.flush()
-        if had and working_full_admins(session) == 0:
+    (delete, disable, role change or deletion, revoking keys ...) is covered alike.
+
+    ``check()`` judges early, so that "last admin" is the reason given before any other.
+    """
+
+    def __init__(self, session: Session, caller: Caller) -> None:
+        self.session, self.caller = session, caller
+        self._had = self._savepoint = None
+
+    def __enter__(self) -> LastAdminGuard:
+        if not self.caller.force:
+            self._had = working_full_admins(self.session) > 0
+            self._savepoint = self.session.begin_nested()
+        return self
+
+    def check(self) -> None:
+        self.session.flush()
+        if self._had and working_full_admins(self.session) == 0:
             raise ConflictError(
                 "this would leave no client holding every keyward.* endpoint with a working "
                 "key, locking everyone out of the admin API; make another client a full admin "
                 "first",
                 reason="last_admin",
             )
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if self._savepoint is None:
+            if kind is None:
+                self.session.flush()
+            return
+        if kind is None:
+            try:
+                self.check()
+            except BaseException:
+                self._savepoint.rollback()
+                raise
+            self._savepoint.commit()
+        else:
+            self._savepoint.rollback()
 
 
 def working_full_admins(session: Session) -> int:

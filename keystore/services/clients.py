@@ -85,10 +85,10 @@ def update_client(
     client = get_client(session, ref)
     privileges.require_may_act_on(caller, client)
     before = serialize.client(client)
-    with privileges.keeping_an_admin(session, caller):
+    with privileges.keeping_an_admin(session, caller) as guard:
         _apply_changes(session, client, changes)
+        guard.check()
         _require_allowed_change(caller, client, before)
-        session.flush()
     audit.record(
         session,
         actor=actor,

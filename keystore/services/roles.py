@@ -83,7 +83,7 @@ def update_role(
     granted = UNSET if endpoints is UNSET else resolve_endpoints(session, endpoints)
     if granted is not UNSET:
         privileges.require_endpoints(caller, [ep.name for ep in granted], what="the role")
-    with privileges.keeping_an_admin(session, caller):
+    with privileges.keeping_an_admin(session, caller) as guard:
         if name is not UNSET and name != role.name:
             new_name = validate.name(name)
             _require_unique(session, new_name)
@@ -96,6 +96,8 @@ def update_role(
             role.leak_action = validate.choice(
                 leak_action, LEAK_ACTIONS, field="leak_action", optional=True
             )
+        guard.check()
+        privileges.require_not_own_role(caller, role.id)
     audit.record(
         session,
         actor=actor,
@@ -125,9 +127,10 @@ def delete_role(
     _require_may_change(session, caller, role)
     affected = clients_using(session, role.id)
     before = serialize.role(role)
-    with privileges.keeping_an_admin(session, caller):
+    with privileges.keeping_an_admin(session, caller) as guard:
         session.delete(role)
-        session.flush()
+        guard.check()
+        privileges.require_not_own_role(caller, before["id"])
         for client in affected:
             session.refresh(client)
     audit.record(
@@ -144,7 +147,6 @@ def delete_role(
 
 def _require_may_change(session: Session, caller: Caller, role: Role) -> None:
     # Changing a role changes every client holding it: the caller must hold all of theirs.
-    privileges.require_not_own_role(caller, role.id)
     what = f"role {role.name!r}"
     privileges.require_endpoints(caller, [ep.name for ep in role.endpoints], what=what)
     for client in clients_using(session, role.id):

@@ -1,0 +1,7 @@
+"""The security tests use the web tests' app (on each database) and the console's browser."""
+
+from tests.web.conftest import admin, admin_token, app, client
+from tests.web.console.conftest import ada, browser, console
+from tests.worlds import issue, world
+
+__all__ = ["ada", "admin", "admin_token", "app", "browser", "client", "console", "issue", "world"]
