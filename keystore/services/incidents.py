@@ -18,7 +18,7 @@ from keystore import sealing, tokens
 from keystore.config import Settings
 from keystore.errors import NotFoundError, StateError
 from keystore.models import ApiKey, Client, Incident, KeyToken, Occurrence
-from keystore.privileges import OPERATOR, Caller, require_may_act_on
+from keystore.privileges import OPERATOR, Caller, require_everything, require_may_act_on
 from keystore.services import audit
 
 IN_CHUNK = 500
@@ -201,7 +201,9 @@ def pick_up_replacement(
     if incident is None:
         raise NotFoundError(f"no incident {incident_id}", reason="incident_not_found")
     owner = session.get(Client, incident.client_id)
-    if owner is not None:  # a deleted client's replacement opens nothing
+    if owner is None:
+        require_everything(caller, what=f"the deleted client of incident {incident.id}")
+    else:
         require_may_act_on(caller, owner)
     if incident.replacement_sealed is None:
         reason = "picked_up" if incident.replacement_picked_up_at else "no_replacement"
