@@ -29,16 +29,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from keystore.errors import ConflictError, ForbiddenError
+from keystore.errors import ConflictError, ForbiddenError, UnavailableError
 from keystore.models import ApiKey, Client, Endpoint
 from keystore.models.catalogue import role_endpoints
 from keystore.models.clients import client_environments
 
 # What a client may not change about itself (serialize.client's names).
 OWN_FIELDS = ("role", "environments", "projects", "limits")
+# The role `keyward bootstrap` creates and completes with every builtin: only those who hold
+# everything may give a role this name, or bootstrap would promote a squatter's clients.
+ADMIN_ROLE = "keyward-admin"
+# Serialises the changes the last-admin rule judges (PostgreSQL), so two concurrent ones
+# cannot each leave "one other" admin; an arbitrary constant, and a bounded wait.
+_GUARD_LOCK_ID = 0x4B57_4144
+_GUARD_LOCK_TIMEOUT = "5s"
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,11 @@ def require_everything(caller: Caller, *, what: str) -> None:
     require_within(caller, EVERYTHING, what=what)
 
 
+def require_role_name(caller: Caller, name: str) -> None:
+    if name == ADMIN_ROLE:
+        require_everything(caller, what=f"a role named {ADMIN_ROLE!r}")
+
+
 def require_not_own(
     caller: Caller, client_id: int, before: dict, after: dict, *, fields=OWN_FIELDS
 ) -> None:
@@ -182,6 +195,7 @@ class LastAdminGuard:
 
     def __enter__(self) -> LastAdminGuard:
         if not self.caller.force:
+            _serialise(self.session)
             self._had = working_full_admins(self.session) > 0
             self._savepoint = self.session.begin_nested()
         return self
@@ -210,6 +224,19 @@ class LastAdminGuard:
             self._savepoint.commit()
         else:
             self._savepoint.rollback()
+
+
+def _serialise(session: Session) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite runs one writer at a time anyway
+    try:
+        session.execute(text(f"SET LOCAL lock_timeout = '{_GUARD_LOCK_TIMEOUT}'"))
+        session.execute(select(func.pg_advisory_xact_lock(_GUARD_LOCK_ID)))
+        session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    except OperationalError:
+        raise UnavailableError(
+            "another change to administrators is in progress; retry", reason="busy"
+        ) from None
 
 
 def working_full_admins(session: Session) -> int:

@@ -40,6 +40,7 @@ def create_role(
     """Create a role granting the named catalogue endpoints, all of which the caller holds."""
     name = validate.name(name)
     _require_unique(session, name)
+    privileges.require_role_name(caller, name)
     granted = resolve_endpoints(session, endpoints)
     privileges.require_endpoints(caller, [ep.name for ep in granted], what=f"role {name!r}")
     role = Role(
@@ -87,6 +88,7 @@ def update_role(
         if name is not UNSET and name != role.name:
             new_name = validate.name(name)
             _require_unique(session, new_name)
+            privileges.require_role_name(caller, new_name)
             role.name = new_name
         if description is not UNSET:
             role.description = validate.text(description)

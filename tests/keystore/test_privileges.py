@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from keystore import privileges
+from keystore.db import make_engine, make_session_factory, transaction
 from keystore.errors import ConflictError, ForbiddenError, ValidationError
 from keystore.models import ApiKey, Client, Endpoint, Incident, Role
 from keystore.privileges import EVERYTHING, OPERATOR, Caller, Grants
 from keystore.services import admins, catalogue, clients, incidents, keys, leaks, roles
 from keystore.services.bootstrap import ADMIN_ROLE, bootstrap_admin
+from tests.databases import recreate_database
 from tests.worlds import ACTOR
 
 
@@ -199,3 +203,74 @@ def test_a_replacement_token_goes_only_to_a_caller_holding_its_client(session, s
         session, settings, actor=ACTOR, incident_id=incident.id
     )
     assert replacement.startswith("kw_prod_")
+
+
+def test_only_keyward_s_full_admins_may_name_a_role_keyward_admin(session, world):
+    """`keyward bootstrap` completes that role with every builtin, promoting its clients."""
+    acme = privileges.caller_for_client(session, world.client.id)
+    with pytest.raises(ForbiddenError):
+        roles.create_role(
+            session, actor=ACTOR, name=ADMIN_ROLE, endpoints=["orders.list"], caller=acme
+        )
+    with pytest.raises(ForbiddenError):
+        roles.update_role(session, actor=ACTOR, ref="reader", name=ADMIN_ROLE, caller=acme)
+    assert roles.create_role(session, actor=ACTOR, name=ADMIN_ROLE).name == ADMIN_ROLE
+
+
+def test_two_concurrent_demotions_cannot_both_pass(postgres_url, settings):
+    """Each of two transactions revokes one of the only admin's two keys: one must be refused."""
+    url = recreate_database(postgres_url, "privileges_race")
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    try:
+        with transaction(factory) as session:
+            first, _ = bootstrap_admin(
+                session, settings, actor=ACTOR, client_name="root", environment="prod"
+            )
+            second, _ = bootstrap_admin(
+                session, settings, actor=ACTOR, client_name="root", environment="prod"
+            )
+            ids = (first.id, second.id)
+        outcome = _race(engine, factory, ids)
+        assert outcome == ["revoked", "last_admin"]
+        with factory() as session:
+            states = session.scalars(select(ApiKey.state).order_by(ApiKey.id)).all()
+        assert sorted(states) == ["active", "revoked"]
+    finally:
+        engine.dispose()
+
+
+def _race(engine, factory, ids) -> list[str]:
+    """The first revocation holds its transaction open until the second waits on the rule."""
+    results: list[str] = []
+    holding = threading.Event()
+
+    def revoke(key_id: int, *, hold: bool) -> None:
+        try:
+            with transaction(factory) as session:
+                keys.revoke_key(session, actor=ACTOR, key_id=key_id)
+                if hold:
+                    holding.set()
+                    _wait_for_a_blocked_advisory_lock(engine)
+            results.append("revoked")
+        except ConflictError as exc:
+            results.append(exc.reason)
+
+    first = threading.Thread(target=revoke, args=(ids[0],), kwargs={"hold": True})
+    first.start()
+    assert holding.wait(timeout=10)
+    second = threading.Thread(target=revoke, args=(ids[1],), kwargs={"hold": False})
+    second.start()
+    first.join(timeout=30)
+    second.join(timeout=30)
+    return results
+
+
+def _wait_for_a_blocked_advisory_lock(engine, *, limit: float = 10.0) -> None:
+    query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    deadline = time.monotonic() + limit
+    with engine.connect() as connection:
+        while connection.execute(query).scalar() == 0:
+            assert time.monotonic() < deadline, "the second change never waited for the first"
+            time.sleep(0.02)
+            connection.rollback()
