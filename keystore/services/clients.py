@@ -180,8 +180,9 @@ def _resolve(session: Session, model, column, values, *, field: str) -> list:
 
 
 def _require_allowed_change(caller: Caller, client: Client, before: dict) -> None:
-    privileges.require_not_own(caller, client.id, before, serialize.client(client))
+    # Widening is named as such first, even when a client tries it on itself.
     privileges.require_may_act_on(caller, client)
+    privileges.require_not_own(caller, client.id, before, serialize.client(client))
 
 
 def _apply_changes(session: Session, client: Client, changes: dict) -> None:
