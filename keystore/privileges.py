@@ -21,7 +21,8 @@ surface (admin API, console, portal, CLI, leak response):
   stop working (``keyward bootstrap`` then issues the admin a new one).
 
 Address rules, expiry and per-key limits are hygiene the holder of a key may add (the portal
-sets them too), so they are not compared.  Refusals raise before anything is stored.
+sets them too), so they are not compared.  A refusal changes nothing: it is raised before the
+change, or the change is undone in its savepoint.
 """
 
 from __future__ import annotations
@@ -101,10 +102,9 @@ def operator(*, force: bool = False) -> Caller:
 
 def grants_of(client: Client) -> Grants:
     """What a client holds, as stored now."""
+    granted = client.role.endpoints if client.role else ()
     return Grants(
-        endpoints=frozenset(ep.name for ep in client.role.endpoints)
-        if client.role
-        else frozenset(),
+        endpoints=frozenset(ep.name for ep in granted),
         environments=frozenset(env.tag for env in client.environments),
         projects=frozenset(proj.name for proj in client.projects),
     )
