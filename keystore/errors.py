@@ -31,6 +31,13 @@ class ValidationError(KeywardError):
     status = 422
 
 
+class ForbiddenError(KeywardError):
+    """The caller is known but may not do this (e.g. grant more than it holds)."""
+
+    error = "forbidden"
+    status = 403
+
+
 class NotFoundError(KeywardError):
     error = "not_found"
     status = 404

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from keystore.config import Settings
 from keystore.decision import Decision, Request, judge, load_facts
 from keystore.errors import ConfigError, StateError, ValidationError
+from keystore.privileges import OPERATOR, Caller, require_may_act_on
 from keystore.services import audit
 from keystore.services.keys import get_key
 
@@ -43,13 +44,20 @@ _SUBJECT = re.compile(r"client:([1-9][0-9]{0,9})")
 
 
 def issue_jwt(
-    session: Session, settings: Settings, *, actor: str, key_id: int, ttl_seconds: int | None = None
+    session: Session,
+    settings: Settings,
+    *,
+    actor: str,
+    key_id: int,
+    ttl_seconds: int | None = None,
+    caller: Caller = OPERATOR,
 ) -> tuple[str, datetime]:
-    """Mint a JWT for a key's current token; returns it with its expiry."""
+    """Mint a JWT for a key's current token (of a client within the caller's privileges)."""
     ttl = settings.jwt_ttl_seconds if ttl_seconds is None else ttl_seconds
     if not isinstance(ttl, int) or not 1 <= ttl <= MAX_TTL_SECONDS:
         raise ValidationError(f"ttl must be from 1 to {MAX_TTL_SECONDS} seconds", field="ttl")
     key = get_key(session, key_id)
+    require_may_act_on(caller, key.client)
     current = [t for t in key.tokens if t.valid_until is None]
     if key.state != "active" or not current or not key.client.enabled:
         raise StateError(

@@ -17,12 +17,17 @@ from web.serve import serve
 
 @click.group(cls=KeywardGroup)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--force-last-admin",
+    is_flag=True,
+    help="Allow removing the last client that holds every keyward.* endpoint.",
+)
 @click.version_option(package_name="keyward")
 @click.pass_context
-def main(click_ctx: click.Context, as_json: bool) -> None:
+def main(click_ctx: click.Context, as_json: bool, force_last_admin: bool) -> None:
     """Keyward: API clients, keys, and leak response."""
     install_scrubbing()
-    click_ctx.obj = CliContext(as_json=as_json)
+    click_ctx.obj = CliContext(as_json=as_json, force_last_admin=force_last_admin)
     click_ctx.call_on_close(click_ctx.obj.close)
 
 

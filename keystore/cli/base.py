@@ -16,13 +16,16 @@ from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory, transaction
 from keystore.errors import KeywardError
 from keystore.migrate import pending, prepare
+from keystore.privileges import Caller, operator
 from keystore.redaction import scrub
 
 
 class CliContext:
-    def __init__(self, *, as_json: bool) -> None:
+    def __init__(self, *, as_json: bool, force_last_admin: bool = False) -> None:
         self.as_json = as_json
         self.actor = f"cli:{_login()}"
+        # The operator holds everything; removing the last full admin takes an explicit flag.
+        self.caller: Caller = operator(force=force_last_admin)
 
     @cached_property
     def settings(self) -> Settings:
@@ -77,7 +80,8 @@ class KeywardGroup(click.Group):
             exc.message = scrub(exc.message)
             raise
         except KeywardError as exc:
-            _fail(f"error: {exc.message}")
+            hint = " (to do it anyway: keyward --force-last-admin ...)"
+            _fail(f"error: {exc.message}{hint if exc.reason == 'last_admin' else ''}")
         except SQLAlchemyError as exc:
             _fail(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         except OSError as exc:

@@ -96,7 +96,9 @@ def project_revoke_keys(ctx: CliContext, name: str) -> None:
     with ctx.session() as session:
         revoked = [
             serialize.key(k)
-            for k in keys.revoke_project_keys(session, actor=ctx.actor, project=name)
+            for k in keys.revoke_project_keys(
+                session, actor=ctx.actor, caller=ctx.caller, project=name
+            )
         ]
     ctx.emit(revoked, f"{len(revoked)} key(s) revoked")
 

@@ -115,6 +115,7 @@ def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny
             roles.update_role(
                 session,
                 actor=ctx.actor,
+                caller=ctx.caller,
                 ref=current.id,
                 name=UNSET if name is None else name,
                 description=UNSET if description is None else description,
@@ -138,7 +139,7 @@ def role_delete(ctx: CliContext, role: str, yes: bool) -> None:
                 f"({', '.join(affected) or 'none'}). Delete?",
                 abort=True,
             )
-        roles.delete_role(session, actor=ctx.actor, ref=ref(role))
+        roles.delete_role(session, actor=ctx.actor, caller=ctx.caller, ref=ref(role))
     ctx.emit(
         {"deleted": role, "clients_affected": affected},
         f"role {role} deleted; {len(affected)} client(s) lost access",
@@ -236,7 +237,9 @@ def client_update(ctx: CliContext, client: str, **options) -> None:
         changes["limits"] = limits
     with ctx.session() as session:
         data = serialize.client(
-            clients.update_client(session, actor=ctx.actor, ref=ref(client), **changes)
+            clients.update_client(
+                session, actor=ctx.actor, caller=ctx.caller, ref=ref(client), **changes
+            )
         )
     ctx.emit(data, f"client {data['name']} updated")
 
@@ -259,7 +262,9 @@ def client_disable(ctx: CliContext, client: str) -> None:
 def _set_enabled(ctx: CliContext, client: str, *, enabled: bool) -> None:
     with ctx.session() as session:
         data = serialize.client(
-            clients.set_enabled(session, actor=ctx.actor, ref=ref(client), enabled=enabled)
+            clients.set_enabled(
+                session, actor=ctx.actor, caller=ctx.caller, ref=ref(client), enabled=enabled
+            )
         )
     ctx.emit(data, f"client {data['name']} {'enabled' if enabled else 'disabled'}")
 
@@ -270,7 +275,7 @@ def _set_enabled(ctx: CliContext, client: str, *, enabled: bool) -> None:
 @pass_context
 def client_delete(ctx: CliContext, client: str) -> None:
     with ctx.session() as session:
-        clients.delete_client(session, actor=ctx.actor, ref=ref(client))
+        clients.delete_client(session, actor=ctx.actor, caller=ctx.caller, ref=ref(client))
     ctx.emit({"deleted": client}, f"client {client} deleted")
 
 
@@ -282,6 +287,8 @@ def client_revoke_keys(ctx: CliContext, client: str) -> None:
     with ctx.session() as session:
         revoked = [
             serialize.key(k)
-            for k in keys.revoke_client_keys(session, actor=ctx.actor, client_ref=ref(client))
+            for k in keys.revoke_client_keys(
+                session, actor=ctx.actor, caller=ctx.caller, client_ref=ref(client)
+            )
         ]
     ctx.emit(revoked, f"{len(revoked)} key(s) revoked")

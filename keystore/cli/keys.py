@@ -120,7 +120,9 @@ def _key_command(name: str, operation, verb: str, help_text: str):
     @pass_context
     def command(ctx: CliContext, key_id: int) -> None:
         with ctx.session() as session:
-            data = serialize.key(operation(session, actor=ctx.actor, key_id=key_id))
+            data = serialize.key(
+                operation(session, actor=ctx.actor, caller=ctx.caller, key_id=key_id)
+            )
         ctx.emit(data, f"key {key_id} ({data['hint']}) {verb}")
 
     return command
@@ -147,7 +149,7 @@ _key_command("revoke", keys.revoke_key, "revoked", "Revoke the key for good.")
 @pass_context
 def key_delete(ctx: CliContext, key_id: int) -> None:
     with ctx.session() as session:
-        keys.delete_key(session, actor=ctx.actor, key_id=key_id)
+        keys.delete_key(session, actor=ctx.actor, caller=ctx.caller, key_id=key_id)
     ctx.emit({"deleted": key_id}, f"key {key_id} deleted")
 
 

@@ -8,7 +8,11 @@ from sqlalchemy.orm import Session
 from keystore import passwords, serialize, validate
 from keystore.errors import ConflictError, NotFoundError
 from keystore.models import Admin
+from keystore.privileges import OPERATOR, Caller, require_everything
 from keystore.services import audit
+
+# A workspace admin signs in to the console, which can do everything.
+_PERSON = "a workspace admin (the console can do everything)"
 
 
 def list_admins(session: Session) -> list[Admin]:
@@ -30,9 +34,16 @@ def get_admin(session: Session, email: str) -> Admin:
 
 
 def create_admin(
-    session: Session, *, actor: str, name: str, email: str, notify_leaks: bool = True
+    session: Session,
+    *,
+    actor: str,
+    name: str,
+    email: str,
+    notify_leaks: bool = True,
+    caller: Caller = OPERATOR,
 ) -> Admin:
-    """Add a workspace admin (the console password is set separately)."""
+    """Add a workspace admin (the console password is set separately); only a full admin may."""
+    require_everything(caller, what=_PERSON)
     email = validate.email(email, field="email", required=True).lower()
     if session.scalar(select(Admin.id).where(Admin.email == email)):
         raise ConflictError(f"an admin with email {email!r} exists already", reason="duplicate")
@@ -51,7 +62,10 @@ def create_admin(
     return admin
 
 
-def set_notifications(session: Session, *, actor: str, email: str, notify_leaks: bool) -> Admin:
+def set_notifications(
+    session: Session, *, actor: str, email: str, notify_leaks: bool, caller: Caller = OPERATOR
+) -> Admin:
+    require_everything(caller, what=_PERSON)
     admin = get_admin(session, email)
     before = serialize.admin(admin)
     admin.notify_leaks = bool(notify_leaks)
@@ -69,7 +83,8 @@ def set_notifications(session: Session, *, actor: str, email: str, notify_leaks:
     return admin
 
 
-def delete_admin(session: Session, *, actor: str, email: str) -> None:
+def delete_admin(session: Session, *, actor: str, email: str, caller: Caller = OPERATOR) -> None:
+    require_everything(caller, what=_PERSON)
     admin = get_admin(session, email)
     audit.record(
         session,

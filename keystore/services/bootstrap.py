@@ -7,9 +7,8 @@ from sqlalchemy.orm import Session
 from keystore.config import Settings
 from keystore.errors import NotFoundError
 from keystore.models import ApiKey, Role
+from keystore.privileges import ADMIN_ROLE
 from keystore.services import catalogue, clients, keys, roles
-
-ADMIN_ROLE = catalogue.ADMIN_ROLE
 
 
 def bootstrap_admin(

@@ -11,10 +11,13 @@ from sqlalchemy.orm import Session
 from keystore import serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project, Role
+from keystore.privileges import OPERATOR, Caller, Grants, require_endpoints, require_within
 from keystore.services import audit
 from keystore.tokens import is_valid_env_tag
 
 ADMIN_SECTION = "Keyward admin API"
+# Reserved for Keyward's own endpoints, so nobody can declare a look-alike of a future builtin.
+RESERVED_PREFIX = "keyward."
 # Keyward's own admin API is guarded by the same roles as the operator's API.
 BUILTIN_ENDPOINTS = {
     "keyward.catalogue.read": "Read environments, projects and the endpoint catalogue",
@@ -36,8 +39,6 @@ BUILTIN_ENDPOINTS = {
     "keyward.webhooks.read": "Read the outgoing webhooks of leak notifications (never secrets)",
     "keyward.webhooks.write": "Add, test and remove outgoing webhooks of leak notifications",
 }
-# The all-privileges role ``keyward bootstrap`` creates; it gets each builtin endpoint added later.
-ADMIN_ROLE = "keyward-admin"
 
 
 def ensure_builtin_endpoints(session: Session) -> int:
@@ -51,12 +52,20 @@ def ensure_builtin_endpoints(session: Session) -> int:
         for name in missing
     ]
     session.add_all(added)
-    admin_role = session.scalar(select(Role).where(Role.name == ADMIN_ROLE)) if added else None
-    if admin_role is not None:
-        # The full-admin role keeps holding every privilege of the admin API after an upgrade.
-        admin_role.endpoints.extend(added)
     session.flush()
+    if missing and present:
+        _complete_full_roles(session, present)
     return len(missing)
+
+
+def _complete_full_roles(session: Session, previous: set[str]) -> None:
+    # A role that held every builtin keeps doing so when a newer Keyward adds one.
+    builtins = list(session.scalars(select(Endpoint).where(Endpoint.builtin.is_(True))))
+    for role in session.scalars(select(Role)):
+        if previous <= {ep.name for ep in role.endpoints}:
+            merged = {ep.name: ep for ep in [*role.endpoints, *builtins]}
+            role.endpoints = sorted(merged.values(), key=lambda ep: ep.name)
+    session.flush()
 
 
 def list_environments(session: Session) -> list[Environment]:
@@ -134,9 +143,13 @@ def create_project(session: Session, *, actor: str, name: str, description: str 
     return proj
 
 
-def delete_project(session: Session, *, actor: str, name: str) -> None:
-    """Delete a project; clients lose it at once, so requests naming it are refused."""
+def delete_project(session: Session, *, actor: str, name: str, caller: Caller = OPERATOR) -> None:
+    """Delete a project; clients lose it at once, so requests naming it are refused.
+
+    Only a caller holding the project: nobody takes away what it does not hold.
+    """
     proj = get_project(session, name)
+    require_within(caller, Grants(projects=frozenset({proj.name})), what="the project")
     audit.record(
         session,
         actor=actor,
@@ -176,6 +189,12 @@ def declare_endpoint(
 ) -> Endpoint:
     """Add an endpoint of the operator's API to the catalogue."""
     name = validate.endpoint_name(name)
+    if name.lower().startswith(RESERVED_PREFIX):
+        raise ValidationError(
+            f"endpoint names starting with {RESERVED_PREFIX!r} are Keyward's own",
+            field="name",
+            reason="reserved_name",
+        )
     if session.scalar(select(Endpoint.id).where(Endpoint.name == name)):
         raise ConflictError(f"endpoint {name!r} exists already", reason="duplicate")
     method, path = _http_shape(method, path)
@@ -201,11 +220,16 @@ def declare_endpoint(
     return ep
 
 
-def delete_endpoint(session: Session, *, actor: str, name: str) -> None:
-    """Remove an endpoint; every role loses it at once.  Builtins cannot be removed."""
+def delete_endpoint(session: Session, *, actor: str, name: str, caller: Caller = OPERATOR) -> None:
+    """Remove an endpoint; every role loses it at once.  Builtins cannot be removed.
+
+    Only a caller holding the endpoint: removing one can hand its requests to a broader
+    pattern, and nobody takes away what it does not hold.
+    """
     ep = get_endpoint(session, name)
     if ep.builtin:
         raise ValidationError("builtin endpoints cannot be removed", reason="builtin", field="name")
+    require_endpoints(caller, [ep.name], what="the endpoint")
     audit.record(
         session,
         actor=actor,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from keystore import serialize, validate
+from keystore import privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import Client, Environment, Project
+from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.roles import UNSET, get_role
 
@@ -43,8 +44,9 @@ def create_client(
     contact_email: str = "",
     enabled: bool = True,
     limits: dict | None = None,
+    caller: Caller = OPERATOR,
 ) -> Client:
-    """Register a client bound to a role, environments and projects."""
+    """Register a client bound to a role, environments and projects the caller holds."""
     name = validate.name(name)
     _require_unique(session, name)
     client = Client(
@@ -57,6 +59,7 @@ def create_client(
         enabled=bool(enabled),
     )
     apply_limits(client, limits or {})
+    privileges.require_may_act_on(caller, client)
     session.add(client)
     session.flush()
     audit.record(
@@ -71,12 +74,21 @@ def create_client(
     return client
 
 
-def update_client(session: Session, *, actor: str, ref: int | str, **changes) -> Client:
-    """Edit a client; the next check sees the change (nothing is cached)."""
+def update_client(
+    session: Session, *, actor: str, ref: int | str, caller: Caller = OPERATOR, **changes
+) -> Client:
+    """Edit a client; the next check sees the change (nothing is cached).
+
+    The caller must hold what the client holds, before and after; a client never changes
+    its own privileges, and the last working full admin is never demoted.
+    """
     client = get_client(session, ref)
+    privileges.require_may_act_on(caller, client)
     before = serialize.client(client)
-    _apply_changes(session, client, changes)
-    session.flush()
+    with privileges.keeping_an_admin(session, caller) as guard:
+        _apply_changes(session, client, changes)
+        guard.check()
+        _require_allowed_change(caller, client, before)
     audit.record(
         session,
         actor=actor,
@@ -90,12 +102,15 @@ def update_client(session: Session, *, actor: str, ref: int | str, **changes) ->
     return client
 
 
-def set_enabled(session: Session, *, actor: str, ref: int | str, enabled: bool) -> Client:
+def set_enabled(
+    session: Session, *, actor: str, ref: int | str, enabled: bool, caller: Caller = OPERATOR
+) -> Client:
     """Enable or disable a client; a disabled client's keys and JWTs fail at once."""
     client = get_client(session, ref)
+    privileges.require_may_act_on(caller, client)
     if client.enabled != enabled:
-        client.enabled = enabled
-        session.flush()
+        with privileges.keeping_an_admin(session, caller):
+            client.enabled = enabled
         audit.record(
             session,
             actor=actor,
@@ -107,21 +122,25 @@ def set_enabled(session: Session, *, actor: str, ref: int | str, enabled: bool) 
     return client
 
 
-def delete_client(session: Session, *, actor: str, ref: int | str) -> None:
+def delete_client(
+    session: Session, *, actor: str, ref: int | str, caller: Caller = OPERATOR
+) -> None:
     """Delete a client and all its keys; their tokens are refused from the next request on."""
     client = get_client(session, ref)
+    privileges.require_may_act_on(caller, client)
     hints = [key.hint for key in client.keys]
+    before = serialize.client(client)
+    with privileges.keeping_an_admin(session, caller):
+        session.delete(client)
     audit.record(
         session,
         actor=actor,
         action="client.delete",
         object_type="client",
-        object_id=client.id,
-        summary=f"{client.name}; keys {', '.join(hints) or 'none'}",
-        before=serialize.client(client),
+        object_id=before["id"],
+        summary=f"{before['name']}; keys {', '.join(hints) or 'none'}",
+        before=before,
     )
-    session.delete(client)
-    session.flush()
 
 
 def apply_limits(obj, limits: dict) -> None:
@@ -158,6 +177,12 @@ def _resolve(session: Session, model, column, values, *, field: str) -> list:
             f"unknown {field}: {', '.join(sorted(map(str, unknown)))}", field=field
         )
     return found
+
+
+def _require_allowed_change(caller: Caller, client: Client, before: dict) -> None:
+    # Widening is named as such first, even when a client tries it on itself.
+    privileges.require_may_act_on(caller, client)
+    privileges.require_not_own(caller, client.id, before, serialize.client(client))
 
 
 def _apply_changes(session: Session, client: Client, changes: dict) -> None:

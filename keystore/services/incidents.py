@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from keystore import sealing, tokens
 from keystore.config import Settings
 from keystore.errors import NotFoundError, StateError
-from keystore.models import ApiKey, Incident, KeyToken, Occurrence
+from keystore.models import ApiKey, Client, Incident, KeyToken, Occurrence
+from keystore.privileges import OPERATOR, Caller, require_everything, require_may_act_on
 from keystore.services import audit
 
 IN_CHUNK = 500
@@ -183,14 +184,27 @@ def stuck_incidents(session: Session, *, older_than: timedelta, limit: int = 500
 
 
 def pick_up_replacement(
-    session: Session, settings: Settings, *, actor: str, incident_id: int
+    session: Session,
+    settings: Settings,
+    *,
+    actor: str,
+    incident_id: int,
+    caller: Caller = OPERATOR,
 ) -> tuple[Incident, str]:
-    """Hand out the replacement token once; the sealed copy is destroyed in the same step."""
+    """Hand out the replacement token once; the sealed copy is destroyed in the same step.
+
+    The token is the client's credential: only a caller holding all the client holds gets it.
+    """
     incident = session.scalars(
         select(Incident).where(Incident.id == incident_id).with_for_update()
     ).one_or_none()
     if incident is None:
         raise NotFoundError(f"no incident {incident_id}", reason="incident_not_found")
+    owner = session.get(Client, incident.client_id)
+    if owner is None:
+        require_everything(caller, what=f"the deleted client of incident {incident.id}")
+    else:
+        require_may_act_on(caller, owner)
     if incident.replacement_sealed is None:
         reason = "picked_up" if incident.replacement_picked_up_at else "no_replacement"
         raise StateError(

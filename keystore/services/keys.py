@@ -6,16 +6,18 @@ only its keyed digest and its hint are stored.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import serialize, tokens, validate
+from keystore import privileges, serialize, tokens, validate
 from keystore.config import Settings
 from keystore.errors import LimitError, NotFoundError, StateError, ValidationError
 from keystore.ipnets import normalise_rules
 from keystore.models import ApiKey, Client, KeyToken
+from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.catalogue import get_environment, get_project
 from keystore.services.clients import apply_limits, get_client
@@ -51,9 +53,14 @@ def issue_key(
     blocked_ips: list[str] = (),
     expires_at=None,
     limits: dict | None = None,
+    caller: Caller = OPERATOR,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its token, which is never available again."""
+    """Create a key and return it with its token, which is never available again.
+
+    Only for a client whose privileges the caller holds all of.
+    """
     client = _lock_client(session, get_client(session, client_ref).id)
+    privileges.require_may_act_on(caller, client)
     _require_room(session, client)
     env = get_environment(session, environment)
     if env not in client.environments:
@@ -80,9 +87,12 @@ def issue_key(
     return key, token
 
 
-def update_key(session: Session, *, actor: str, key_id: int, **changes) -> ApiKey:
-    """Rename a key or change its address rules, expiry or limits."""
+def update_key(
+    session: Session, *, actor: str, key_id: int, caller: Caller = OPERATOR, **changes
+) -> ApiKey:
+    """Rename a key or change its address rules, expiry or limits (not on the caller's own)."""
     key = _live_key(session, key_id)
+    privileges.require_may_act_on(caller, key.client)
     before = serialize.key(key)
     if changes.get("name", UNSET) is not UNSET:
         key.name = validate.name(changes.pop("name"))
@@ -93,6 +103,9 @@ def update_key(session: Session, *, actor: str, key_id: int, **changes) -> ApiKe
     if unknown:
         raise ValidationError(f"unknown field {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
     _apply_rules(key, **rules)
+    privileges.require_not_own(
+        caller, key.client_id, before, serialize.key(key), fields=("limits",)
+    )
     session.flush()
     audit.record(
         session,
@@ -108,10 +121,17 @@ def update_key(session: Session, *, actor: str, key_id: int, **changes) -> ApiKe
 
 
 def regenerate_key(
-    session: Session, settings: Settings, *, actor: str, key_id: int, grace_seconds: int = 0
+    session: Session,
+    settings: Settings,
+    *,
+    actor: str,
+    key_id: int,
+    grace_seconds: int = 0,
+    caller: Caller = OPERATOR,
 ) -> tuple[ApiKey, str]:
     """Give a key a new token, same settings.  The old one stops now, or after the grace period."""
     key = _live_key(session, key_id)
+    privileges.require_may_act_on(caller, key.client)
     if not isinstance(grace_seconds, int) or not 0 <= grace_seconds <= MAX_GRACE.total_seconds():
         raise ValidationError("grace_seconds must be from 0 to 86400", field="grace_seconds")
     old_hint = key.hint
@@ -131,13 +151,16 @@ def regenerate_key(
     return key, token
 
 
-def set_key_active(session: Session, *, actor: str, key_id: int, active: bool) -> ApiKey:
+def set_key_active(
+    session: Session, *, actor: str, key_id: int, active: bool, caller: Caller = OPERATOR
+) -> ApiKey:
     """Deactivate (reversible) or reactivate a key."""
     key = _live_key(session, key_id)
+    privileges.require_may_act_on(caller, key.client)
     state = "active" if active else "inactive"
     if key.state != state:
-        key.state = state
-        session.flush()
+        with privileges.keeping_an_admin(session, caller):
+            key.state = state
         audit.record(
             session,
             actor=actor,
@@ -149,15 +172,18 @@ def set_key_active(session: Session, *, actor: str, key_id: int, active: bool) -
     return key
 
 
-def revoke_key(session: Session, *, actor: str, key_id: int, reason: str = "") -> ApiKey:
+def revoke_key(
+    session: Session, *, actor: str, key_id: int, reason: str = "", caller: Caller = OPERATOR
+) -> ApiKey:
     """Revoke a key for good.  Revoking a revoked key changes nothing (idempotent)."""
     key = get_key(session, key_id)
+    privileges.require_may_act_on(caller, key.client)
     if key.state == "revoked":
         return key
     now = datetime.now(UTC)
-    key.state, key.revoked_at = "revoked", now
-    _close_tokens(key, at=now)
-    session.flush()
+    with privileges.keeping_an_admin(session, caller):
+        key.state, key.revoked_at = "revoked", now
+        _close_tokens(key, at=now)
     audit.record(
         session,
         actor=actor,
@@ -169,35 +195,41 @@ def revoke_key(session: Session, *, actor: str, key_id: int, reason: str = "") -
     return key
 
 
-def revoke_client_keys(session: Session, *, actor: str, client_ref: int | str) -> list[ApiKey]:
+def revoke_client_keys(
+    session: Session, *, actor: str, client_ref: int | str, caller: Caller = OPERATOR
+) -> list[ApiKey]:
     """Revoke every key of one client; returns the keys that were revoked now."""
     client = get_client(session, client_ref)
-    return _revoke_all(session, actor=actor, keys=client.keys)
+    return _revoke_all(session, actor=actor, keys=client.keys, caller=caller)
 
 
-def revoke_project_keys(session: Session, *, actor: str, project: str) -> list[ApiKey]:
+def revoke_project_keys(
+    session: Session, *, actor: str, project: str, caller: Caller = OPERATOR
+) -> list[ApiKey]:
     """Revoke every key of every client of a project."""
     proj = get_project(session, project)
     keys = session.scalars(
         select(ApiKey).join(Client).where(Client.projects.contains(proj)).order_by(ApiKey.id)
     )
-    return _revoke_all(session, actor=actor, keys=list(keys))
+    return _revoke_all(session, actor=actor, keys=list(keys), caller=caller)
 
 
-def delete_key(session: Session, *, actor: str, key_id: int) -> None:
+def delete_key(session: Session, *, actor: str, key_id: int, caller: Caller = OPERATOR) -> None:
     """Delete a key; its tokens are unknown from the next request on."""
     key = get_key(session, key_id)
+    privileges.require_may_act_on(caller, key.client)
+    before = serialize.key(key)
+    with privileges.keeping_an_admin(session, caller):
+        session.delete(key)
     audit.record(
         session,
         actor=actor,
         action="key.delete",
         object_type="key",
-        object_id=key.id,
-        summary=key.hint,
-        before=serialize.key(key),
+        object_id=before["id"],
+        summary=before["hint"],
+        before=before,
     )
-    session.delete(key)
-    session.flush()
 
 
 def find_token(session: Session, settings: Settings, token: str) -> KeyToken | None:
@@ -209,10 +241,14 @@ def find_token(session: Session, settings: Settings, token: str) -> KeyToken | N
     )
 
 
-def _revoke_all(session: Session, *, actor: str, keys) -> list[ApiKey]:
+def _revoke_all(session: Session, *, actor: str, keys, caller: Caller) -> list[ApiKey]:
     live = [key for key in keys if key.state != "revoked"]
-    for key in live:
-        revoke_key(session, actor=actor, key_id=key.id)
+    for key in keys:
+        privileges.require_may_act_on(caller, key.client)
+    # One last-admin judgement for the whole batch, not one per key.
+    with privileges.keeping_an_admin(session, caller):
+        for key in live:
+            revoke_key(session, actor=actor, key_id=key.id, caller=replace(caller, force=True))
     return live
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from keystore import sealing
 from keystore.config import Settings
 from keystore.models import ApiKey, Incident, KeyToken, Notification
+from keystore.privileges import LEAK_RESPONSE
 from keystore.services import audit, keys, webhooks
 from keystore.services.admins import leak_recipients
 
@@ -64,7 +65,8 @@ def _apply(session, settings, incident, key, token_row, action: str) -> None:
         incident.action = "none"
         incident.action_detail = "the token had already stopped working"
     elif action == "revoke":
-        keys.revoke_key(session, actor=ACTOR, key_id=key.id, reason=reason)
+        # A leaked token stops working even if it is the last admin's.
+        keys.revoke_key(session, actor=ACTOR, key_id=key.id, reason=reason, caller=LEAK_RESPONSE)
         incident.action, incident.action_detail = "revoke", "the key was revoked"
     elif token_row.valid_until is not None:
         # A token in its grace period after a regeneration: end the grace, keep the new one.
@@ -76,7 +78,9 @@ def _apply(session, settings, incident, key, token_row, action: str) -> None:
 
 
 def _regenerate(session, settings, incident, key) -> None:
-    _, token = keys.regenerate_key(session, settings, actor=ACTOR, key_id=key.id)
+    _, token = keys.regenerate_key(
+        session, settings, actor=ACTOR, key_id=key.id, caller=LEAK_RESPONSE
+    )
     incident.action = "regenerate"
     incident.action_detail = "the key got a new token; pick it up once in Keyward"
     incident.replacement_hint = key.hint

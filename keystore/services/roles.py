@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import serialize, validate
+from keystore import privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Client, Endpoint, Role
+from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 
 UNSET = object()
@@ -34,14 +35,18 @@ def create_role(
     description: str = "",
     endpoints: list[str] = (),
     leak_action: str | None = None,
+    caller: Caller = OPERATOR,
 ) -> Role:
-    """Create a role granting the named catalogue endpoints."""
+    """Create a role granting the named catalogue endpoints, all of which the caller holds."""
     name = validate.name(name)
     _require_unique(session, name)
+    privileges.require_role_name(caller, name)
+    granted = resolve_endpoints(session, endpoints)
+    privileges.require_endpoints(caller, [ep.name for ep in granted], what=f"role {name!r}")
     role = Role(
         name=name,
         description=validate.text(description),
-        endpoints=resolve_endpoints(session, endpoints),
+        endpoints=granted,
         leak_action=validate.choice(leak_action, LEAK_ACTIONS, field="leak_action", optional=True),
     )
     session.add(role)
@@ -67,23 +72,34 @@ def update_role(
     description=UNSET,
     endpoints=UNSET,
     leak_action=UNSET,
+    caller: Caller = OPERATOR,
 ) -> Role:
-    """Change a role; its clients see the change on their very next request."""
+    """Change a role; its clients see the change on their very next request.
+
+    Only a caller holding the role's endpoints, old and new, and everything its clients hold.
+    """
     role = get_role(session, ref)
+    _require_may_change(session, caller, role)
     before = serialize.role(role)
-    if name is not UNSET and name != role.name:
-        new_name = validate.name(name)
-        _require_unique(session, new_name)
-        role.name = new_name
-    if description is not UNSET:
-        role.description = validate.text(description)
-    if endpoints is not UNSET:
-        role.endpoints = resolve_endpoints(session, endpoints)
-    if leak_action is not UNSET:
-        role.leak_action = validate.choice(
-            leak_action, LEAK_ACTIONS, field="leak_action", optional=True
-        )
-    session.flush()
+    granted = UNSET if endpoints is UNSET else resolve_endpoints(session, endpoints)
+    if granted is not UNSET:
+        privileges.require_endpoints(caller, [ep.name for ep in granted], what="the role")
+    with privileges.keeping_an_admin(session, caller) as guard:
+        if name is not UNSET and name != role.name:
+            new_name = validate.name(name)
+            _require_unique(session, new_name)
+            privileges.require_role_name(caller, new_name)
+            role.name = new_name
+        if description is not UNSET:
+            role.description = validate.text(description)
+        if granted is not UNSET:
+            role.endpoints = granted
+        if leak_action is not UNSET:
+            role.leak_action = validate.choice(
+                leak_action, LEAK_ACTIONS, field="leak_action", optional=True
+            )
+        guard.check()
+        privileges.require_not_own_role(caller, role.id)
     audit.record(
         session,
         actor=actor,
@@ -105,24 +121,38 @@ def clients_using(session: Session, ref: int | str) -> list[Client]:
     )
 
 
-def delete_role(session: Session, *, actor: str, ref: int | str) -> list[Client]:
+def delete_role(
+    session: Session, *, actor: str, ref: int | str, caller: Caller = OPERATOR
+) -> list[Client]:
     """Delete a role.  Its clients keep existing but are refused every endpoint at once."""
     role = get_role(session, ref)
+    _require_may_change(session, caller, role)
     affected = clients_using(session, role.id)
+    before = serialize.role(role)
+    with privileges.keeping_an_admin(session, caller) as guard:
+        session.delete(role)
+        guard.check()
+        privileges.require_not_own_role(caller, before["id"])
+        for client in affected:
+            session.refresh(client)
     audit.record(
         session,
         actor=actor,
         action="role.delete",
         object_type="role",
-        object_id=role.id,
-        summary=f"{role.name}; {len(affected)} client(s) lose access",
-        before=serialize.role(role),
+        object_id=before["id"],
+        summary=f"{before['name']}; {len(affected)} client(s) lose access",
+        before=before,
     )
-    session.delete(role)
-    session.flush()
-    for client in affected:
-        session.refresh(client)
     return affected
+
+
+def _require_may_change(session: Session, caller: Caller, role: Role) -> None:
+    # Changing a role changes every client holding it: the caller must hold all of theirs.
+    what = f"role {role.name!r}"
+    privileges.require_endpoints(caller, [ep.name for ep in role.endpoints], what=what)
+    for client in clients_using(session, role.id):
+        privileges.require_may_act_on(caller, client)
 
 
 def resolve_endpoints(session: Session, names) -> list[Endpoint]:

@@ -1,6 +1,7 @@
-"""The attacks run against the same app, client and world as the web tests, on both databases."""
+"""Security tests reuse the web app (on each database), its admin, the console and the world."""
 
 from tests.web.conftest import admin, admin_token, app, client
+from tests.web.console.conftest import ada, browser, console
 from tests.worlds import issue, world
 
-__all__ = ["admin", "admin_token", "app", "client", "issue", "world"]
+__all__ = ["ada", "admin", "admin_token", "app", "browser", "client", "console", "issue", "world"]

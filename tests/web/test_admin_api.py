@@ -187,6 +187,10 @@ def test_the_callers_own_key_revoked_is_refused_on_the_next_request(
 ):
     assert admin("GET", "/api/v1/roles").status_code == 200
     key = keys.find_token(session, settings, admin_token).key
+    # A second working key, so revoking this one does not remove the last admin.
+    keys.issue_key(
+        session, settings, actor=ACTOR, client_ref=key.client_id, name="spare", environment="prod"
+    )
     revoked = admin("POST", f"/api/v1/keys/{key.id}/revoke")
     assert revoked.status_code == 200
     after = admin("GET", "/api/v1/roles")

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, g, jsonify
 
+from keystore.privileges import Caller, caller_for_client
 from web.openapi import build_document, operation
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -9,6 +10,11 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def actor() -> str:
     return g.actor
+
+
+def caller(session) -> Caller:
+    """The calling client's privileges, for the services' containment rule."""
+    return caller_for_client(session, g.outcome.decision.client_id)
 
 
 @api.get("/openapi.json")

@@ -4,7 +4,7 @@ from flask import jsonify
 
 from keystore import serialize
 from keystore.services import catalogue
-from web.api import actor, api
+from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
 from web.payload import json_object, only, required, typed
@@ -72,7 +72,7 @@ def create_project():
 @requires(WRITE)
 def delete_project(name: str):
     with runtime().unit_of_work() as session:
-        catalogue.delete_project(session, actor=actor(), name=name)
+        catalogue.delete_project(session, actor=actor(), caller=caller(session), name=name)
     return jsonify({"deleted": name})
 
 
@@ -115,5 +115,5 @@ def declare_endpoint():
 @requires(WRITE)
 def delete_endpoint(name: str):
     with runtime().unit_of_work() as session:
-        catalogue.delete_endpoint(session, actor=actor(), name=name)
+        catalogue.delete_endpoint(session, actor=actor(), caller=caller(session), name=name)
     return jsonify({"deleted": name})

@@ -4,7 +4,7 @@ from flask import jsonify, request
 
 from keystore import serialize
 from keystore.services import clients, keys
-from web.api import actor, api
+from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
 from web.payload import json_object, only, required
@@ -45,7 +45,7 @@ def create_client():
     data.setdefault("role", None)
     data.setdefault("environments", [])
     with runtime().unit_of_work() as session:
-        client = clients.create_client(session, actor=actor(), **data)
+        client = clients.create_client(session, actor=actor(), caller=caller(session), **data)
         return jsonify(serialize.client(client)), 201
 
 
@@ -67,12 +67,14 @@ def show_client(client_id: int):
 def update_client(client_id: int):
     data = only(json_object(), FIELDS)
     with runtime().unit_of_work() as session:
-        client = clients.update_client(session, actor=actor(), ref=client_id, **data)
+        client = clients.update_client(
+            session, actor=actor(), caller=caller(session), ref=client_id, **data
+        )
         return jsonify(serialize.client(client))
 
 
 @api.post("/clients/<int:client_id>/enable")
-@operation("Enable a client", responses={200: "Client", 404: "Error"})
+@operation("Enable a client", responses={200: "Client", 404: "Error", 409: "Error"})
 @requires(WRITE)
 def enable_client(client_id: int):
     return _set_enabled(client_id, enabled=True)
@@ -80,7 +82,8 @@ def enable_client(client_id: int):
 
 @api.post("/clients/<int:client_id>/disable")
 @operation(
-    "Disable a client; its keys and JWTs fail at once", responses={200: "Client", 404: "Error"}
+    "Disable a client; its keys and JWTs fail at once",
+    responses={200: "Client", 404: "Error", 409: "Error"},
 )
 @requires(WRITE)
 def disable_client(client_id: int):
@@ -89,23 +92,27 @@ def disable_client(client_id: int):
 
 def _set_enabled(client_id: int, *, enabled: bool):
     with runtime().unit_of_work() as session:
-        client = clients.set_enabled(session, actor=actor(), ref=client_id, enabled=enabled)
+        client = clients.set_enabled(
+            session, actor=actor(), caller=caller(session), ref=client_id, enabled=enabled
+        )
         return jsonify(serialize.client(client))
 
 
 @api.post("/clients/<int:client_id>/revoke-keys")
-@operation("Revoke every key of the client", responses={200: "Key[]", 404: "Error"})
+@operation("Revoke every key of the client", responses={200: "Key[]", 404: "Error", 409: "Error"})
 @requires("keyward.keys.write")
 def revoke_client_keys(client_id: int):
     with runtime().unit_of_work() as session:
-        revoked = keys.revoke_client_keys(session, actor=actor(), client_ref=client_id)
+        revoked = keys.revoke_client_keys(
+            session, actor=actor(), caller=caller(session), client_ref=client_id
+        )
         return jsonify([serialize.key(k) for k in revoked])
 
 
 @api.delete("/clients/<int:client_id>")
-@operation("Delete a client and its keys", responses={200: "Deleted", 404: "Error"})
+@operation("Delete a client and its keys", responses={200: "Deleted", 404: "Error", 409: "Error"})
 @requires(WRITE)
 def delete_client(client_id: int):
     with runtime().unit_of_work() as session:
-        clients.delete_client(session, actor=actor(), ref=client_id)
+        clients.delete_client(session, actor=actor(), caller=caller(session), ref=client_id)
     return jsonify({"deleted": client_id})

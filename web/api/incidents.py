@@ -6,7 +6,7 @@ from keystore import serialize
 from keystore.errors import ValidationError
 from keystore.models import INCIDENT_STATES
 from keystore.services import incidents
-from web.api import actor, api
+from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
 from web.payload import query_int
@@ -56,7 +56,7 @@ def pick_up_replacement(incident_id: int):
     rt = runtime()
     with rt.unit_of_work() as session:
         incident, token = incidents.pick_up_replacement(
-            session, rt.settings, actor=actor(), incident_id=incident_id
+            session, rt.settings, actor=actor(), caller=caller(session), incident_id=incident_id
         )
         body = {
             "incident_id": incident.id,

@@ -5,7 +5,7 @@ from flask import jsonify
 from keystore import serialize
 from keystore.jwt_access import issue_jwt
 from keystore.services import keys
-from web.api import actor, api
+from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
 from web.payload import json_object, only, required, typed
@@ -42,6 +42,7 @@ def issue_key(client_id: int):
             session,
             rt.settings,
             actor=actor(),
+            caller=caller(session),
             client_ref=client_id,
             name=required(data, "name"),
             environment=required(data, "environment"),
@@ -73,7 +74,11 @@ def update_key(key_id: int):
     data = only(json_object(), {"name"} | RULES)
     with runtime().unit_of_work() as session:
         return jsonify(
-            serialize.key(keys.update_key(session, actor=actor(), key_id=key_id, **data))
+            serialize.key(
+                keys.update_key(
+                    session, actor=actor(), caller=caller(session), key_id=key_id, **data
+                )
+            )
         )
 
 
@@ -92,6 +97,7 @@ def regenerate_key(key_id: int):
             session,
             rt.settings,
             actor=actor(),
+            caller=caller(session),
             key_id=key_id,
             grace_seconds=typed(data, "grace_seconds", int, 0),
         )
@@ -113,15 +119,17 @@ def _state_change(name: str, summary: str, change):
 _state_change(
     "deactivate",
     "Refuse the key until reactivated",
-    lambda s, k: keys.set_key_active(s, actor=actor(), key_id=k, active=False),
+    lambda s, k: keys.set_key_active(s, actor=actor(), caller=caller(s), key_id=k, active=False),
 )
 _state_change(
     "reactivate",
     "Accept a deactivated key again",
-    lambda s, k: keys.set_key_active(s, actor=actor(), key_id=k, active=True),
+    lambda s, k: keys.set_key_active(s, actor=actor(), caller=caller(s), key_id=k, active=True),
 )
 _state_change(
-    "revoke", "Revoke the key for good", lambda s, k: keys.revoke_key(s, actor=actor(), key_id=k)
+    "revoke",
+    "Revoke the key for good",
+    lambda s, k: keys.revoke_key(s, actor=actor(), caller=caller(s), key_id=k),
 )
 
 
@@ -140,6 +148,7 @@ def mint_jwt(key_id: int):
             session,
             rt.settings,
             actor=actor(),
+            caller=caller(session),
             key_id=key_id,
             ttl_seconds=typed(data, "ttl_seconds", int),
         )
@@ -148,9 +157,9 @@ def mint_jwt(key_id: int):
 
 
 @api.delete("/keys/<int:key_id>")
-@operation("Delete a key", responses={200: "Deleted", 404: "Error"})
+@operation("Delete a key", responses={200: "Deleted", 404: "Error", 409: "Error"})
 @requires(WRITE)
 def delete_key(key_id: int):
     with runtime().unit_of_work() as session:
-        keys.delete_key(session, actor=actor(), key_id=key_id)
+        keys.delete_key(session, actor=actor(), caller=caller(session), key_id=key_id)
     return jsonify({"deleted": key_id})

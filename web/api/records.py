@@ -6,7 +6,7 @@ from keystore import serialize
 from keystore.errors import ValidationError
 from keystore.services import admins, audit
 from keystore.usage import usage_report
-from web.api import actor, api
+from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
 from web.payload import json_object, only, query_datetime, query_int, required, typed
@@ -105,6 +105,7 @@ def create_admin():
         admin = admins.create_admin(
             session,
             actor=actor(),
+            caller=caller(session),
             name=required(data, "name"),
             email=required(data, "email"),
             notify_leaks=typed(data, "notify_leaks", bool, True),
@@ -117,5 +118,5 @@ def create_admin():
 @requires("keyward.admins.write")
 def delete_admin(email: str):
     with runtime().unit_of_work() as session:
-        admins.delete_admin(session, actor=actor(), email=email)
+        admins.delete_admin(session, actor=actor(), caller=caller(session), email=email)
     return jsonify({"deleted": email})

@@ -4,7 +4,7 @@ from flask import jsonify
 
 from keystore import serialize
 from keystore.services import roles
-from web.api import actor, api
+from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
 from web.payload import json_object, only, required
@@ -29,7 +29,7 @@ def create_role():
     data = only(json_object(), FIELDS)
     required(data, "name")
     with runtime().unit_of_work() as session:
-        role = roles.create_role(session, actor=actor(), **data)
+        role = roles.create_role(session, actor=actor(), caller=caller(session), **data)
         return jsonify(serialize.role(role)), 201
 
 
@@ -54,16 +54,19 @@ def show_role(role_id: int):
 def update_role(role_id: int):
     data = only(json_object(), FIELDS)
     with runtime().unit_of_work() as session:
-        role = roles.update_role(session, actor=actor(), ref=role_id, **data)
+        role = roles.update_role(
+            session, actor=actor(), caller=caller(session), ref=role_id, **data
+        )
         return jsonify(serialize.role(role))
 
 
 @api.delete("/roles/<int:role_id>")
 @operation(
-    "Delete a role; its clients lose every privilege", responses={200: "Deleted", 404: "Error"}
+    "Delete a role; its clients lose every privilege",
+    responses={200: "Deleted", 404: "Error", 409: "Error"},
 )
 @requires(WRITE)
 def delete_role(role_id: int):
     with runtime().unit_of_work() as session:
-        affected = roles.delete_role(session, actor=actor(), ref=role_id)
+        affected = roles.delete_role(session, actor=actor(), caller=caller(session), ref=role_id)
         return jsonify({"deleted": role_id, "clients_affected": [c.name for c in affected]})

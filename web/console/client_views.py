@@ -7,7 +7,7 @@ from flask import redirect, render_template, request, url_for
 from keystore.services import catalogue, keys, roles
 from keystore.services import clients as clients_service
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
-from web.console import actor, console
+from web.console import actor, caller, console
 from web.forms import FormErrors, chosen, run_form, text
 from web.runtime import runtime
 
@@ -61,7 +61,7 @@ def client_disable(client_id: int):
 def client_delete(client_id: int):
     if request.method == "POST":
         with runtime().unit_of_work() as session:
-            clients_service.delete_client(session, actor=actor(), ref=client_id)
+            clients_service.delete_client(session, actor=actor(), caller=caller(), ref=client_id)
         return redirect(url_for("console.clients"))
     with runtime().unit_of_work() as session:
         client = clients_service.get_client(session, client_id)
@@ -70,7 +70,9 @@ def client_delete(client_id: int):
 
 def _set_enabled(client_id: int, *, enabled: bool):
     with runtime().unit_of_work() as session:
-        clients_service.set_enabled(session, actor=actor(), ref=client_id, enabled=enabled)
+        clients_service.set_enabled(
+            session, actor=actor(), caller=caller(), ref=client_id, enabled=enabled
+        )
     return redirect(url_for("console.client_show", client_id=client_id))
 
 
@@ -103,8 +105,10 @@ def _save(session, *, client_id: int | None):
         "projects": chosen("projects"),
     }
     if client_id is None:
-        return clients_service.create_client(session, actor=actor(), **values)
-    return clients_service.update_client(session, actor=actor(), ref=client_id, **values)
+        return clients_service.create_client(session, actor=actor(), caller=caller(), **values)
+    return clients_service.update_client(
+        session, actor=actor(), caller=caller(), ref=client_id, **values
+    )
 
 
 def _ticked(client) -> dict[str, set[str]]:

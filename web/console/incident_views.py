@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from keystore.models import ApiKey, Client, PortalUser, Webhook
 from keystore.services import incidents
-from web.console import actor, console
+from web.console import actor, caller, console
 from web.forms import run_form
 from web.runtime import runtime
 from web.token_page import token_page
@@ -30,7 +30,7 @@ def incident_show(incident_id: int):
 def incident_pickup(incident_id: int):
     def work(session):
         incident, token = incidents.pick_up_replacement(
-            session, runtime().settings, actor=actor(), incident_id=incident_id
+            session, runtime().settings, actor=actor(), caller=caller(), incident_id=incident_id
         )
         return {
             "hint": incident.replacement_hint,

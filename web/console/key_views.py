@@ -6,7 +6,7 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import clients, keys
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
-from web.console import actor, console
+from web.console import actor, caller, console
 from web.console.usage_views import flush_usage, key_chart
 from web.forms import FormErrors, run_form
 from web.key_actions import KEY_FIELDS, change_state, issue_from_form, regenerate_from_form
@@ -20,7 +20,7 @@ def key_new(client_id: int):
     if request.method == "POST":
 
         def work(session):
-            return issue_from_form(session, actor=actor(), client_id=client_id)
+            return issue_from_form(session, actor=actor(), caller=caller(), client_id=client_id)
 
         issued, errors = run_form(work, fields=KEY_FIELDS)
         if not errors:
@@ -40,7 +40,9 @@ def key_new(client_id: int):
 
 @console.post("/keys/<int:key_id>/regenerate")
 def key_regenerate(key_id: int):
-    issued, errors = run_form(lambda s: regenerate_from_form(s, actor=actor(), key_id=key_id))
+    issued, errors = run_form(
+        lambda s: regenerate_from_form(s, actor=actor(), caller=caller(), key_id=key_id)
+    )
     if errors:
         return _key_page(key_id, errors=errors)
     back = url_for("console.client_show", client_id=issued["client_id"])
@@ -50,7 +52,7 @@ def key_regenerate(key_id: int):
 @console.post("/keys/<int:key_id>/<any(deactivate, reactivate, revoke):change>")
 def key_state(key_id: int, change: str):
     def work(session):
-        return change_state(session, actor=actor(), key_id=key_id, change=change)
+        return change_state(session, actor=actor(), caller=caller(), key_id=key_id, change=change)
 
     _, errors = run_form(work)
     if errors:

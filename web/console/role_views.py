@@ -7,7 +7,7 @@ from itertools import groupby
 from flask import redirect, render_template, request, url_for
 
 from keystore.services import catalogue, roles
-from web.console import actor, console
+from web.console import actor, caller, console
 from web.forms import FormErrors, chosen, run_form, text
 from web.runtime import runtime
 
@@ -34,7 +34,7 @@ def role_edit(role_id: int):
 def role_delete(role_id: int):
     if request.method == "POST":
         with runtime().unit_of_work() as session:
-            roles.delete_role(session, actor=actor(), ref=role_id)
+            roles.delete_role(session, actor=actor(), caller=caller(), ref=role_id)
         return redirect(url_for("console.roles_list"))
     with runtime().unit_of_work() as session:
         return render_template(
@@ -68,8 +68,8 @@ def _save(session, *, role_id: int | None):
         "endpoints": chosen("endpoints"),
     }
     if role_id is None:
-        return roles.create_role(session, actor=actor(), **values)
-    return roles.update_role(session, actor=actor(), ref=role_id, **values)
+        return roles.create_role(session, actor=actor(), caller=caller(), **values)
+    return roles.update_role(session, actor=actor(), caller=caller(), ref=role_id, **values)
 
 
 def _sections(endpoints) -> list[tuple[str, list]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import g, redirect, render_template, url_for
 
+from keystore.privileges import caller_for_client
 from keystore.services import portal as portal_service
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.forms import FormErrors, run_form
@@ -25,7 +26,8 @@ def home():
 @portal.post("/keys")
 def key_new():
     def work(session):
-        return issue_from_form(session, actor=actor(), client_id=_user(session).client_id)
+        client_id = _user(session).client_id
+        return issue_from_form(session, actor=actor(), caller=_caller(session), client_id=client_id)
 
     issued, errors = run_form(work, fields=KEY_FIELDS)
     if errors:
@@ -37,7 +39,9 @@ def key_new():
 def key_regenerate(key_id: int):
     def work(session):
         owned = portal_service.client_key(session, user=_user(session), key_id=key_id)
-        return regenerate_from_form(session, actor=actor(), key_id=owned.id)
+        return regenerate_from_form(
+            session, actor=actor(), caller=_caller(session), key_id=owned.id
+        )
 
     issued, errors = run_form(work)
     if errors:
@@ -49,7 +53,9 @@ def key_regenerate(key_id: int):
 def key_state(key_id: int, change: str):
     def work(session):
         owned = portal_service.client_key(session, user=_user(session), key_id=key_id)
-        return change_state(session, actor=actor(), key_id=owned.id, change=change)
+        return change_state(
+            session, actor=actor(), caller=_caller(session), key_id=owned.id, change=change
+        )
 
     _, errors = run_form(work)
     if errors:
@@ -76,3 +82,8 @@ def _home_page(*, errors: FormErrors):
 
 def _user(session):
     return portal_service.get_user(session, g.portal_user_id)
+
+
+def _caller(session):
+    # A portal account acts for its own client, with exactly that client's privileges.
+    return caller_for_client(session, _user(session).client_id)
