@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from keystore import passwords, serialize, validate
 from keystore.errors import ConflictError, NotFoundError
 from keystore.models import Admin
-from keystore.services import audit
+from keystore.services import audit, browser_sessions
 
 
 def list_admins(session: Session) -> list[Admin]:
@@ -80,14 +80,20 @@ def delete_admin(session: Session, *, actor: str, email: str) -> None:
         summary=admin.email,
         before=serialize.admin(admin),
     )
+    browser_sessions.end_all(session, kind="admin", person_id=admin.id)
     session.delete(admin)
     session.flush()
 
 
 def set_password(session: Session, *, actor: str, email: str, password: str) -> Admin:
-    """Give an admin a console password; only its scrypt hash is stored."""
+    """Give an admin a console password; only its scrypt hash is stored.
+
+    Every console session of the admin ends: whoever held the old password, or a
+    cookie copied under it, must sign in again with the new one.
+    """
     admin = get_admin(session, email)
     admin.password_hash = passwords.hash_password(passwords.check_strength(password))
+    browser_sessions.end_all(session, kind="admin", person_id=admin.id)
     session.flush()
     audit.record(
         session,
