@@ -90,3 +90,28 @@ def test_addresses_are_counted_per_ipv4_address_and_ipv6_slash_64():
     assert throttle.network("::ffff:203.0.113.7") == "203.0.113.7"
     assert throttle.network("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
     assert throttle.network(None) == throttle.network("not an address") == "unknown"
+
+
+def test_parallel_attempts_cannot_slip_past_the_limit(db_engine, settings):
+    """Separate connections and real commits: the row locks serialise the attempts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import delete
+
+    from keystore.db import make_session_factory, transaction
+    from keystore.models import SignInThrottle
+
+    factory, now = make_session_factory(db_engine), utcnow()
+    account = f"parallel-{now.timestamp()}@example.com"
+
+    def one(_):
+        with transaction(factory) as session:
+            return attempt(session, settings, now, account=account).allowed
+
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            allowed = list(pool.map(one, range(12)))
+        assert allowed.count(True) == FREE_PER_PAIR
+    finally:
+        with transaction(factory) as session:
+            session.execute(delete(SignInThrottle))
