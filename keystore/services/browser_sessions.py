@@ -15,7 +15,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from keystore.config import Settings
@@ -78,17 +78,18 @@ def resolve(
     if record is None or getattr(record, column) is None:
         return None
     person = session.get(model, getattr(record, column))
+    this = BrowserSession.id == record.id
+    # Statements rather than ORM changes: a parallel request (a sign-out in another tab)
+    # may have deleted the row meanwhile, which must not become an error.
     if (
         person is None
         or _expired(record, settings, now)
         or not _same_password(record, person, settings)
     ):
-        session.delete(record)
-        session.flush()
+        session.execute(delete(BrowserSession).where(this))
         return None
     if now - record.last_seen_at >= TOUCH_EVERY:
-        record.last_seen_at = now
-        session.flush()
+        session.execute(update(BrowserSession).where(this).values(last_seen_at=now))
     return person
 
 

@@ -140,6 +140,8 @@ def prune(session: Session, *, now: datetime, keep: list[str] = ()) -> int:
             SignInThrottle.scope_digest.not_in(keep),
         )
         .limit(PRUNE_BATCH)
+        # Rows a parallel attempt holds are skipped, so pruning never waits or deadlocks.
+        .with_for_update(skip_locked=True)
     )
     ids = list(session.scalars(stale))
     if ids:
@@ -148,15 +150,21 @@ def prune(session: Session, *, now: datetime, keep: list[str] = ()) -> int:
 
 
 def _locked_rows(session: Session, scopes: _Scopes, *, now: datetime) -> dict:
-    # The insert comes first: on SQLite it takes the write lock before anything is read,
-    # on PostgreSQL the rows exist for FOR UPDATE; sorted digests keep the lock order fixed.
+    # The upsert comes first: on SQLite it takes the write lock before anything is read,
+    # on PostgreSQL it locks the rows; sorted digests keep the lock order fixed.
     values = [
         {"scope_digest": digest, "failures": 0, "last_failure_at": now, "blocked_until": None}
         for digest in scopes.digests()
     ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(SignInThrottle).values(values)
-    session.execute(statement.on_conflict_do_nothing(index_elements=["scope_digest"]))
+    # A no-op update, not DO NOTHING: it locks an existing row at once, and a row being
+    # pruned by a parallel attempt is either kept or inserted afresh, never lost between.
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["scope_digest"], set_={"failures": SignInThrottle.failures}
+        )
+    )
     prune(session, now=now, keep=scopes.digests())
     query = (
         select(SignInThrottle)
