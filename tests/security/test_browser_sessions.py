@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from keystore.models import BrowserSession, SignInThrottle, utcnow
-from keystore.services import admins, clients
+from keystore.services import admins, clients, portal
 from keystore.services.sign_in_throttle import ACCOUNT_UNDER_ATTACK, FREE_PER_PAIR
 from tests.web.conftest import app
 from tests.web.console.conftest import (
@@ -116,6 +116,28 @@ def test_a_password_reset_by_invitation_ends_the_portal_session(app, session, se
     stolen = cookie_of(user_browser)
     make_portal_user(session, settings, client_id=world.client.id, email="dev@acme.example")
     assert replay(app, stolen).get("/portal/").status_code == 302
+
+
+def test_a_reset_accepted_in_the_browser_signs_in_afresh_and_ends_the_rest(
+    app, session, settings, acme_user, world
+):
+    old_browser = Browser(app)
+    assert old_browser.sign_in("portal", "dev@acme.example").status_code == 302
+    _, token = portal.invite(
+        session, settings, actor=ACTOR, client_id=world.client.id, email="dev@acme.example"
+    )
+    session.flush()
+    new_browser = Browser(app)
+    new_browser.get(f"/portal/accept?invitation={token}")
+    form = {
+        "invitation": token,
+        "password": "another long password",
+        "confirm": "another long password",
+    }
+    assert new_browser.post("/portal/accept", form).status_code == 302
+    assert new_browser.get("/portal/").status_code == 200
+    assert old_browser.get("/portal/").status_code == 302
+    assert sessions_in_store(session) == 1
 
 
 def test_a_removed_admin_loses_every_session_at_once(app, console, session):
