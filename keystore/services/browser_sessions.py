@@ -23,8 +23,8 @@ from keystore.models import Admin, BrowserSession, PortalUser, utcnow
 
 # Who can hold a session, and the column that names them.
 KINDS = {"admin": (Admin, "admin_id"), "portal_user": (PortalUser, "portal_user_id")}
-# last_seen_at is written at most this often, so browsing does not write on every page;
-# the idle timeout is therefore exact to within this many seconds.
+# last_seen_at is written at most this often (or a tenth of the idle timeout, if shorter),
+# so browsing does not write on every page; the idle timeout is exact to within that.
 TOUCH_EVERY = timedelta(seconds=30)
 PRUNE_BATCH = 200
 
@@ -72,7 +72,9 @@ def resolve(
     """The person a live session of ``kind`` belongs to, or None; ends it if it has expired."""
     now = now or utcnow()
     record = session.scalar(
-        select(BrowserSession).where(BrowserSession.id_digest == id_digest(settings, session_id))
+        select(BrowserSession)
+        .where(BrowserSession.id_digest == id_digest(settings, session_id))
+        .execution_options(populate_existing=True)
     )
     model, column = KINDS[kind]
     if record is None or getattr(record, column) is None:
@@ -88,7 +90,7 @@ def resolve(
     ):
         session.execute(delete(BrowserSession).where(this))
         return None
-    if now - record.last_seen_at >= TOUCH_EVERY:
+    if now - record.last_seen_at >= _touch_every(settings):
         session.execute(update(BrowserSession).where(this).values(last_seen_at=now))
     return person
 
@@ -136,6 +138,10 @@ def _expired(record: BrowserSession, settings: Settings, now: datetime) -> bool:
     idle = now - record.last_seen_at >= timedelta(seconds=settings.session_idle_seconds)
     old = now - record.created_at >= timedelta(seconds=settings.session_max_seconds)
     return idle or old
+
+
+def _touch_every(settings: Settings) -> timedelta:
+    return min(TOUCH_EVERY, timedelta(seconds=settings.session_idle_seconds / 10))
 
 
 def _same_password(record: BrowserSession, person, settings: Settings) -> bool:

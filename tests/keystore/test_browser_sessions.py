@@ -36,6 +36,17 @@ def test_a_session_lives_until_idle_or_old(session, settings):
     assert sessions.resolve(session, settings, kind="admin", session_id=fresh, now=at) is None
 
 
+def test_a_short_idle_timeout_is_kept_alive_by_activity(session, settings):
+    settings = dataclasses.replace(settings, session_idle_seconds=10)
+    admin, now = make_admin(session), utcnow()
+    sid = sessions.start(session, settings, kind="admin", person=admin, now=now)
+    for seconds in range(6, 120, 6):
+        at = now + timedelta(seconds=seconds)
+        assert sessions.resolve(session, settings, kind="admin", session_id=sid, now=at) == admin
+    at = now + timedelta(seconds=114 + 11)
+    assert sessions.resolve(session, settings, kind="admin", session_id=sid, now=at) is None
+
+
 def test_a_session_is_found_only_by_its_id_and_for_its_kind(session, settings):
     admin = make_admin(session)
     sid = sessions.start(session, settings, kind="admin", person=admin)
