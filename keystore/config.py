@@ -70,6 +70,9 @@ class Settings:
     partner_refetch_seconds: int = 60
     # Console and portal session cookies: None means "true in production, false embedded".
     cookie_secure: bool | None = None
+    # Console and portal sessions end this long after the last request, and after sign-in.
+    session_idle_seconds: int = 30 * 60
+    session_max_seconds: int = 12 * 3600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -101,6 +104,8 @@ class Settings:
             "partner_keys_ttl_seconds": _int(env, "KEYWARD_PARTNER_KEYS_TTL_SECONDS", 3600),
             "partner_refetch_seconds": _int(env, "KEYWARD_PARTNER_REFETCH_SECONDS", 60),
             "cookie_secure": _bool(env, "KEYWARD_COOKIE_SECURE", None),
+            "session_idle_seconds": _int(env, "KEYWARD_SESSION_IDLE_SECONDS", 30 * 60),
+            "session_max_seconds": _int(env, "KEYWARD_SESSION_MAX_SECONDS", 12 * 3600),
         }
         values.update(overrides)
         return cls(**values).resolved()
@@ -121,6 +126,8 @@ class Settings:
             raise ConfigError("KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60")
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
+        if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:
+            raise ConfigError("KEYWARD_SESSION_IDLE_SECONDS and _MAX_SECONDS must be positive")
         try:
             normalise_rules(list(self.trusted_proxies), field="KEYWARD_TRUSTED_PROXIES")
         except ValidationError as exc:

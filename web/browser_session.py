@@ -1,35 +1,37 @@
-"""Signed-cookie sessions for people in a browser (console and portal): cookies, CSRF, sign-in.
+"""Server-side sessions for people in a browser (console and portal): cookie, CSRF, sign-in.
 
-The session cookie is signed with a key derived from the pepper, so no new
-secret has to be configured; it is HttpOnly, SameSite=Lax, and Secure unless
+The ``keyward_session`` cookie carries only a random id.  Who signed in, and
+since when, lives in the database (:mod:`keystore.services.browser_sessions`),
+so signing out, a password change or a removed account ends a session at once,
+wherever its cookie was copied.  The CSRF token is derived from the same id, so
+it is bound to the session and nothing more has to be stored; a visitor who has
+not signed in gets an id (for the sign-in form's token) that the database never
+sees.  The cookie is HttpOnly, SameSite=Lax, and Secure unless
 ``KEYWARD_COOKIE_SECURE`` says otherwise (off by default in the embedded mode,
 which usually runs on plain http://127.0.0.1).
+
+Flask's ``session`` is this module's :class:`BrowserSession`: ``session["csrf"]``
+is the token; ``session.sid`` the cookie's id.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-from datetime import timedelta
+import re
 
-from flask import Flask, current_app, request, session
+from flask import Flask, request, session
+from flask.sessions import SessionInterface, SessionMixin
 
 from keystore.config import Settings
-from keystore.decision import Limits
 from keystore.errors import KeywardError
-from keystore.ratelimit import LimitScope
-from web.addresses import client_address
+from keystore.services import browser_sessions
 from web.forms import posted
 from web.runtime import runtime
 
-SESSION_LIFETIME = timedelta(hours=12)
-# Attempts per window, per address and per email: slow enough to stop guessing,
-# generous enough for a person who mistypes a few times.
-SIGNIN_WINDOW_SECONDS = 300
-SIGNIN_PER_EMAIL = 5
-SIGNIN_PER_ADDRESS = 20
+COOKIE_NAME = "keyward_session"
 CSRF_FIELD = "csrf_token"
+# What browser_sessions.new_session_id makes: anything else in the cookie is ignored.
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class CsrfRefused(KeywardError):
@@ -37,21 +39,67 @@ class CsrfRefused(KeywardError):
     error = "csrf"
 
 
-class SignInThrottled(KeywardError):
-    status = 429
-    error = "too_many_requests"
+class BrowserSession(dict, SessionMixin):
+    """The request's view of its browser session: the id and the CSRF token bound to it."""
+
+    accessed = False
+
+    def __init__(self, settings: Settings, sid: str | None):
+        super().__init__()
+        self.settings = settings
+        self.from_cookie = sid is not None
+        self.cookie_due = sid is None
+        self.cookie_max_age: int | None = None
+        self.ended = False
+        self.use(sid or browser_sessions.new_session_id())
+
+    def use(self, sid: str) -> None:
+        self.sid = sid
+        dict.__setitem__(self, "csrf", browser_sessions.csrf_token(self.settings, sid))
+
+    # Reading the token means a form will carry it: only then does a visitor get a cookie.
+    def __getitem__(self, key):
+        self.accessed = True
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.accessed = True
+        return super().get(key, default)
+
+
+class BrowserSessionInterface(SessionInterface):
+    """Flask's hook: read the id from the cookie, set or delete the cookie on the way out."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def open_session(self, app: Flask, request) -> BrowserSession:
+        # No database here: most requests (API, gateway) never look at the session.
+        raw = request.cookies.get(COOKIE_NAME, "")
+        return BrowserSession(self.settings, raw if SESSION_ID.fullmatch(raw) else None)
+
+    def save_session(self, app: Flask, session: BrowserSession, response) -> None:
+        if session.accessed:
+            response.vary.add("Cookie")
+        if session.cookie_due and (session.accessed or session.cookie_max_age):
+            response.set_cookie(
+                COOKIE_NAME,
+                session.sid,
+                max_age=session.cookie_max_age,
+                httponly=True,
+                samesite="Lax",
+                secure=bool(self.settings.cookie_secure),
+                path="/",
+            )
+        elif session.ended:
+            response.delete_cookie(
+                COOKIE_NAME, path="/", secure=bool(self.settings.cookie_secure), samesite="Lax"
+            )
 
 
 def configure(app: Flask, settings: Settings) -> None:
-    """Cookie flags and the derived signing key; ``csrf_token()`` for every template."""
-    app.config.update(
-        SECRET_KEY=hmac.new(settings.pepper_bytes, b"keyward/session/v1", hashlib.sha256).digest(),
-        SESSION_COOKIE_NAME="keyward_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=bool(settings.cookie_secure),
-        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
-    )
+    """Server-side sessions for the app; ``csrf_token()`` for every template."""
+    app.session_interface = BrowserSessionInterface(settings)
     app.jinja_env.globals.update(csrf_token=csrf_token, posted=posted)
 
 
@@ -63,6 +111,8 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
+    # Signed-in pages are nobody's to keep: not the browser's back button, not a proxy.
+    "Cache-Control": "no-store",
 }
 
 
@@ -74,9 +124,7 @@ def protect_page(response):
 
 
 def csrf_token() -> str:
-    """This session's CSRF token, created on first use."""
-    if "csrf" not in session:
-        session["csrf"] = secrets.token_urlsafe(32)
+    """This browser session's CSRF token (a visitor gets a cookie the first time)."""
     return session["csrf"]
 
 
@@ -85,57 +133,34 @@ def check_csrf() -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     given = request.form.get(CSRF_FIELD, "")
-    expected = session.get("csrf", "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    expected = session["csrf"]
+    if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode()):
         raise CsrfRefused(
             "the form has expired or did not come from this site; reload the page and try again",
             reason="csrf_refused",
         )
 
 
-def start(*, kind: str, person) -> None:
-    """A fresh session for a person who just signed in (no fixation: everything is new)."""
-    session.clear()
-    session.permanent = True
-    session[kind] = person.id
-    session[f"{kind}_password"] = password_stamp(person)
-    session["csrf"] = secrets.token_urlsafe(32)
-
-
-def password_stamp(person) -> str:
-    """Changes whenever the password does, so a new password ends every older session."""
-    key = current_app.config["SECRET_KEY"]
-    stored = (person.password_hash or "").encode()
-    return hmac.new(key, stored, hashlib.sha256).hexdigest()[:32]
-
-
-def still_valid(*, kind: str, person) -> bool:
-    """Whether this session was started with the person's current password."""
-    given = session.get(f"{kind}_password", "")
-    return hmac.compare_digest(given.encode(), password_stamp(person).encode())
+def start(db, *, kind: str, person) -> None:
+    """A new session for a person who just signed in: a new id (no fixation), the old one ended."""
+    settings = runtime().settings
+    browser_sessions.end(db, settings, session_id=session.sid)
+    session.use(browser_sessions.start(db, settings, kind=kind, person=person))
+    session.cookie_due, session.ended = True, False
+    session.cookie_max_age = settings.session_max_seconds
 
 
 def end() -> None:
-    session.clear()
+    """Sign out: the session's id stops working everywhere, and the browser forgets it."""
+    with runtime().unit_of_work() as db:
+        browser_sessions.end(db, runtime().settings, session_id=session.sid)
+    session.use(browser_sessions.new_session_id())
+    session.cookie_due, session.ended, session.cookie_max_age = False, True, None
 
 
-def throttle_sign_in(*, surface: str, email: str) -> None:
-    """Count a sign-in attempt per address and per email; refuse beyond the limit."""
-    rt = runtime()
-    address = client_address(rt.settings) or "unknown"
-    scopes = [
-        _scope(f"signin:{surface}:address:{address}", SIGNIN_PER_ADDRESS),
-        _scope(f"signin:{surface}:email:{email.strip().lower()}", SIGNIN_PER_EMAIL),
-    ]
-    result = rt.limiter.hit(scopes)
-    if not result.allowed:
-        raise SignInThrottled(
-            f"too many sign-in attempts; try again in {result.retry_after} seconds",
-            reason="signin_throttled",
-        )
-
-
-def _scope(name: str, limit: int) -> LimitScope:
-    return LimitScope(
-        name=name, limits=Limits(rate_limit=limit, rate_window_seconds=SIGNIN_WINDOW_SECONDS)
-    )
+def person(*, kind: str):
+    """Who this browser is signed in as ``kind``, if that session is still alive."""
+    if not session.from_cookie:
+        return None
+    with runtime().unit_of_work() as db:
+        return browser_sessions.resolve(db, runtime().settings, kind=kind, session_id=session.sid)

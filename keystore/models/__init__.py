@@ -2,6 +2,7 @@
 
 from keystore.models.audit import AuditEvent
 from keystore.models.base import Base, utcnow
+from keystore.models.browser import BrowserSession, SignInThrottle
 from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
@@ -21,6 +22,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Base",
+    "BrowserSession",
     "Client",
     "Endpoint",
     "Environment",
@@ -34,6 +36,7 @@ __all__ = [
     "Role",
     "ScanFinding",
     "ScanRun",
+    "SignInThrottle",
     "UsageCount",
     "WatchedRepository",
     "Webhook",

@@ -9,7 +9,7 @@ from keystore import passwords, serialize, validate
 from keystore.errors import ConflictError, NotFoundError
 from keystore.models import Admin
 from keystore.privileges import OPERATOR, Caller, require_everything
-from keystore.services import audit
+from keystore.services import audit, browser_sessions
 
 # A workspace admin signs in to the console, which can do everything.
 _PERSON = "a workspace admin (the console can do everything)"
@@ -95,14 +95,20 @@ def delete_admin(session: Session, *, actor: str, email: str, caller: Caller = O
         summary=admin.email,
         before=serialize.admin(admin),
     )
+    browser_sessions.end_all(session, kind="admin", person_id=admin.id)
     session.delete(admin)
     session.flush()
 
 
 def set_password(session: Session, *, actor: str, email: str, password: str) -> Admin:
-    """Give an admin a console password; only its scrypt hash is stored."""
+    """Give an admin a console password; only its scrypt hash is stored.
+
+    Every console session of the admin ends: whoever held the old password, or a
+    cookie copied under it, must sign in again with the new one.
+    """
     admin = get_admin(session, email)
     admin.password_hash = passwords.hash_password(passwords.check_strength(password))
+    browser_sessions.end_all(session, kind="admin", person_id=admin.id)
     session.flush()
     audit.record(
         session,

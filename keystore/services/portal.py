@@ -18,7 +18,7 @@ from keystore import passwords, validate
 from keystore.config import Settings
 from keystore.errors import ConflictError, NotFoundError, StateError
 from keystore.models import ApiKey, Incident, PortalInvitation, PortalUser
-from keystore.services import audit
+from keystore.services import audit, browser_sessions
 from keystore.services.clients import get_client
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -67,7 +67,10 @@ def open_invitation(session: Session, settings: Settings, *, token: str) -> Port
 def accept_invitation(
     session: Session, settings: Settings, *, token: str, password: str
 ) -> PortalUser:
-    """Use an invitation once: create (or reset) the portal user with this password."""
+    """Use an invitation once: create (or reset) the portal user with this password.
+
+    A reset ends every portal session the user had (the caller may start a new one).
+    """
     invitation = open_invitation(session, settings, token=token)
     password_hash = passwords.hash_password(passwords.check_strength(password))
     # Checked again here: the user may have been created since the invitation was sent.
@@ -76,6 +79,8 @@ def accept_invitation(
     if user is None:
         user = PortalUser(client_id=invitation.client_id, email=invitation.email)
         session.add(user)
+    else:
+        browser_sessions.end_all(session, kind="portal_user", person_id=user.id)
     user.client_id, user.password_hash = invitation.client_id, password_hash
     invitation.used_at = datetime.now(UTC)
     session.flush()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from keystore.errors import KeywardError
-from keystore.models import Admin
 from keystore.privileges import OPERATOR, Caller
 from web import browser_session
 from web.sign_in import signed_in
@@ -29,7 +28,7 @@ def _guard():
     browser_session.check_csrf()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    person = signed_in(kind="admin", model=Admin)
+    person = signed_in(kind="admin")
     if person is None:
         return redirect(url_for("console.sign_in", next=request.path))
     g.admin = person

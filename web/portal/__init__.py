@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from keystore.errors import KeywardError
-from keystore.models import PortalUser
 from web import browser_session
 from web.sign_in import signed_in
 
@@ -23,7 +22,7 @@ def _guard():
     browser_session.check_csrf()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    person = signed_in(kind="portal_user", model=PortalUser)
+    person = signed_in(kind="portal_user")
     if person is None:
         # Back to the page asked for after signing in (a leak email links to its incident).
         return redirect(url_for("portal.sign_in", next=request.path))

@@ -22,7 +22,8 @@ def accept():
     if request.method == "POST":
         user, errors = run_form(lambda s: _accept(s, token=token), fields=("password",))
         if not errors:
-            browser_session.start(kind="portal_user", person=user)
+            with runtime().unit_of_work() as session:
+                browser_session.start(session, kind="portal_user", person=user)
             return redirect(url_for("portal.home"))
     with runtime().unit_of_work() as session:
         invitation = portal_service.open_invitation(session, settings, token=token)

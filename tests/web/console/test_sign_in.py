@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from keystore.models import Admin
 from keystore.services import admins
-from web.browser_session import SIGNIN_PER_EMAIL
+from keystore.services.sign_in_throttle import FREE_PER_PAIR
 
 
 def test_pages_need_a_signed_in_admin(browser):
@@ -41,7 +41,7 @@ def test_the_password_is_stored_as_a_versioned_scrypt_hash(session, ada):
 
 
 def test_sign_in_is_throttled_per_email(browser, ada):
-    for _ in range(SIGNIN_PER_EMAIL):
+    for _ in range(FREE_PER_PAIR):
         browser.sign_in("console", "ada@example.com", password="wrong password!!")
     response = browser.sign_in("console", "ada@example.com")
     assert response.status_code == 429
