@@ -20,6 +20,8 @@ class WatchedRepository(Base):
     interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     # The NAME of an environment variable holding an access token — never the token itself.
     credentials_env: Mapped[str | None] = mapped_column(String(100))
+    # The host that token was registered for: it is sent nowhere else, whatever the URL says.
+    credentials_host: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # The ref tips the last successful scan covered (scanner.ScanState JSON).
     scan_state: Mapped[str | None] = mapped_column(Text)
@@ -51,6 +53,8 @@ class ScanRun(Base):
     findings_count: Mapped[int] = mapped_column(Integer, default=0)
     ours_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why a run failed, as a stable code (timeout, address_not_allowed, fetch_failed, ...).
+    reason: Mapped[str | None] = mapped_column(String(40))
 
     repository: Mapped[WatchedRepository] = relationship(back_populates="runs")
     findings: Mapped[list[ScanFinding]] = relationship(

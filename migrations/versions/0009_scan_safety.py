@@ -1,0 +1,28 @@
+"""scan safety: the host a repository's credentials are bound to, and why a run failed
+
+Revision ID: 0009
+Revises: 0005
+Create Date: 2026-11-29 16:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("watched_repositories", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("credentials_host", sa.String(length=255), nullable=True))
+    with op.batch_alter_table("scan_runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("reason", sa.String(length=40), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("scan_runs", schema=None) as batch_op:
+        batch_op.drop_column("reason")
+    with op.batch_alter_table("watched_repositories", schema=None) as batch_op:
+        batch_op.drop_column("credentials_host")
