@@ -23,7 +23,10 @@ def json_object() -> dict:
     """The body as a JSON object, or a clear 400/415."""
     if not request.is_json:
         raise UnsupportedMediaType("send Content-Type: application/json", reason="not_json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nesting deeper than the parser goes: not a body we take
+        data = None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", reason="malformed_json")
     return data

@@ -17,6 +17,7 @@ from keystore.services.roles import UNSET
 MIN_INTERVAL = 60
 MAX_INTERVAL = 30 * 24 * 3600
 MAX_BRANCHES = 50
+MAX_ID = 2**31 - 1
 _BRANCH_RE = re.compile(r"\A[A-Za-z0-9._/-]*\*?[A-Za-z0-9._/-]*\Z")
 _ENV_NAME_RE = re.compile(r"\AKEYWARD_REPO_TOKEN_[A-Z0-9_]{1,60}\Z")
 
@@ -26,7 +27,7 @@ def list_repositories(session: Session) -> list[WatchedRepository]:
 
 
 def get_repository(session: Session, repo_id: int) -> WatchedRepository:
-    repo = session.get(WatchedRepository, repo_id)
+    repo = session.get(WatchedRepository, repo_id) if _storable(repo_id) else None
     if repo is None:
         raise NotFoundError(f"no watched repository {repo_id}", reason="repository_not_found")
     return repo
@@ -205,10 +206,15 @@ def list_runs(session: Session, *, repo_id: int, limit: int = 20) -> list[ScanRu
 
 
 def get_run(session: Session, run_id: int) -> ScanRun:
-    run = session.get(ScanRun, run_id)
+    run = session.get(ScanRun, run_id) if _storable(run_id) else None
     if run is None:
         raise NotFoundError(f"no scan run {run_id}", reason="scan_run_not_found")
     return run
+
+
+def _storable(row_id) -> bool:
+    """Ids beyond the column's range exist nowhere (and would make the driver raise)."""
+    return isinstance(row_id, int) and 0 < row_id <= MAX_ID
 
 
 def _branches(branches) -> list[str]:
