@@ -1,4 +1,4 @@
-"""The repositories API under hostile input: every refusal is a 4xx with a reason, nothing stored."""
+"""The repositories API under hostile input: a 4xx with a reason, and nothing stored."""
 
 from __future__ import annotations
 
