@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,42 +16,10 @@ from rotation.context import TaskContext
 from rotation.scans import claim_due_scans, run_scan
 from tests.fakedns import GITHUB_ADDRESS, dns
 from tests.gitrepos import Repo, git_identity
+from tests.stalled import StalledServer
 from tests.worlds import ACTOR, issue, world
 
 __all__ = ["dns", "git_identity", "issue", "world"]
-
-
-class StalledServer:
-    """Accepts connections and reads requests, but never answers: a hung git server."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.requests: list[bytes] = []
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections.append(connection)
-            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
-
-    def _read(self, connection) -> None:
-        try:
-            data = connection.recv(4096)
-        except OSError:
-            return
-        if data:
-            self.requests.append(data)
-
-    def close(self) -> None:
-        self.listener.close()
-        for connection in self.connections:
-            connection.close()
 
 
 @pytest.fixture
