@@ -63,6 +63,8 @@ class FetchOptions:
     # An access token sent as ``Authorization: Bearer`` to ``token_origin`` only.
     token: str | None = field(default=None, repr=False)
     token_origin: str | None = None
+    # A person's own scan may use their git config and credential helpers; a server never.
+    own_config: bool = False
 
 
 def is_url(target: str) -> bool:
@@ -128,20 +130,20 @@ def network_env(options: FetchOptions) -> dict[str, str]:
         "http.followRedirects": "false",
         "http.lowSpeedLimit": str(options.low_speed_bytes),
         "http.lowSpeedTime": str(max(1, int(options.low_speed_seconds))),
-        "credential.helper": "",
         "fetch.recurseSubmodules": "false",
         "protocol.allow": "never",
     }
     env = {
         "GIT_ALLOW_PROTOCOL": ":".join(options.protocols),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "",
         "SSH_ASKPASS": "",
         "GIT_SSH_VARIANT": "ssh",
         "GIT_SSH_COMMAND": _ssh_command(options),
     }
+    if not options.own_config:
+        config["credential.helper"] = ""
+        env |= {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
     if options.pin is not None:
         host, port, address = options.pin
         shown = f"[{address}]" if ":" in address else address
