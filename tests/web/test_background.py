@@ -17,6 +17,7 @@ from rotation.context import TaskContext
 from tests.gitrepos import Repo, git_identity
 from tests.worlds import ACTOR
 from web.background import EmbeddedSchedule
+from web.serve import KeywardServer
 
 __all__ = ["git_identity"]
 
@@ -67,3 +68,10 @@ def test_the_schedule_thread_runs_and_stops_cleanly(ctx):
     count = len(ticks)
     threading.Event().wait(0.05)
     assert len(ticks) == count
+
+
+def test_keyward_serve_stops_its_schedule_when_its_worker_exits(settings):
+    server = KeywardServer(settings, {"bind": "127.0.0.1:0", "workers": 1})
+    server.schedule = EmbeddedSchedule(interval_seconds=60, scan_interval_seconds=60).start()
+    server.cfg.worker_exit(None, None)
+    assert not server.schedule._thread.is_alive()
