@@ -94,6 +94,8 @@ def parse(url, policy: RepoPolicy) -> RepoUrl:
         port = parts.port
     except ValueError:
         raise _invalid("url is not a valid URL") from None
+    if port == 0:
+        raise _invalid("url has no valid port")
     scheme = parts.scheme.lower()
     if scheme not in policy.schemes():
         raise RepoUrlError(

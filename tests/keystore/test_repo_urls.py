@@ -46,6 +46,7 @@ SSH = RepoPolicy(hosts=DEFAULT.hosts, allow_ssh=True)
         ("https://github.com/", "url_invalid"),
         ("https://github.com/o/r.git?x=1", "url_invalid"),
         ("https://github.com:99999/o/r.git", "url_invalid"),
+        ("https://github.com:0/o/r.git", "url_invalid"),
         ("https://github.com\\@evil.example/o", "url_invalid"),
         ("", "url_invalid"),
         (5, "url_invalid"),
