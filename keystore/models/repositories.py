@@ -45,7 +45,8 @@ class ScanRun(Base):
         ForeignKey("watched_repositories.id", ondelete="CASCADE"), index=True
     )
     trigger: Mapped[str] = mapped_column(String(16))  # schedule | manual
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|succeeded|failed
+    # running | succeeded | failed; indexed for the schedule's sweep of lost runs.
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     full_scan: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,4 +1,4 @@
-"""scan safety: the host a repository's credentials are bound to, and why a run failed
+"""scan safety: the host a repository's credentials are bound to, why a run failed, runs by status
 
 Revision ID: 0009
 Revises: 0005
@@ -19,10 +19,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("credentials_host", sa.String(length=255), nullable=True))
     with op.batch_alter_table("scan_runs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reason", sa.String(length=40), nullable=True))
+        batch_op.create_index(batch_op.f("ix_scan_runs_status"), ["status"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("scan_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_scan_runs_status"))
         batch_op.drop_column("reason")
     with op.batch_alter_table("watched_repositories", schema=None) as batch_op:
         batch_op.drop_column("credentials_host")
