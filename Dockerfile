@@ -9,8 +9,14 @@ COPY scanner ./scanner
 COPY rotation ./rotation
 COPY web ./web
 COPY migrations ./migrations
-RUN pip install --no-cache-dir . && mkdir -p /run/keyward-metrics && useradd --system keyward \
-    && chown keyward /run/keyward-metrics
+# /var/lib/keyward is the data directory, and repos/ the scan cache: owned by the service
+# user, so a named volume mounted there starts out writable (scans failed with
+# "Permission denied: 'keyward-data'" when the cache was a relative path under /app).
+RUN pip install --no-cache-dir . \
+    && mkdir -p /run/keyward-metrics /var/lib/keyward/repos \
+    && useradd --system --home-dir /var/lib/keyward keyward \
+    && chown keyward /run/keyward-metrics /var/lib/keyward /var/lib/keyward/repos
+ENV KEYWARD_DATA_DIR=/var/lib/keyward KEYWARD_SCAN_CACHE=/var/lib/keyward/repos
 USER keyward
 EXPOSE 8080
 CMD ["gunicorn", "-c", "python:web.gunicorn_conf", "web:create_app()"]

@@ -62,6 +62,12 @@ class Settings:
     notify_webhook_timeout_seconds: int = 5
     # Test-only: also accept http://127.0.0.1 receivers (a local test server).  Never in production.
     notify_webhook_allow_loopback: bool = False
+    # Watched repositories: what may be fetched, and for how long.
+    scan_cache_dir: Path | None = None
+    scan_timeout_seconds: int = 600
+    repo_hosts: tuple[str, ...] = ("github.com", "gitlab.com", "bitbucket.org")
+    repo_allow_ssh: bool = False
+    repo_allow_local: bool = False
     github_keys_url: str = GITHUB_PARTNER_KEYS_URL
     github_token: str | None = field(default=None, repr=False)
     gitlab_keys_url: str | None = None
@@ -97,6 +103,7 @@ class Settings:
             "gateway_open": _bool(env, "KEYWARD_GATEWAY_OPEN", False),
             "metrics_token": env.get("KEYWARD_METRICS_TOKEN") or None,
             **_leak_settings(env),
+            **_scan_settings(env),
             "github_keys_url": env.get("KEYWARD_GITHUB_KEYS_URL") or GITHUB_PARTNER_KEYS_URL,
             "github_token": env.get("KEYWARD_GITHUB_TOKEN") or None,
             "gitlab_keys_url": env.get("KEYWARD_GITLAB_KEYS_URL") or None,
@@ -124,6 +131,8 @@ class Settings:
             raise ConfigError("KEYWARD_SMTP_TLS must be none, starttls or ssl")
         if not 1 <= self.notify_webhook_timeout_seconds <= 60:
             raise ConfigError("KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60")
+        if not 1 <= self.scan_timeout_seconds <= 86400:
+            raise ConfigError("KEYWARD_SCAN_TIMEOUT_SECONDS must be from 1 to 86400")
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:
@@ -135,6 +144,8 @@ class Settings:
         changes: dict = {}
         if self.cookie_secure is None:
             changes["cookie_secure"] = self.mode == "production"
+        if self.scan_cache_dir is None:
+            changes["scan_cache_dir"] = self.data_dir / "repos"
         if not self.database_url:
             changes["database_url"] = f"sqlite:///{(self.data_dir / 'keyward.db').resolve()}"
         if not self.pepper:
@@ -197,6 +208,19 @@ def _leak_settings(env: Mapping[str, str]) -> dict:
         "scan_schedule_seconds": _int(env, "KEYWARD_SCAN_SCHEDULE_SECONDS", 60),
         "notify_webhook_timeout_seconds": _int(env, "KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5),
         "notify_webhook_allow_loopback": _bool(env, "KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK", False),
+    }
+
+
+def _scan_settings(env: Mapping[str, str]) -> dict:
+    cache = env.get("KEYWARD_SCAN_CACHE")
+    hosts = _list(env, "KEYWARD_REPO_HOSTS", "github.com,gitlab.com,bitbucket.org")
+    return {
+        "scan_cache_dir": Path(cache) if cache else None,
+        "scan_timeout_seconds": _int(env, "KEYWARD_SCAN_TIMEOUT_SECONDS", 600),
+        "repo_hosts": tuple(host.lower() for host in hosts),
+        "repo_allow_ssh": _bool(env, "KEYWARD_REPO_ALLOW_SSH", False),
+        # Test-only: file:// and http(s) to loopback.  Never set it where the API is reachable.
+        "repo_allow_local": _bool(env, "KEYWARD_REPO_ALLOW_LOCAL", False),
     }
 
 

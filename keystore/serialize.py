@@ -201,6 +201,7 @@ def scan_run(run: ScanRun, *, findings: bool = False) -> dict:
         "findings_count": run.findings_count,
         "ours_count": run.ours_count,
         "error": run.error,
+        "reason": run.reason,
     }
     if findings:
         data["findings"] = [

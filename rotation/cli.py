@@ -6,8 +6,12 @@ import click
 
 from keystore import serialize
 from keystore.cli.base import CliContext, pass_context, split_csv, yes_no
+from keystore.errors import KeywardError
 from keystore.services import repositories
-from rotation import context, scans
+from rotation import context, dispatch, scans
+
+# How long `repo scan` waits for the leak response it started (revocation, emails).
+RESPONSE_WAIT_SECONDS = 600.0
 
 
 @click.group("repo")
@@ -42,6 +46,7 @@ def repo_add(ctx: CliContext, url: str, branches, interval_seconds: int, credent
         data = serialize.repository(
             repositories.add_repository(
                 session,
+                ctx.settings,
                 actor=ctx.actor,
                 url=url,
                 branches=split_csv(branches),
@@ -81,12 +86,19 @@ def repo_remove(ctx: CliContext, repo_id: int) -> None:
 @click.argument("repo_id", type=int)
 @pass_context
 def repo_scan(ctx: CliContext, repo_id: int) -> None:
-    """Scan now, in this process; leaks found become incidents like GitHub alerts."""
+    """Scan now, in this process; leaks found become incidents like GitHub alerts.
+
+    The embedded mode answers those incidents in this process too, so the command
+    waits until every step (revocation, audit, emails) is done before it exits.
+    """
     ctx.ensure_schema()
     context.install(context.from_settings(ctx.settings))
     run_id = scans.run_scan(context.current(), repo_id, trigger="manual")
+    dispatch.drain(timeout=RESPONSE_WAIT_SECONDS)
     with ctx.session() as session:
         data = serialize.scan_run(repositories.get_run(session, run_id), findings=True)
+    if data["status"] == "failed":
+        raise KeywardError(f"run {run_id}: {data['error']}", reason=data["reason"] or "scan_failed")
     ctx.emit(
         data,
         [
@@ -116,7 +128,7 @@ def repo_runs(ctx: CliContext, repo_id: int, limit: int) -> None:
         [
             f"{r['id']:>5}  {r['started_at']}  {r['trigger']:<8} {r['status']:<9} "
             f"{r['findings_count']} finding(s), {r['ours_count']} ours "
-            f"{r['error'] or ''}"
+            f"{r['reason'] or ''} {r['error'] or ''}"
             for r in rows
         ],
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from rotation.metrics import ENQUEUE_FAILURES
 
 log = logging.getLogger("keyward.rotation")
-_local_pool: ThreadPoolExecutor | None = None
+_local_pools: dict[str, ThreadPoolExecutor] = {}
 _lock = threading.Lock()
 _pending: list[Future] = []
 # Tests run in-process tasks in the calling thread, right after the commit, to stay deterministic.
@@ -51,15 +52,19 @@ def enqueue(task, *args) -> None:
 
 
 def _run_locally(task, *args) -> None:
-    global _local_pool
+    from rotation.celery_app import queue_of
+
     if run_inline:
         _safely(task, *args)
         return
+    queue = queue_of(task.name)
     with _lock:
-        if _local_pool is None:
-            # One thread: in-process tasks run one at a time, like a single worker.
-            _local_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyward-task")
-        _pending.append(_local_pool.submit(_safely, task, *args))
+        if queue not in _local_pools:
+            # One thread per queue, like one worker per queue: a slow scan never delays a leak.
+            _local_pools[queue] = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"keyward-{queue}"
+            )
+        _pending.append(_local_pools[queue].submit(_safely, task, *args))
 
 
 def _safely(task, *args) -> None:
@@ -70,8 +75,12 @@ def _safely(task, *args) -> None:
 
 
 def drain(timeout: float = 30.0) -> None:
-    """Wait for in-process tasks (tests and shutdown)."""
-    with _lock:
-        waiting, _pending[:] = list(_pending), []
-    for future in waiting:
-        future.result(timeout=timeout)
+    """Wait for in-process tasks and for the tasks they enqueue in turn (CLI, tests, shutdown)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with _lock:
+            waiting, _pending[:] = list(_pending), []
+        if not waiting:
+            return
+        for future in waiting:
+            future.result(timeout=max(0.0, deadline - time.monotonic()))

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from keystore.db import transaction
-from keystore.services import repositories
+from keystore.errors import NotFoundError
 from keystore.services.incidents import stuck_incidents
 from rotation import context, dispatch, response, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
-from scanner import ScanError
 
 log = logging.getLogger("keyward.rotation")
 TRANSIENT = (MailError, OperationalError, ConnectionError)
@@ -77,30 +76,26 @@ def sweep_incidents() -> int:
     return len(ids)
 
 
-@shared_task(bind=True, name="keyward.scan_repository", acks_late=True, max_retries=3)
-def scan_repository(self, repository_id: int, trigger: str = "schedule") -> int:
-    """Scan one watched repository for what is new; findings of ours become incidents."""
+# Acknowledged on receipt: a scan may outlast the broker's visibility timeout, and a lost
+# one is simply due again on the next schedule (its run is ended by the stale-run sweep).
+@shared_task(name="keyward.scan_repository", acks_late=False)
+def scan_repository(repository_id: int, trigger: str = "schedule") -> int | None:
+    """Scan one watched repository for what is new; findings of ours become incidents.
+
+    A failed run is recorded with its reason and tried again on the next schedule, not
+    retried here: a remote that stalls must not hold the scan queue twice.
+    """
     try:
         return scans.run_scan(context.current(), repository_id, trigger=trigger)
-    except ScanError as exc:
-        # A remote that is down is worth a later try; the run records the failure anyway.
-        if exc.reason == "clone_failed" and self.request.retries < self.max_retries:
-            TASK_RETRIES.labels("scan_repository", exc.reason).inc()
-            raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from None
-        raise
+    except NotFoundError:
+        log.info("repository %s was deleted before its scan started", repository_id)
+        return None
 
 
 @shared_task(name="keyward.schedule_scans", acks_late=True)
 def schedule_scans() -> int:
-    """Enqueue every watched repository whose scan is due (Celery beat, every minute)."""
-    ctx = context.current()
-    now = datetime.now(UTC)
-    with transaction(ctx.sessions) as session:
-        due = [
-            repo_id
-            for repo_id in repositories.due_repositories(session, now=now)
-            if repositories.claim_due(session, repo_id, now=now)
-        ]
+    """End lost runs; enqueue every watched repository whose scan is due (Celery beat)."""
+    due = scans.claim_due_scans(context.current())
     for repo_id in due:
         dispatch.enqueue(scan_repository, repo_id, "schedule")
     return len(due)

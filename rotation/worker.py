@@ -1,6 +1,7 @@
-"""Entry module for Celery processes:
+"""Entry module for Celery processes (one worker per queue; see README "Deployment"):
 
-celery -A rotation.worker worker --loglevel INFO
+celery -A rotation.worker worker --queues leaks --hostname leaks@%h --loglevel INFO
+celery -A rotation.worker worker --queues scans --hostname scans@%h --loglevel INFO
 celery -A rotation.worker beat --loglevel INFO
 """
 

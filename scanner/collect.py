@@ -16,7 +16,7 @@ from scanner.findings import STDIN, Finding
 from scanner.history import scan_repository
 from scanner.matcher import DEFAULT_PREFIXES, TokenMatcher
 from scanner.progress import Progress
-from scanner.remote import default_cache_dir, is_url, mirror
+from scanner.remote import FetchOptions, default_cache_dir, is_url, mirror
 from scanner.staged import scan_staged
 from scanner.state import ScanState, load_state
 from scanner.tree import scan_bytes, scan_file, scan_tree
@@ -63,7 +63,11 @@ def collect(request: Request) -> Outcome:
         data = sys.stdin.buffer.read()
         return Outcome(scan_bytes(data, matcher=matcher, kind=STDIN, path="-"), {"mode": "stdin"})
     if is_url(target):
-        repo = mirror(target, cache_dir=request.cache_dir or default_cache_dir())
+        repo = mirror(
+            target,
+            cache_dir=request.cache_dir or default_cache_dir(),
+            options=FetchOptions(own_config=True),
+        )
         return scan_history(repo, request)
     path = Path(target)
     if request.staged:

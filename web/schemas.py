@@ -290,6 +290,7 @@ SCHEMAS = {
         findings_count=INT,
         ours_count=INT,
         error={"type": ["string", "null"]},
+        reason={"type": ["string", "null"]},
         findings={
             "type": "array",
             "items": obj(

@@ -12,7 +12,8 @@ from web.background import start_embedded_schedule
 class KeywardServer(BaseApplication):
     def __init__(self, settings: Settings, options: dict) -> None:
         self.settings = settings
-        self.options = options
+        self.options = {**options, "worker_exit": self._worker_exit}
+        self.schedule = None
         super().__init__()
 
     def load_config(self) -> None:
@@ -22,8 +23,13 @@ class KeywardServer(BaseApplication):
     def load(self):
         app = create_app(self.settings)
         if self.settings.embedded:
-            start_embedded_schedule(min(10.0, self.settings.sweep_interval_seconds))
+            # Loaded in the (single) worker process: the schedule lives and dies with it.
+            self.schedule = start_embedded_schedule(self.settings)
         return app
+
+    def _worker_exit(self, server, worker) -> None:
+        if self.schedule is not None:
+            self.schedule.stop()
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:

@@ -20,6 +20,8 @@ class WatchedRepository(Base):
     interval_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     # The NAME of an environment variable holding an access token — never the token itself.
     credentials_env: Mapped[str | None] = mapped_column(String(100))
+    # The host that token was registered for: it is sent nowhere else, whatever the URL says.
+    credentials_host: Mapped[str | None] = mapped_column(String(255))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # The ref tips the last successful scan covered (scanner.ScanState JSON).
     scan_state: Mapped[str | None] = mapped_column(Text)
@@ -43,7 +45,8 @@ class ScanRun(Base):
         ForeignKey("watched_repositories.id", ondelete="CASCADE"), index=True
     )
     trigger: Mapped[str] = mapped_column(String(16))  # schedule | manual
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running|succeeded|failed
+    # running | succeeded | failed; indexed for the schedule's sweep of lost runs.
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     full_scan: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -51,6 +54,8 @@ class ScanRun(Base):
     findings_count: Mapped[int] = mapped_column(Integer, default=0)
     ours_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Why a run failed, as a stable code (timeout, address_not_allowed, fetch_failed, ...).
+    reason: Mapped[str | None] = mapped_column(String(40))
 
     repository: Mapped[WatchedRepository] = relationship(back_populates="runs")
     findings: Mapped[list[ScanFinding]] = relationship(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import serialize
+from keystore import repo_urls, serialize
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import ScanRun, WatchedRepository
 from keystore.services import audit
@@ -16,7 +16,8 @@ from keystore.services.roles import UNSET
 
 MIN_INTERVAL = 60
 MAX_INTERVAL = 30 * 24 * 3600
-_URL_RE = re.compile(r"\A(https?|ssh|git|file)://\S+\Z|\A[\w.-]+@[\w.-]+:\S+\Z")
+MAX_BRANCHES = 50
+MAX_ID = 2**31 - 1
 _BRANCH_RE = re.compile(r"\A[A-Za-z0-9._/-]*\*?[A-Za-z0-9._/-]*\Z")
 _ENV_NAME_RE = re.compile(r"\AKEYWARD_REPO_TOKEN_[A-Z0-9_]{1,60}\Z")
 
@@ -26,7 +27,7 @@ def list_repositories(session: Session) -> list[WatchedRepository]:
 
 
 def get_repository(session: Session, repo_id: int) -> WatchedRepository:
-    repo = session.get(WatchedRepository, repo_id)
+    repo = session.get(WatchedRepository, repo_id) if _storable(repo_id) else None
     if repo is None:
         raise NotFoundError(f"no watched repository {repo_id}", reason="repository_not_found")
     return repo
@@ -34,6 +35,7 @@ def get_repository(session: Session, repo_id: int) -> WatchedRepository:
 
 def add_repository(
     session: Session,
+    settings,
     *,
     actor: str,
     url: str,
@@ -41,15 +43,25 @@ def add_repository(
     interval_seconds: int = 3600,
     credentials_env: str | None = None,
 ) -> WatchedRepository:
-    """Watch a repository; its first scheduled scan is due at once."""
-    url = _url(url)
+    """Watch a repository; its first scheduled scan is due at once.
+
+    The URL must pass the fetch policy now (scheme, host allow-list, public addresses);
+    every fetch checks it again.  Credentials are bound to the URL's host.
+    """
+    policy = repo_urls.RepoPolicy.from_settings(settings)
+    checked = repo_urls.parse(url, policy)
+    branches, interval = _branches(branches), _interval(interval_seconds)
+    credentials_env = _credentials_env(credentials_env, checked)
+    repo_urls.resolve(checked, policy)
+    url = checked.url
     if session.scalar(select(WatchedRepository.id).where(WatchedRepository.url == url)):
         raise ConflictError(f"{url} is watched already", reason="duplicate")
     repo = WatchedRepository(
         url=url,
-        branches=_branches(branches),
-        interval_seconds=_interval(interval_seconds),
-        credentials_env=_credentials_env(credentials_env),
+        branches=branches,
+        interval_seconds=interval,
+        credentials_env=credentials_env,
+        credentials_host=checked.host if credentials_env else None,
         next_scan_at=datetime.now(UTC),
     )
     session.add(repo)
@@ -68,6 +80,7 @@ def add_repository(
 
 def update_repository(
     session: Session,
+    settings,
     *,
     actor: str,
     repo_id: int,
@@ -83,9 +96,13 @@ def update_repository(
     if interval_seconds is not UNSET:
         repo.interval_seconds = _interval(interval_seconds)
     if credentials_env is not UNSET:
-        repo.credentials_env = _credentials_env(credentials_env)
+        checked = repo_urls.parse(repo.url, repo_urls.RepoPolicy.from_settings(settings))
+        repo.credentials_env = _credentials_env(credentials_env, checked)
+        repo.credentials_host = checked.host if repo.credentials_env else None
     if enabled is not UNSET:
-        repo.enabled = bool(enabled)
+        if not isinstance(enabled, bool):
+            raise ValidationError("enabled must be true or false", field="enabled")
+        repo.enabled = enabled
     session.flush()
     audit.record(
         session,
@@ -138,6 +155,44 @@ def claim_due(session: Session, repo_id: int, *, now: datetime) -> bool:
     return True
 
 
+def start_run(session: Session, repo: WatchedRepository, *, trigger: str) -> ScanRun:
+    """A run in state ``running``; :func:`end_run` or the stale-run sweep always ends it."""
+    run = ScanRun(
+        repository_id=repo.id, trigger=trigger, status="running", full_scan=repo.scan_state is None
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def fail_run(session: Session, run_id: int, *, reason: str, message: str) -> bool:
+    """Mark a running run failed with its reason; False if it is gone or already ended."""
+    run = session.get(ScanRun, run_id, with_for_update=True)
+    if run is None or run.status != "running":
+        return False
+    run.status, run.finished_at = "failed", datetime.now(UTC)
+    run.reason, run.error = reason[:40], message[:2000]
+    return True
+
+
+def fail_stale_runs(session: Session, *, older_than: timedelta) -> list[int]:
+    """Runs still ``running`` after ``older_than`` (a worker killed mid-scan) end as failed."""
+    cutoff = datetime.now(UTC) - older_than
+    stale = list(
+        session.scalars(
+            select(ScanRun.id).where(ScanRun.status == "running", ScanRun.started_at < cutoff)
+        )
+    )
+    for run_id in stale:
+        fail_run(
+            session,
+            run_id,
+            reason="stale",
+            message=f"no result within {int(older_than.total_seconds())} s; the scan was lost",
+        )
+    return stale
+
+
 def list_runs(session: Session, *, repo_id: int, limit: int = 20) -> list[ScanRun]:
     get_repository(session, repo_id)
     return list(
@@ -151,28 +206,33 @@ def list_runs(session: Session, *, repo_id: int, limit: int = 20) -> list[ScanRu
 
 
 def get_run(session: Session, run_id: int) -> ScanRun:
-    run = session.get(ScanRun, run_id)
+    run = session.get(ScanRun, run_id) if _storable(run_id) else None
     if run is None:
         raise NotFoundError(f"no scan run {run_id}", reason="scan_run_not_found")
     return run
 
 
-def _url(url) -> str:
-    if not isinstance(url, str) or not _URL_RE.match(url.strip()) or len(url) > 500:
-        raise ValidationError(
-            "url must be a git URL (https://, ssh://, git://, file:// or user@host:path)",
-            field="url",
-        )
-    return url.strip()
+def _storable(row_id) -> bool:
+    """Ids beyond the column's range exist nowhere (and would make the driver raise)."""
+    return isinstance(row_id, int) and 0 < row_id <= MAX_ID
 
 
 def _branches(branches) -> list[str]:
     if isinstance(branches, str) or not isinstance(branches, list | tuple):
         raise ValidationError("branches must be a list of branch patterns", field="branches")
+    if len(branches) > MAX_BRANCHES:
+        raise ValidationError(f"at most {MAX_BRANCHES} branch patterns", field="branches")
     for branch in branches:
-        if not isinstance(branch, str) or not branch or not _BRANCH_RE.match(branch):
+        if (
+            not isinstance(branch, str)
+            or not 0 < len(branch) <= 200
+            or not _BRANCH_RE.match(branch)
+            or ".." in branch
+            or branch.startswith(("-", "/", "."))
+        ):
             raise ValidationError(
-                f"{branch!r} is not a branch pattern (one * at most)", field="branches"
+                "each branch pattern is a name such as main or release/* (one * at most)",
+                field="branches",
             )
     return list(dict.fromkeys(branches))
 
@@ -190,13 +250,20 @@ def _interval(seconds) -> int:
     return seconds
 
 
-def _credentials_env(name) -> str | None:
-    if name in (None, ""):
+def _credentials_env(name, checked: repo_urls.RepoUrl) -> str | None:
+    if name is None or name == "":
         return None
     if not isinstance(name, str) or not _ENV_NAME_RE.match(name):
         raise ValidationError(
             "credentials_env must name an environment variable "
             "KEYWARD_REPO_TOKEN_<NAME> (the token itself is never stored)",
+            field="credentials_env",
+        )
+    if checked.scheme != "https":
+        # The token travels as an HTTP header: never in clear text, and ssh has its own keys.
+        raise ValidationError(
+            "credentials_env is for https:// repositories only",
+            reason="credentials_need_https",
             field="credentials_env",
         )
     return name

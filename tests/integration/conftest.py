@@ -25,7 +25,7 @@ def stack(postgres_url, tmp_path_factory, request):
         raise
     yield running
     running.stop()
-    for service in (running.web, running.worker):
+    for service in (running.web, running.worker, running.scan_worker):
         if "Traceback" in service.output():
             print(f"--- {service.name} log ---\n{service.output()[-5000:]}")
 

@@ -251,7 +251,9 @@ class Stack:
             self.env,
             tmp,
         )
-        self.worker = Service("worker", self._worker_argv(), self.env, tmp)
+        # As in production: one worker for the leak response (and beat), one for scans.
+        self.worker = Service("worker", self._worker_argv("leaks", beat=True), self.env, tmp)
+        self.scan_worker = Service("scan-worker", self._worker_argv("scans"), self.env, tmp)
 
     def _settings(self) -> dict:
         metrics = self.tmp / "metrics"
@@ -280,24 +282,24 @@ class Stack:
             "KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK": "true",
             "KEYWARD_SCAN_SCHEDULE_SECONDS": "1",
             "KEYWARD_SCAN_CACHE": str(self.tmp / "scan-cache"),
+            "KEYWARD_SCAN_TIMEOUT_SECONDS": "20",
+            # Test-only: the repositories the tests watch are on this machine.
+            "KEYWARD_REPO_ALLOW_LOCAL": "true",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
         }
 
-    def _worker_argv(self) -> list[str]:
+    def _worker_argv(self, queue: str, *, beat: bool = False) -> list[str]:
+        argv = [str(BIN / "celery"), "-A", "rotation.worker", "worker", "--queues", queue]
+        if beat:
+            argv += ["--beat", "--schedule", str(self.tmp / "beat-schedule")]
         return [
-            str(BIN / "celery"),
-            "-A",
-            "rotation.worker",
-            "worker",
-            "--beat",
-            "--schedule",
-            str(self.tmp / "beat-schedule"),
+            *argv,
             "--concurrency",
             "2",
             "--loglevel",
             "INFO",
             "--hostname",
-            f"it-{self.port}@%h",
+            f"it-{queue}-{self.port}@%h",
         ]
 
     def start(self) -> None:
@@ -306,18 +308,20 @@ class Stack:
         self.web.start()
         wait_until(lambda: healthy(self.base_url), timeout=30, what="gunicorn /healthz")
         self.start_worker()
+        self.start_worker(self.scan_worker)
 
-    def start_worker(self) -> None:
-        offset = len(self.worker.output()) if self.worker.log.exists() else 0
-        self.worker.start()
+    def start_worker(self, worker: Service | None = None) -> None:
+        worker = worker or self.worker
+        offset = len(worker.output()) if worker.log.exists() else 0
+        worker.start()
         wait_until(
-            lambda: " ready." in self.worker.output()[offset:],
+            lambda: " ready." in worker.output()[offset:],
             timeout=60,
-            what="the Celery worker to be ready",
+            what=f"the Celery {worker.name} to be ready",
         )
 
     def stop(self) -> None:
-        for part in (self.worker, self.web):
+        for part in (self.scan_worker, self.worker, self.web):
             part.stop()
         self.redis.stop()
         self.smtp.stop()

@@ -1,17 +1,19 @@
 """Scanning watched repositories into the leak pipeline, on real git repositories."""
 
+import dataclasses
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from keystore import tokens
+from keystore.config import Settings
 from keystore.errors import ValidationError
 from keystore.models import Incident, ScanRun, WatchedRepository
 from keystore.services import repositories
 from rotation import dispatch
 from rotation.context import TaskContext
 from rotation.scans import run_scan
-from scanner import ScanError
 from tests.gitrepos import Repo, git_identity
 from tests.worlds import ACTOR, issue, world
 
@@ -19,12 +21,18 @@ __all__ = ["git_identity", "issue", "world"]
 
 
 @pytest.fixture
-def ctx(connection, settings, monkeypatch):
+def local(settings):
+    """The test-only allowance: repositories on this machine (file://, loopback)."""
+    return dataclasses.replace(settings, repo_allow_local=True, scan_timeout_seconds=5)
+
+
+@pytest.fixture
+def ctx(connection, local, monkeypatch):
     monkeypatch.setattr(dispatch, "run_inline", True)
     sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
-    context = TaskContext(settings=settings, sessions=sessions, redis=None, usage=None)
+    context = TaskContext(settings=local, sessions=sessions, redis=None, usage=None)
     monkeypatch.setattr("rotation.context.current", lambda: context)
     return context
 
@@ -37,7 +45,9 @@ def origin(tmp_path) -> Repo:
 
 
 def watch(session, origin, **options) -> int:
-    repo = repositories.add_repository(session, actor=ACTOR, url=f"file://{origin.path}", **options)
+    settings = dataclasses.replace(Settings.from_env({}, pepper="p" * 32), repo_allow_local=True)
+    url = f"file://{origin.path}"
+    repo = repositories.add_repository(session, settings, actor=ACTOR, url=url, **options)
     session.flush()
     return repo.id
 
@@ -84,20 +94,20 @@ def test_branch_filters_limit_what_is_mirrored(ctx, session, origin, issue):
     only_main = watch(session, origin, branches=["main"])
     assert session.get(ScanRun, run_scan(ctx, only_main, trigger="manual")).findings_count == 0
     repositories.update_repository(
-        session, actor=ACTOR, repo_id=only_main, branches=["main", "exp*"]
+        session, ctx.settings, actor=ACTOR, repo_id=only_main, branches=["main", "exp*"]
     )
     session.flush()
     assert session.get(ScanRun, run_scan(ctx, only_main, trigger="manual")).ours_count == 1
 
 
 def test_an_unreachable_remote_fails_the_run_with_its_reason(ctx, session, tmp_path):
-    repo_id = repositories.add_repository(session, actor=ACTOR, url=f"file://{tmp_path}/nowhere").id
+    url = f"file://{tmp_path}/nowhere"
+    repo_id = repositories.add_repository(session, ctx.settings, actor=ACTOR, url=url).id
     session.flush()
-    with pytest.raises(ScanError):
-        run_scan(ctx, repo_id, trigger="manual")
-    run = session.scalar(select(ScanRun).where(ScanRun.repository_id == repo_id))
-    assert run.status == "failed"
-    assert "cannot clone" in run.error
+    run = session.get(ScanRun, run_scan(ctx, repo_id, trigger="manual"))
+    assert (run.status, run.reason) == ("failed", "not_found")
+    assert run.error.startswith("could not fetch")
+    assert run.finished_at is not None
 
 
 def test_due_repositories_are_claimed_once(session, origin):
@@ -121,8 +131,8 @@ def test_due_repositories_are_claimed_once(session, origin):
         ({"url": "file:///x", "credentials_env": "GITHUB_TOKEN"}, "credentials_env"),
     ],
 )
-def test_bad_registrations_are_refused(session, options, field):
+def test_bad_registrations_are_refused(session, local, options, field):
     with pytest.raises(ValidationError) as info:
-        repositories.add_repository(session, actor=ACTOR, **options)
+        repositories.add_repository(session, local, actor=ACTOR, **options)
     assert info.value.field == field
     assert session.scalar(select(WatchedRepository)) is None

@@ -129,7 +129,7 @@ def test_custom_prefix(run_cli, tmp_path):
         (["/no/such/path"], "unreadable_path"),
         (["--prefix", "BAD", "."], "bad_prefix"),
         (["--since", "nope", "{repo}"], "bad_revision"),
-        (["file:///no/such/repo.git"], "clone_failed"),
+        (["file:///no/such/repo.git"], "not_found"),
     ],
 )
 def test_errors_exit_2_with_one_line(run_cli, repo, args, reason):

@@ -33,8 +33,9 @@ def list_repositories():
 def add_repository():
     data = only(json_object(), FIELDS - {"enabled"})
     required(data, "url")
-    with runtime().unit_of_work() as session:
-        repo = repositories.add_repository(session, actor=actor(), **data)
+    rt = runtime()
+    with rt.unit_of_work() as session:
+        repo = repositories.add_repository(session, rt.settings, actor=actor(), **data)
         return jsonify(serialize.repository(repo)), 201
 
 
@@ -47,8 +48,11 @@ def add_repository():
 @requires(WRITE)
 def update_repository(repo_id: int):
     data = only(json_object(), FIELDS - {"url"})
-    with runtime().unit_of_work() as session:
-        repo = repositories.update_repository(session, actor=actor(), repo_id=repo_id, **data)
+    rt = runtime()
+    with rt.unit_of_work() as session:
+        repo = repositories.update_repository(
+            session, rt.settings, actor=actor(), repo_id=repo_id, **data
+        )
         return jsonify(serialize.repository(repo))
 
 
