@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import TEST_PEPPER
-from tests.integration.stack import new_client, wait_until
+from tests.integration.stack import GATEWAY_HEADERS, new_client, wait_until
 from tests.integration.test_leak_pipeline import RECIPIENTS, mails_about, notified, post_github
 from tests.integration.test_scheduled_scan import admin, runs
 from tests.partner import alert
@@ -30,7 +30,10 @@ def stalled():
 
 def refused(stack, token: str) -> bool:
     answer = requests.post(
-        f"{stack.base_url}/v1/verify", json={"token": token, "endpoint": "orders.list"}, timeout=5
+        f"{stack.base_url}/v1/verify",
+        json={"token": token, "endpoint": "orders.list"},
+        headers=GATEWAY_HEADERS,
+        timeout=5,
     ).json()
     return answer["allowed"] is False
 
