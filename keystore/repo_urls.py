@@ -13,14 +13,12 @@ public: one private answer among public ones refuses the whole name (DNS rebindi
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
-import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from keystore.errors import ValidationError
+from keystore.public_net import is_loopback, is_public, lookup
 
 MAX_URL_LENGTH = 500
 RESOLVE_TIMEOUT_SECONDS = 5.0
@@ -29,7 +27,6 @@ _LABEL = re.compile(r"\A(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 # The last label of a name is never numeric or hexadecimal: that rules out the decimal,
 # octal and hex spellings of addresses (http://2130706433/, http://0x7f.1/).
 _TOP_LABEL = re.compile(r"\A[a-z][a-z0-9-]*\Z")
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 _PORTS = {"https": 443, "http": 80, "ssh": 22}
 
 
@@ -123,7 +120,13 @@ def resolve(repo_url: RepoUrl, policy: RepoPolicy, *, timeout: float = RESOLVE_T
     """Resolve the host now and return a :class:`Target` if every address is allowed."""
     if repo_url.host is None:
         return Target(repo_url=repo_url, address=None)
-    addresses = _lookup(repo_url.host, repo_url.port, timeout=timeout)
+    addresses = lookup(repo_url.host, repo_url.port, timeout=timeout)
+    if addresses is None:
+        raise RepoUrlError(
+            f"could not fetch: resolving the host took over {timeout:g} s",
+            reason="resolve_timeout",
+            field="url",
+        )
     if not addresses:
         raise RepoUrlError(
             f"could not fetch {repo_url.url}: its host does not resolve",
@@ -132,7 +135,7 @@ def resolve(repo_url: RepoUrl, policy: RepoPolicy, *, timeout: float = RESOLVE_T
         )
     local_ok = policy.allow_local and repo_url.host in LOOPBACK_HOSTS
     for address in addresses:
-        if not (is_public(address) or (local_ok and _is_loopback(address))):
+        if not (is_public(address) or (local_ok and is_loopback(address))):
             raise RepoUrlError(
                 f"could not fetch {repo_url.url}: its host resolves to a non-public address",
                 reason="address_not_allowed",
@@ -144,64 +147,6 @@ def resolve(repo_url: RepoUrl, policy: RepoPolicy, *, timeout: float = RESOLVE_T
 def check(url, policy: RepoPolicy, *, timeout: float = RESOLVE_TIMEOUT_SECONDS) -> Target:
     """:func:`parse` then :func:`resolve`: what registration and every fetch both run."""
     return resolve(parse(url, policy), policy, timeout=timeout)
-
-
-def is_public(address: str) -> bool:
-    """True for a globally routable unicast address (and any IPv4 one it embeds)."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if not _global_unicast(ip):
-        return False
-    return all(_global_unicast(inner) for inner in _embedded_ipv4(ip))
-
-
-def _global_unicast(ip) -> bool:
-    flags = (
-        ip.is_private,
-        ip.is_loopback,
-        ip.is_link_local,
-        ip.is_multicast,
-        ip.is_reserved,
-        ip.is_unspecified,
-        getattr(ip, "is_site_local", False),
-    )
-    return ip.is_global and not any(flags)
-
-
-def _embedded_ipv4(ip) -> list:
-    if ip.version == 4:
-        return []
-    inner = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
-    if any(ip in network for network in _NAT64):
-        inner.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return [address for address in inner if address is not None]
-
-
-def _is_loopback(address: str) -> bool:
-    return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-
-
-def _lookup(host: str, port: int | None, *, timeout: float) -> list[str]:
-    """getaddrinfo has no timeout of its own, so it runs in a thread we stop waiting for."""
-    found: list[str] = []
-    done = threading.Event()
-
-    def work() -> None:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            found.extend(dict.fromkeys(str(info[4][0]) for info in infos))
-        except (OSError, UnicodeError):
-            pass
-        finally:
-            done.set()
-
-    threading.Thread(target=work, daemon=True, name="keyward-resolve").start()
-    if not done.wait(timeout):
-        raise RepoUrlError(
-            f"could not fetch: resolving the host took over {timeout:g} s",
-            reason="resolve_timeout",
-            field="url",
-        )
-    return found
 
 
 def _file_url(parts) -> RepoUrl:

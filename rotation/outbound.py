@@ -11,7 +11,6 @@ Redirects are never followed; proxies from the environment are never used.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -21,7 +20,8 @@ from requests.adapters import HTTPAdapter
 
 from keystore.config import Settings
 from keystore.errors import KeywardError, ValidationError
-from keystore.services.webhooks import check_url, is_public_address, loopback_allowed
+from keystore.public_net import is_public, lookup
+from keystore.services.webhooks import check_url, loopback_allowed
 
 USER_AGENT = "Keyward-Webhook/1"
 # 408 Request Timeout, 425 Too Early, 429 Too Many Requests: the receiver asks to try later.
@@ -88,8 +88,12 @@ def resolve(url: str, settings: Settings) -> Target:
         return Target(url=url, host_header=parts.netloc, server_name=None)
     if parts.scheme != "https":
         raise WebhookError("receiver must use https", reason="scheme_not_allowed", transient=False)
-    addresses = _lookup(host, port, timeout=settings.notify_webhook_timeout_seconds)
-    if not all(is_public_address(address) for address in addresses):
+    addresses = lookup(host, port, timeout=settings.notify_webhook_timeout_seconds)
+    if not addresses:
+        raise WebhookError(
+            "could not resolve the receiver's host", reason="unresolvable", transient=True
+        )
+    if not all(is_public(address) for address in addresses):
         raise WebhookError(
             "receiver resolves to a private, loopback or reserved address",
             reason="target_not_public",
@@ -143,26 +147,6 @@ def _judge(status: int) -> None:
     raise WebhookError(
         f"receiver answered {status}: {why}", reason="receiver_refused", transient=False
     )
-
-
-def _lookup(host: str, port: int, *, timeout: float) -> list[str]:
-    """getaddrinfo has no timeout of its own: it runs in a daemon thread we wait on, bounded."""
-    found: list = []
-
-    def work() -> None:
-        try:
-            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except (OSError, UnicodeError) as exc:
-            found.append(exc)
-
-    worker = threading.Thread(target=work, name="keyward-resolve", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if not found or isinstance(found[0], Exception) or not found[0]:
-        raise WebhookError(
-            "could not resolve the receiver's host", reason="unresolvable", transient=True
-        )
-    return list(dict.fromkeys(info[4][0] for info in found[0]))
 
 
 def check_target(url, settings: Settings) -> str:

@@ -1,4 +1,4 @@
-"""DNS at the edge: ``socket.getaddrinfo`` as the repository URL policy sees it."""
+"""DNS at the edge: ``socket.getaddrinfo`` as Keyward's address checks see it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from keystore import repo_urls
+from keystore import public_net
 
 GITHUB_ADDRESS = "140.82.121.4"
 
@@ -38,5 +38,5 @@ def dns(monkeypatch) -> FakeDns:
     """github.com resolves to a public address; other names to nothing unless a test says."""
     fake = FakeDns()
     fake.answers["github.com"] = [GITHUB_ADDRESS]
-    monkeypatch.setattr(repo_urls.socket, "getaddrinfo", fake)
+    monkeypatch.setattr(public_net.socket, "getaddrinfo", fake)
     return fake

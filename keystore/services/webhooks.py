@@ -18,6 +18,7 @@ from keystore import sealing, validate
 from keystore.config import Settings
 from keystore.errors import LimitError, NotFoundError, ValidationError
 from keystore.models import WEBHOOK_KINDS, Webhook
+from keystore.public_net import is_public
 from keystore.services import audit
 
 MAX_URL_LENGTH = 2000
@@ -156,17 +157,6 @@ def loopback_allowed(settings: Settings, host: str) -> bool:
     return settings.notify_webhook_allow_loopback and host == LOOPBACK_HOST
 
 
-def is_public_address(address: str) -> bool:
-    """Whether an IP address is one on the public internet (not loopback, private, ...)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
 def display_url(url: str) -> str:
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{parts.netloc}"
@@ -179,7 +169,7 @@ def _public_literal(host: str) -> bool:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         return not host.endswith((".localhost", ".local", ".internal")) and host != "localhost"
-    return is_public_address(host.strip("[]"))
+    return is_public(host.strip("[]"))
 
 
 def _bad_url(message: str, *, reason: str = "invalid_url") -> ValidationError:
