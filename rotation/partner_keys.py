@@ -43,11 +43,11 @@ from rotation.partner_errors import (
 
 log = logging.getLogger("keyward.rotation")
 
-CONNECT_TIMEOUT_SECONDS = 3.0
-READ_TIMEOUT_SECONDS = 5.0
-# How long a process that lost the fetch claim waits for the winner's document.
-RIVAL_WAIT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
-RIVAL_POLL_SECONDS = 0.05
+# A fetch is bounded so that a request waiting for it is too (GitHub answers in well under 1 s).
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 1.0
+# How long a request whose key identifier is unknown waits for a fetch truly in flight elsewhere.
+IN_FLIGHT_WAIT_SECONDS = 2.0
 # Real identifiers are 40-64 hex digits; the bound keeps junk out of messages and logs.
 KEY_IDENTIFIER = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 USER_AGENT = "keyward-partner-keys"
@@ -122,8 +122,12 @@ class PartnerKeySource:
     from the document triggers a refetch too (the partner may have rotated its
     key), but every fetch, whatever its cause, needs a claim: at most one per
     ``refetch_seconds`` window per source, across all processes sharing the cache.
-    Without a fresh document and without the claim (this window's fetch failed,
-    or another process is still at it) the answer is ``key_fetch_failed``, a 503
+
+    Nothing waits for a window: when this window's claim is spent, an unknown
+    identifier is refused at once (``unknown_key``), so forged identifiers cost
+    a cache read, not a worker.  Only while a fetch is in flight (its guard is
+    held) does a request wait, for that fetch alone and ``in_flight_wait_seconds``
+    at most.  Without a fresh document the answer is ``key_fetch_failed``, a 503
     after which the partner redelivers.
     """
 
@@ -138,7 +142,7 @@ class PartnerKeySource:
         ttl_seconds: int = 3600,
         refetch_seconds: int = 60,
         clock: Callable[[], float] = time.time,
-        rival_wait_seconds: float = RIVAL_WAIT_SECONDS,
+        in_flight_wait_seconds: float = IN_FLIGHT_WAIT_SECONDS,
     ) -> None:
         if ttl_seconds <= 0 or refetch_seconds <= 0:
             raise ConfigError(
@@ -153,7 +157,7 @@ class PartnerKeySource:
         self._ttl = ttl_seconds
         self._window = refetch_seconds
         self._clock = clock
-        self._rival_wait = rival_wait_seconds
+        self._in_flight_wait = in_flight_wait_seconds
         # Changing the URL (staging, a fake key server) must not reuse another URL's keys.
         url_tag = hashlib.sha256((keys_url or "").encode("utf-8")).hexdigest()[:12]
         self._slot = f"{name}:{url_tag}"
@@ -184,7 +188,7 @@ class PartnerKeySource:
             raise SignatureError(f"no {self.name} keys URL is configured", reason=UNKNOWN_KEY)
         document = self._fresh_document()
         if document is None or key_identifier not in document.keys:
-            document = self._refetch(seen=document) or document
+            document = self._refetch() or document
         if document is None:
             raise KeyFetchError(
                 f"no fresh {self.name} public keys: this window's fetch failed or is under way"
@@ -201,25 +205,28 @@ class PartnerKeySource:
             return None
         return document
 
-    def _refetch(self, *, seen: KeyDocument | None) -> KeyDocument | None:
-        """Fetch if this window's claim is ours; else wait briefly for the winner's document."""
-        if not self._cache.claim_fetch(self._slot, now=self._clock(), window_seconds=self._window):
-            return self._await_rival(seen=seen)
-        document = KeyDocument(fetched_at=self._clock(), keys=self._fetch_keys())
-        self._cache.store(self._slot, document, ttl_seconds=self._ttl)
-        return document
+    def _refetch(self) -> KeyDocument | None:
+        """Fetch if nobody is fetching and this window's claim is free; else never wait long.
 
-    def _await_rival(self, *, seen: KeyDocument | None) -> KeyDocument | None:
-        # Concurrent alerts right after a start or a rotation would otherwise get 503s
-        # while the process that won the claim is still fetching.
-        deadline = time.monotonic() + self._rival_wait
-        while True:
-            document = self._fresh_document()
-            if document is not None and (seen is None or document.fetched_at > seen.fetched_at):
-                return document
-            if time.monotonic() >= deadline:
-                return document
-            time.sleep(RIVAL_POLL_SECONDS)
+        Returns the freshest document there is, or None when there is none.
+        """
+        guard = self._cache.fetch_guard(self._slot)
+        if not guard.try_hold():
+            # A fetch is truly under way: its document is worth a short, bounded wait.
+            guard.wait(self._in_flight_wait)
+            return self._fresh_document()
+        try:
+            if not self._cache.claim_fetch(
+                self._slot, now=self._clock(), window_seconds=self._window
+            ):
+                # This window's fetch is spent; another process may have stored its result
+                # between our first read and now, so read once more, then answer at once.
+                return self._fresh_document()
+            document = KeyDocument(fetched_at=self._clock(), keys=self._fetch_keys())
+            self._cache.store(self._slot, document, ttl_seconds=self._ttl)
+            return document
+        finally:
+            guard.release()
 
     def _fetch_keys(self) -> dict[str, str]:
         """GET the key document; every failure becomes a :class:`KeyFetchError`."""
