@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from keystore.config import GITHUB_PARTNER_KEYS_URL, Settings
+from keystore.config import Settings
 from keystore.errors import ConfigError
 from rotation.partner_cache import KeyCache, KeyDocument, MemoryKeyCache, RedisKeyCache
 from rotation.partner_errors import (
@@ -40,6 +40,7 @@ from rotation.partner_errors import (
     KeyFetchError,
     SignatureError,
 )
+from rotation.partners import PARTNERS
 
 log = logging.getLogger("keyward.rotation")
 
@@ -51,30 +52,6 @@ IN_FLIGHT_WAIT_SECONDS = 2.0
 # Real identifiers are 40-64 hex digits; the bound keeps junk out of messages and logs.
 KEY_IDENTIFIER = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 USER_AGENT = "keyward-partner-keys"
-
-
-@dataclass(frozen=True)
-class PartnerScheme:
-    """One partner's header names."""
-
-    name: str
-    identifier_header: str
-    signature_header: str
-
-
-GITHUB = PartnerScheme(
-    name="github",
-    identifier_header="Github-Public-Key-Identifier",
-    signature_header="Github-Public-Key-Signature",
-)
-# GitLab publishes no fixed keys URL ("the endpoint can be provided on request"),
-# so its source must be configured; without a URL it knows no keys.
-GITLAB = PartnerScheme(
-    name="gitlab",
-    identifier_header="Gitlab-Public-Key-Identifier",
-    signature_header="Gitlab-Public-Key-Signature",
-)
-SCHEMES = (GITHUB, GITLAB)
 
 
 @dataclass(frozen=True)
@@ -93,12 +70,12 @@ def signature_headers(headers: Mapping[str, str]) -> SignedRequest:
     names are folded here.  GitHub wins when both partners' headers are present.
     """
     folded = {str(name).lower(): value for name, value in headers.items()}
-    for scheme in SCHEMES:
-        identifier = folded.get(scheme.identifier_header.lower())
-        signature = folded.get(scheme.signature_header.lower())
+    for partner in PARTNERS:
+        identifier = folded.get(partner.identifier_header.lower())
+        signature = folded.get(partner.signature_header.lower())
         if identifier or signature:
             return SignedRequest(
-                scheme=scheme.name, key_identifier=identifier, signature_b64=signature
+                scheme=partner.name, key_identifier=identifier, signature_b64=signature
             )
     raise SignatureError("the request carries no partner signature headers", reason=MISSING_HEADERS)
 
@@ -314,21 +291,17 @@ def load_public_key(pem: str, key_identifier: str) -> ec.EllipticCurvePublicKey:
 def partner_sources(
     settings: Settings, redis_client: redis.Redis | None, http_session: requests.Session
 ) -> dict[str, PartnerKeySource]:
-    """Both partners' key sources, sharing one cache: Redis when given, else this process."""
+    """Every partner's key source, sharing one cache: Redis when given, else this process."""
     cache = MemoryKeyCache() if redis_client is None else RedisKeyCache(redis_client)
-    configured = {
-        GITHUB.name: (settings.github_keys_url or GITHUB_PARTNER_KEYS_URL, settings.github_token),
-        GITLAB.name: (settings.gitlab_keys_url, settings.gitlab_token),
-    }
     return {
-        name: PartnerKeySource(
-            name=name,
-            keys_url=url,
-            api_token=token,
+        partner.name: PartnerKeySource(
+            name=partner.name,
+            keys_url=partner.keys_url(settings),
+            api_token=partner.api_token(settings),
             http_session=http_session,
             cache=cache,
             ttl_seconds=settings.partner_keys_ttl_seconds,
             refetch_seconds=settings.partner_refetch_seconds,
         )
-        for name, (url, token) in configured.items()
+        for partner in PARTNERS
     }

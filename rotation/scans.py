@@ -17,9 +17,9 @@ from keystore.db import transaction
 from keystore.errors import KeywardError
 from keystore.models import ScanFinding, ScanRun
 from keystore.services import repositories
-from keystore.services.incidents import Report, record_reports
 from rotation import dispatch
 from rotation.context import TaskContext
+from rotation.intake import Report, record_reports
 from scanner import ScanState, mirror, scan_repository
 
 log = logging.getLogger("keyward.rotation")

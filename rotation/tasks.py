@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from keystore.db import transaction
 from keystore.services import repositories
 from keystore.services.incidents import stuck_incidents
-from rotation import context, dispatch, response, scans
+from rotation import context, dispatch, intake, response, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
 from scanner import ScanError
@@ -74,7 +74,14 @@ def sweep_incidents() -> int:
         dispatch.enqueue_incident(incident_id)
     if ids:
         log.info("sweeper re-enqueued %s incident(s)", len(ids))
+    dispatch.enqueue(match_public_reports, None)  # public submissions whose task was lost
     return len(ids)
+
+
+@shared_task(name="keyward.match_public_reports", acks_late=True)
+def match_public_reports(occurrence_ids: list[int] | None) -> int:
+    """Match publicly reported tokens (stored before the answer); ours become incidents."""
+    return intake.finish_public(context.current(), occurrence_ids)
 
 
 @shared_task(bind=True, name="keyward.scan_repository", acks_late=True, max_retries=3)

@@ -27,6 +27,7 @@ def app(db_engine, connection, settings):
     runtime.sessions = runtime.read_sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
+    runtime.install_task_context()  # in-process tasks see the test's transaction too
     yield app
     runtime.engine.dispose()
 
