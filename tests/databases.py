@@ -34,3 +34,8 @@ def _drop(base_url: str, name: str) -> None:
     with engine.connect() as connection:
         connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     engine.dispose()
+
+
+def drop_database(base_url: str, name: str) -> None:
+    """Drop what :func:`recreate_database` made (the benchmarks clean up after themselves)."""
+    _drop(base_url, sibling_name(base_url, name))
