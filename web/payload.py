@@ -23,7 +23,10 @@ def json_object() -> dict:
     """The body as a JSON object, or a clear 400/415."""
     if not request.is_json:
         raise UnsupportedMediaType("send Content-Type: application/json", reason="not_json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # json's scanner recurses; the body size bounds the work before it
+        raise BadRequest("the body is nested too deeply", reason="too_deep") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", reason="malformed_json")
     return data

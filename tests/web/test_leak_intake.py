@@ -192,3 +192,12 @@ def test_public_revocation_answers_alike_and_matches_after_the_answer(
 def test_public_revocation_refuses_absurd_credentials(client, world):
     response = client.post("/v1/credentials/revoke", json={"credentials": ["x" * 513]})
     assert (response.status_code, response.json["field"]) == (422, "credentials")
+
+
+@pytest.mark.parametrize("depth", [1000, 5000])
+def test_public_revocation_refuses_deep_bodies_with_a_400(client, world, depth):
+    body = '{"credentials": ' + "[" * depth + "]" * depth + "}"
+    response = client.post(
+        "/v1/credentials/revoke", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert (response.status_code, response.json["reason"]) == (400, "too_deep")
