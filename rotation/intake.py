@@ -193,6 +193,23 @@ def match_public(
     )
 
 
+def unmatched_public(session: Session, *, older_than: timedelta) -> bool:
+    """Whether a stored public submission has waited longer than ``older_than`` for matching."""
+    cutoff = datetime.now(UTC) - older_than
+    return (
+        session.scalar(
+            select(Occurrence.id)
+            .where(
+                Occurrence.origin == "public",
+                Occurrence.incident_id.is_(None),
+                Occurrence.received_at < cutoff,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def _pending_public(session, occurrence_ids, older_than) -> list[tuple[int, str]]:
     query = select(Occurrence.id, Occurrence.token_digest).where(
         Occurrence.origin == "public", Occurrence.incident_id.is_(None)

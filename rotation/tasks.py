@@ -66,15 +66,16 @@ def _retry_or_give_up(task, ctx, incident_id: int, exc: Exception):
 def sweep_incidents() -> int:
     """Re-enqueue incidents left unfinished (a broker outage, a worker that gave up)."""
     ctx = context.current()
+    older_than = timedelta(seconds=ctx.settings.sweep_after_seconds)
     with transaction(ctx.sessions) as session:
-        ids = stuck_incidents(
-            session, older_than=timedelta(seconds=ctx.settings.sweep_after_seconds)
-        )
+        ids = stuck_incidents(session, older_than=older_than)
+        unmatched = intake.unmatched_public(session, older_than=older_than)
     for incident_id in ids:
         dispatch.enqueue_incident(incident_id)
     if ids:
         log.info("sweeper re-enqueued %s incident(s)", len(ids))
-    dispatch.enqueue(match_public_reports, None)  # public submissions whose task was lost
+    if unmatched:  # public submissions whose matching task was lost
+        dispatch.enqueue(match_public_reports, None)
     return len(ids)
 
 

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
+from keystore import tokens
 from keystore.decision import Request, decide
 from keystore.models import AuditEvent, Incident, KeyToken
 from keystore.services import keys
+from rotation import dispatch
 from rotation.context import TaskContext
-from rotation.intake import Report, record_reports
+from rotation.intake import (
+    Report,
+    finish_public,
+    public_entries,
+    record_reports,
+    store_public,
+    unmatched_public,
+)
 from rotation.response import handle_incident
 from tests.mailbox import mailbox
 from tests.worlds import ACTOR, issue, world
@@ -143,3 +153,21 @@ def test_an_incident_the_task_has_decided_is_not_refused_by_a_later_report(
     # Refusing now would leave the client without a working token and without a replacement.
     assert report(session, settings, token).refused_ids == []
     assert reason(session, settings, token) == "allowed"
+
+
+def test_a_public_submission_whose_task_was_lost_is_matched_by_the_sweep(
+    ctx, session, settings, issue, monkeypatch
+):
+    enqueued = []
+    monkeypatch.setattr(dispatch, "enqueue_incident", enqueued.append)
+    _, token = issue(environment="dev")
+    store_public(session, public_entries(settings, [token, tokens.generate("kw", "dev")]))
+    session.flush()
+    assert reason(session, settings, token) == "allowed"  # nothing matched before the answer
+    assert unmatched_public(session, older_than=timedelta(0))
+    assert not unmatched_public(session, older_than=timedelta(seconds=60))
+    swept = dataclasses.replace(ctx, settings=dataclasses.replace(settings, sweep_after_seconds=0))
+    assert finish_public(swept, None) == 1
+    assert len(enqueued) == 1
+    assert not unmatched_public(session, older_than=timedelta(0))
+    assert reason(session, settings, token) == "revoked"
