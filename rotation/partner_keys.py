@@ -5,8 +5,9 @@ base64 of the DER ``(r, s)`` pair in ``<Partner>-Public-Key-Signature`` and name
 the key in ``<Partner>-Public-Key-Identifier``.  Their public keys come from a
 JSON document ``{"public_keys": [{"key_identifier", "key", "is_current"}]}``.
 
+The partners and their header names are declared in :mod:`rotation.partners`.
 Use: ``sources = partner_sources(settings, redis_client, http_session)`` once,
-then per request ``verify_alert(sources, headers=request.headers,
+then per request ``verify_alert(sources, partner, headers=request.headers,
 payload=request.get_data())`` *before* parsing the body.  Errors are in
 :mod:`rotation.partner_errors` (401 for the sender's fault, 503 for ours).
 """
@@ -20,7 +21,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import redis
 import requests
@@ -40,7 +40,7 @@ from rotation.partner_errors import (
     KeyFetchError,
     SignatureError,
 )
-from rotation.partners import PARTNERS
+from rotation.partners import PARTNERS, Partner
 
 log = logging.getLogger("keyward.rotation")
 
@@ -54,42 +54,24 @@ KEY_IDENTIFIER = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 USER_AGENT = "keyward-partner-keys"
 
 
-@dataclass(frozen=True)
-class SignedRequest:
-    """The signature headers of one alert: which partner, which key, which signature."""
+def verify_alert(
+    sources: Mapping[str, PartnerKeySource],
+    partner: Partner,
+    *,
+    headers: Mapping[str, str],
+    payload: bytes,
+) -> None:
+    """Verify an alert sent to ``partner``'s route against that partner's keys only; else raise.
 
-    scheme: str
-    key_identifier: str | None
-    signature_b64: str | None
-
-
-def signature_headers(headers: Mapping[str, str]) -> SignedRequest:
-    """Pick the partner whose headers are present; names match case-insensitively.
-
-    Flask's ``request.headers`` already ignores case; a plain dict does not, so
-    names are folded here.  GitHub wins when both partners' headers are present.
+    Header names match case-insensitively (Flask's ``request.headers`` already does;
+    a plain mapping is folded here).
     """
     folded = {str(name).lower(): value for name, value in headers.items()}
-    for partner in PARTNERS:
-        identifier = folded.get(partner.identifier_header.lower())
-        signature = folded.get(partner.signature_header.lower())
-        if identifier or signature:
-            return SignedRequest(
-                scheme=partner.name, key_identifier=identifier, signature_b64=signature
-            )
-    raise SignatureError("the request carries no partner signature headers", reason=MISSING_HEADERS)
-
-
-def verify_alert(
-    sources: Mapping[str, PartnerKeySource], *, headers: Mapping[str, str], payload: bytes
-) -> str:
-    """Verify an alert against the right partner's keys and return the partner's name."""
-    signed = signature_headers(headers)
-    source = sources.get(signed.scheme)
-    if source is None:
-        raise SignatureError(f"{signed.scheme} alerts are not accepted here", reason=UNKNOWN_KEY)
-    source.verify(payload, key_identifier=signed.key_identifier, signature_b64=signed.signature_b64)
-    return signed.scheme
+    sources[partner.name].verify(
+        payload,
+        key_identifier=folded.get(partner.identifier_header.lower()),
+        signature_b64=folded.get(partner.signature_header.lower()),
+    )
 
 
 class PartnerKeySource:

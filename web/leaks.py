@@ -19,6 +19,7 @@ from keystore.ratelimit import LimitScope
 from rotation import intake
 from rotation.alert_body import MAX_TOKEN_CHARS, feedback, parse_alert
 from rotation.metrics import ALERTS
+from rotation.partner_keys import verify_alert
 from rotation.partners import PARTNERS, Partner
 from web.addresses import client_address
 from web.openapi import operation
@@ -67,11 +68,7 @@ def _partner_alert(partner: Partner):
     request.max_content_length = rt.settings.webhook_max_bytes
     raw = request.get_data(cache=True)
     try:
-        rt.partners[partner.name].verify(
-            raw,
-            request.headers.get(partner.identifier_header),
-            request.headers.get(partner.signature_header),
-        )
+        verify_alert(rt.partners, partner, headers=request.headers, payload=raw)
         alert = parse_alert(raw, origin=partner.name)
     except KeywardError as exc:
         ALERTS.labels(partner.name, exc.reason).inc()
