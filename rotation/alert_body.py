@@ -31,7 +31,8 @@ MAX_TOKEN_CHARS = 512
 # Longer values are cut, as stored: a long URL is no reason to drop a leaked token.
 FIELD_LIMITS = {"type": 100, "url": 4000, "source": 100}
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# A string, or an unterminated one up to the end: a match never fails, so the scan is linear.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
 _INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
 
@@ -83,28 +84,36 @@ def parse_alert(raw: bytes, *, origin: str) -> Alert:
 
 
 def _load(raw: bytes):
-    if not nesting_within(raw, MAX_DEPTH):
-        raise AlertBodyError(
-            f"the body is nested deeper than {MAX_DEPTH} levels", reason="too_deep"
-        )
+    problem = nesting_problem(raw, MAX_DEPTH)
+    if problem == "too_deep":
+        raise AlertBodyError(f"the body is nested deeper than {MAX_DEPTH} levels", reason=problem)
     try:
+        if problem is not None:
+            raise ValueError(problem)
         return json.loads(raw)
     except (ValueError, RecursionError):
         raise AlertBodyError("the body is not JSON", reason="malformed_json") from None
 
 
-def nesting_within(raw: bytes, limit: int) -> bool:
-    """Whether brackets outside strings nest ``limit`` levels at most; linear, no recursion.
+def nesting_problem(raw: bytes, limit: int) -> str | None:
+    """``too_deep``, ``unbalanced`` or None: brackets outside strings, linear, no recursion.
 
     Strings are cut out, everything but brackets dropped, then each pass removes the
     innermost ``[]``/``{}`` pairs: one level per pass, at C speed.
     """
     brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    if brackets.count(b"[") != brackets.count(b"]") or brackets.count(b"{") != brackets.count(b"}"):
+        return "unbalanced"
     for _ in range(limit):
         if not brackets:
-            return True
+            return None
         brackets = _INNERMOST_PAIR.sub(b"", brackets)
-    return not brackets
+    return None if not brackets else "too_deep"
+
+
+def nesting_within(raw: bytes, limit: int) -> bool:
+    """Whether ``raw`` is balanced and nests ``limit`` levels at most."""
+    return nesting_problem(raw, limit) is None
 
 
 def read_record(record) -> Report | str:
