@@ -117,6 +117,9 @@ def record_reports(
     )
     incident_of = _ensure_incidents(session, owners, origin=origin)
     now = datetime.now(UTC)
+    # Before the occurrences: their foreign keys share-lock the incidents, and two intakes
+    # holding share locks would deadlock upgrading them to the refusal's row locks.
+    refused = refuse_reported(session, list(incident_of.values()), at=now)
     rows = [
         _occurrence(report, digest, incident_of.get(digest), origin=origin, at=now)
         for report, digest in zip(reports, digests, strict=True)
@@ -124,7 +127,6 @@ def record_reports(
     ]
     if rows:
         session.execute(Occurrence.__table__.insert(), rows)
-    refused = refuse_reported(session, list(incident_of.values()), at=now)
     open_ids = _open_incidents(session, set(incident_of.values()))
     return Intake(owned=[d in owners for d in digests], incident_ids=open_ids, refused_ids=refused)
 
@@ -174,6 +176,8 @@ def match_public(
     pending = _pending_public(session, occurrence_ids, older_than)
     owners = _owners(session, {digest for _, digest in pending})
     incident_of = _ensure_incidents(session, owners, origin="public")
+    # Before linking the occurrences, for the reason given in record_reports.
+    refused = refuse_reported(session, list(incident_of.values()), at=datetime.now(UTC))
     for digest, incident_id in incident_of.items():
         ids = [i for i, d in pending if d == digest]
         session.execute(
@@ -185,7 +189,6 @@ def match_public(
         session.execute(
             delete(Occurrence).where(Occurrence.id.in_(strangers[start : start + IN_CHUNK]))
         )
-    refused = refuse_reported(session, list(incident_of.values()), at=datetime.now(UTC))
     return Intake(
         owned=[d in owners for _, d in pending],
         incident_ids=_open_incidents(session, set(incident_of.values())),
