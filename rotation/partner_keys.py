@@ -52,6 +52,8 @@ IN_FLIGHT_WAIT_SECONDS = 2.0
 # Real identifiers are 40-64 hex digits; the bound keeps junk out of messages and logs.
 KEY_IDENTIFIER = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 USER_AGENT = "keyward-partner-keys"
+# Why a fetch is wanted: no fresh document at all, or an identifier the document lacks.
+STALE, UNKNOWN = "stale", "unknown"
 
 
 def verify_alert(
@@ -146,8 +148,10 @@ class PartnerKeySource:
         if self.keys_url is None:
             raise SignatureError(f"no {self.name} keys URL is configured", reason=UNKNOWN_KEY)
         document = self._fresh_document()
-        if document is None or key_identifier not in document.keys:
-            document = self._refetch() or document
+        if document is None:
+            document = self._refetch(cause=STALE)
+        elif key_identifier not in document.keys:
+            document = self._refetch(cause=UNKNOWN) or document
         if document is None:
             raise KeyFetchError(
                 f"no fresh {self.name} public keys: this window's fetch failed or is under way"
@@ -164,10 +168,12 @@ class PartnerKeySource:
             return None
         return document
 
-    def _refetch(self) -> KeyDocument | None:
+    def _refetch(self, *, cause: str) -> KeyDocument | None:
         """Fetch if nobody is fetching and this window's claim is free; else never wait long.
 
-        Returns the freshest document there is, or None when there is none.
+        Claims are per cause: forged identifiers spend the ``unknown`` claim, never the
+        ``stale`` one, so they cannot time themselves to leave an expired document
+        unrenewed (503s) for a window.  Returns the freshest document there is, or None.
         """
         guard = self._cache.fetch_guard(self._slot)
         if not guard.try_hold():
@@ -175,17 +181,21 @@ class PartnerKeySource:
             guard.wait(self._in_flight_wait)
             return self._fresh_document()
         try:
-            if not self._cache.claim_fetch(
-                self._slot, now=self._clock(), window_seconds=self._window
-            ):
+            if not self._claim(cause):
                 # This window's fetch is spent; another process may have stored its result
                 # between our first read and now, so read once more, then answer at once.
                 return self._fresh_document()
             document = KeyDocument(fetched_at=self._clock(), keys=self._fetch_keys())
             self._cache.store(self._slot, document, ttl_seconds=self._ttl)
+            if cause == STALE:
+                self._claim(UNKNOWN)  # the document just fetched is this window's answer
             return document
         finally:
             guard.release()
+
+    def _claim(self, cause: str) -> bool:
+        slot = f"{self._slot}:{cause}"
+        return self._cache.claim_fetch(slot, now=self._clock(), window_seconds=self._window)
 
     def _fetch_keys(self) -> dict[str, str]:
         """GET the key document; every failure becomes a :class:`KeyFetchError`."""

@@ -367,3 +367,18 @@ def test_a_rotation_is_picked_up_within_the_window_after_forgeries(
     clock.advance(60)  # KEYWARD_PARTNER_REFETCH_SECONDS later at the latest
     accept(source, successor)
     assert len(keyserver.calls) == 3
+
+
+def test_forgeries_cannot_keep_an_expired_document_from_being_renewed(
+    keyserver, cache, make_source, signer, clock
+):
+    keyserver.get(KEYS_URL, json=key_document(signer))
+    source = make_source(cache, ttl_seconds=30)
+    clock.advance(-10)  # the previous window
+    accept(source, signer)
+    clock.advance(15)  # a new window: a forgery spends its unknown-identifier fetch
+    rejection(source, BODY, "ab" * 32, signer.sign(BODY))
+    assert len(keyserver.calls) == 2
+    clock.advance(31)  # same window, the document has expired
+    accept(source, signer)  # renewed at once, not a 503 until the next window
+    assert len(keyserver.calls) == 3
