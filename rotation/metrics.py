@@ -18,6 +18,16 @@ ALERTS = Counter(
 REPORTS = Counter(
     "keyward_reported_tokens_total", "Reported tokens by origin and label", ["origin", "label"]
 )
+SKIPPED_RECORDS = Counter(
+    "keyward_alert_records_skipped_total",
+    "Records of verified alerts skipped as invalid, by origin and reason",
+    ["origin", "reason"],
+)
+REFUSED = Counter(
+    "keyward_tokens_refused_at_intake_total",
+    "Leaked tokens stopped in the transaction that stored their report, by origin",
+    ["origin"],
+)
 RECEIPT_TO_ACTION = Histogram(
     "keyward_leak_receipt_to_action_seconds",
     "From first report to revocation/regeneration",

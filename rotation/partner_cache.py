@@ -6,6 +6,11 @@ hand out *fetch claims*: at most one claim per slot and refetch window, which
 is how forged key identifiers are kept from making us hammer the key server.
 Windows are fixed (``int(now // window)``), so a claim needs no clock in Redis
 and expires on its own there.
+
+A claim says a fetch *was allowed* in this window, not that one is running:
+the *fetch guard* (a ``redis.lock.Lock``, or a ``threading.Lock`` embedded) is
+held only while a fetch is truly in flight, so a request whose key identifier
+is unknown waits for that fetch only, never for a window that is merely spent.
 """
 
 from __future__ import annotations
@@ -17,10 +22,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import redis
+import redis.lock
 
 log = logging.getLogger("keyward.rotation")
 
 REDIS_PREFIX = "keyward:partner-keys"
+# A fetcher that dies holding the guard frees it after this long (fetches are bounded far below).
+GUARD_EXPIRY_SECONDS = 10
+# How often a waiter asks Redis whether the fetch in flight has ended.
+GUARD_POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,37 @@ class KeyCache(Protocol):
 
     def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool: ...
 
+    def fetch_guard(self, slot: str) -> FetchGuard: ...
+
+
+class FetchGuard(Protocol):
+    """Held by the one request that is fetching a slot's document right now."""
+
+    def try_hold(self) -> bool:
+        """Take the guard if it is free; never waits."""
+
+    def wait(self, seconds: float) -> None:
+        """Return when the holder lets go, or after ``seconds`` at most."""
+
+    def release(self) -> None: ...
+
+
+class LocalGuard:
+    """A fetch guard of this process only."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self._lock = lock
+
+    def try_hold(self) -> bool:
+        return self._lock.acquire(blocking=False)
+
+    def wait(self, seconds: float) -> None:
+        if self._lock.acquire(timeout=max(seconds, 0.0)):
+            self._lock.release()
+
+    def release(self) -> None:
+        self._lock.release()
+
 
 class MemoryKeyCache:
     """The embedded mode's cache: one process, so a dict behind a lock is enough."""
@@ -60,6 +101,7 @@ class MemoryKeyCache:
     def __init__(self) -> None:
         self._documents: dict[str, KeyDocument] = {}
         self._claimed_windows: dict[str, int] = {}
+        self._guards: dict[str, threading.Lock] = {}
         # Request threads of one process share this cache.
         self._lock = threading.Lock()
 
@@ -79,6 +121,10 @@ class MemoryKeyCache:
                 return False
             self._claimed_windows[slot] = window
             return True
+
+    def fetch_guard(self, slot: str) -> LocalGuard:
+        with self._lock:
+            return LocalGuard(self._guards.setdefault(slot, threading.Lock()))
 
 
 class RedisKeyCache:
@@ -118,6 +164,49 @@ class RedisKeyCache:
         except redis.RedisError as exc:
             _degraded(exc)
             return self._fallback.claim_fetch(slot, now, window_seconds)
+
+    def fetch_guard(self, slot: str) -> RedisGuard:
+        lock = self._client.lock(
+            f"{REDIS_PREFIX}:{slot}:fetching",
+            timeout=GUARD_EXPIRY_SECONDS,
+            sleep=GUARD_POLL_SECONDS,
+            raise_on_release_error=False,
+        )
+        return RedisGuard(lock, fallback=self._fallback.fetch_guard(slot))
+
+
+class RedisGuard:
+    """The guard shared by every process; while Redis is down, this process's own guard."""
+
+    def __init__(self, lock: redis.lock.Lock, *, fallback: LocalGuard) -> None:
+        self._lock = lock
+        self._fallback = fallback
+        self._held_locally = False
+
+    def try_hold(self) -> bool:
+        try:
+            return bool(self._lock.acquire(blocking=False))
+        except redis.RedisError as exc:
+            _degraded(exc)
+            self._held_locally = self._fallback.try_hold()
+            return self._held_locally
+
+    def wait(self, seconds: float) -> None:
+        try:
+            if self._lock.acquire(blocking=True, blocking_timeout=max(seconds, 0.0)):
+                self._lock.release()
+        except redis.RedisError as exc:
+            _degraded(exc)
+            self._fallback.wait(seconds)
+
+    def release(self) -> None:
+        if self._held_locally:
+            self._fallback.release()
+            return
+        try:
+            self._lock.release()
+        except redis.RedisError as exc:  # the lock expires on its own
+            _degraded(exc)
 
 
 def _degraded(exc: Exception) -> None:

@@ -5,8 +5,9 @@ base64 of the DER ``(r, s)`` pair in ``<Partner>-Public-Key-Signature`` and name
 the key in ``<Partner>-Public-Key-Identifier``.  Their public keys come from a
 JSON document ``{"public_keys": [{"key_identifier", "key", "is_current"}]}``.
 
+The partners and their header names are declared in :mod:`rotation.partners`.
 Use: ``sources = partner_sources(settings, redis_client, http_session)`` once,
-then per request ``verify_alert(sources, headers=request.headers,
+then per request ``verify_alert(sources, partner, headers=request.headers,
 payload=request.get_data())`` *before* parsing the body.  Errors are in
 :mod:`rotation.partner_errors` (401 for the sender's fault, 503 for ours).
 """
@@ -20,7 +21,6 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import redis
 import requests
@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from keystore.config import GITHUB_PARTNER_KEYS_URL, Settings
+from keystore.config import Settings
 from keystore.errors import ConfigError
 from rotation.partner_cache import KeyCache, KeyDocument, MemoryKeyCache, RedisKeyCache
 from rotation.partner_errors import (
@@ -40,79 +40,40 @@ from rotation.partner_errors import (
     KeyFetchError,
     SignatureError,
 )
+from rotation.partners import PARTNERS, Partner
 
 log = logging.getLogger("keyward.rotation")
 
-CONNECT_TIMEOUT_SECONDS = 3.0
-READ_TIMEOUT_SECONDS = 5.0
-# How long a process that lost the fetch claim waits for the winner's document.
-RIVAL_WAIT_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
-RIVAL_POLL_SECONDS = 0.05
+# A fetch is bounded so that a request waiting for it is too (GitHub answers in well under 1 s).
+CONNECT_TIMEOUT_SECONDS = 1.0
+READ_TIMEOUT_SECONDS = 1.0
+# How long a request whose key identifier is unknown waits for a fetch truly in flight elsewhere.
+IN_FLIGHT_WAIT_SECONDS = 2.0
 # Real identifiers are 40-64 hex digits; the bound keeps junk out of messages and logs.
 KEY_IDENTIFIER = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 USER_AGENT = "keyward-partner-keys"
-
-
-@dataclass(frozen=True)
-class PartnerScheme:
-    """One partner's header names."""
-
-    name: str
-    identifier_header: str
-    signature_header: str
-
-
-GITHUB = PartnerScheme(
-    name="github",
-    identifier_header="Github-Public-Key-Identifier",
-    signature_header="Github-Public-Key-Signature",
-)
-# GitLab publishes no fixed keys URL ("the endpoint can be provided on request"),
-# so its source must be configured; without a URL it knows no keys.
-GITLAB = PartnerScheme(
-    name="gitlab",
-    identifier_header="Gitlab-Public-Key-Identifier",
-    signature_header="Gitlab-Public-Key-Signature",
-)
-SCHEMES = (GITHUB, GITLAB)
-
-
-@dataclass(frozen=True)
-class SignedRequest:
-    """The signature headers of one alert: which partner, which key, which signature."""
-
-    scheme: str
-    key_identifier: str | None
-    signature_b64: str | None
-
-
-def signature_headers(headers: Mapping[str, str]) -> SignedRequest:
-    """Pick the partner whose headers are present; names match case-insensitively.
-
-    Flask's ``request.headers`` already ignores case; a plain dict does not, so
-    names are folded here.  GitHub wins when both partners' headers are present.
-    """
-    folded = {str(name).lower(): value for name, value in headers.items()}
-    for scheme in SCHEMES:
-        identifier = folded.get(scheme.identifier_header.lower())
-        signature = folded.get(scheme.signature_header.lower())
-        if identifier or signature:
-            return SignedRequest(
-                scheme=scheme.name, key_identifier=identifier, signature_b64=signature
-            )
-    raise SignatureError("the request carries no partner signature headers", reason=MISSING_HEADERS)
+# Why a fetch is wanted: no fresh document at all, or an identifier the document lacks.
+STALE, UNKNOWN = "stale", "unknown"
 
 
 def verify_alert(
-    sources: Mapping[str, PartnerKeySource], *, headers: Mapping[str, str], payload: bytes
-) -> str:
-    """Verify an alert against the right partner's keys and return the partner's name."""
-    signed = signature_headers(headers)
-    source = sources.get(signed.scheme)
-    if source is None:
-        raise SignatureError(f"{signed.scheme} alerts are not accepted here", reason=UNKNOWN_KEY)
-    source.verify(payload, key_identifier=signed.key_identifier, signature_b64=signed.signature_b64)
-    return signed.scheme
+    sources: Mapping[str, PartnerKeySource],
+    partner: Partner,
+    *,
+    headers: Mapping[str, str],
+    payload: bytes,
+) -> None:
+    """Verify an alert sent to ``partner``'s route against that partner's keys only; else raise.
+
+    Header names match case-insensitively (Flask's ``request.headers`` already does;
+    a plain mapping is folded here).
+    """
+    folded = {str(name).lower(): value for name, value in headers.items()}
+    sources[partner.name].verify(
+        payload,
+        key_identifier=folded.get(partner.identifier_header.lower()),
+        signature_b64=folded.get(partner.signature_header.lower()),
+    )
 
 
 class PartnerKeySource:
@@ -122,8 +83,12 @@ class PartnerKeySource:
     from the document triggers a refetch too (the partner may have rotated its
     key), but every fetch, whatever its cause, needs a claim: at most one per
     ``refetch_seconds`` window per source, across all processes sharing the cache.
-    Without a fresh document and without the claim (this window's fetch failed,
-    or another process is still at it) the answer is ``key_fetch_failed``, a 503
+
+    Nothing waits for a window: when this window's claim is spent, an unknown
+    identifier is refused at once (``unknown_key``), so forged identifiers cost
+    a cache read, not a worker.  Only while a fetch is in flight (its guard is
+    held) does a request wait, for that fetch alone and ``in_flight_wait_seconds``
+    at most.  Without a fresh document the answer is ``key_fetch_failed``, a 503
     after which the partner redelivers.
     """
 
@@ -138,7 +103,7 @@ class PartnerKeySource:
         ttl_seconds: int = 3600,
         refetch_seconds: int = 60,
         clock: Callable[[], float] = time.time,
-        rival_wait_seconds: float = RIVAL_WAIT_SECONDS,
+        in_flight_wait_seconds: float = IN_FLIGHT_WAIT_SECONDS,
     ) -> None:
         if ttl_seconds <= 0 or refetch_seconds <= 0:
             raise ConfigError(
@@ -153,7 +118,7 @@ class PartnerKeySource:
         self._ttl = ttl_seconds
         self._window = refetch_seconds
         self._clock = clock
-        self._rival_wait = rival_wait_seconds
+        self._in_flight_wait = in_flight_wait_seconds
         # Changing the URL (staging, a fake key server) must not reuse another URL's keys.
         url_tag = hashlib.sha256((keys_url or "").encode("utf-8")).hexdigest()[:12]
         self._slot = f"{name}:{url_tag}"
@@ -183,8 +148,10 @@ class PartnerKeySource:
         if self.keys_url is None:
             raise SignatureError(f"no {self.name} keys URL is configured", reason=UNKNOWN_KEY)
         document = self._fresh_document()
-        if document is None or key_identifier not in document.keys:
-            document = self._refetch(seen=document) or document
+        if document is None:
+            document = self._refetch(cause=STALE)
+        elif key_identifier not in document.keys:
+            document = self._refetch(cause=UNKNOWN) or document
         if document is None:
             raise KeyFetchError(
                 f"no fresh {self.name} public keys: this window's fetch failed or is under way"
@@ -201,25 +168,34 @@ class PartnerKeySource:
             return None
         return document
 
-    def _refetch(self, *, seen: KeyDocument | None) -> KeyDocument | None:
-        """Fetch if this window's claim is ours; else wait briefly for the winner's document."""
-        if not self._cache.claim_fetch(self._slot, now=self._clock(), window_seconds=self._window):
-            return self._await_rival(seen=seen)
-        document = KeyDocument(fetched_at=self._clock(), keys=self._fetch_keys())
-        self._cache.store(self._slot, document, ttl_seconds=self._ttl)
-        return document
+    def _refetch(self, *, cause: str) -> KeyDocument | None:
+        """Fetch if nobody is fetching and this window's claim is free; else never wait long.
 
-    def _await_rival(self, *, seen: KeyDocument | None) -> KeyDocument | None:
-        # Concurrent alerts right after a start or a rotation would otherwise get 503s
-        # while the process that won the claim is still fetching.
-        deadline = time.monotonic() + self._rival_wait
-        while True:
-            document = self._fresh_document()
-            if document is not None and (seen is None or document.fetched_at > seen.fetched_at):
-                return document
-            if time.monotonic() >= deadline:
-                return document
-            time.sleep(RIVAL_POLL_SECONDS)
+        Claims are per cause: forged identifiers spend the ``unknown`` claim, never the
+        ``stale`` one, so they cannot time themselves to leave an expired document
+        unrenewed (503s) for a window.  Returns the freshest document there is, or None.
+        """
+        guard = self._cache.fetch_guard(self._slot)
+        if not guard.try_hold():
+            # A fetch is truly under way: its document is worth a short, bounded wait.
+            guard.wait(self._in_flight_wait)
+            return self._fresh_document()
+        try:
+            if not self._claim(cause):
+                # This window's fetch is spent; another process may have stored its result
+                # between our first read and now, so read once more, then answer at once.
+                return self._fresh_document()
+            document = KeyDocument(fetched_at=self._clock(), keys=self._fetch_keys())
+            self._cache.store(self._slot, document, ttl_seconds=self._ttl)
+            if cause == STALE:
+                self._claim(UNKNOWN)  # the document just fetched is this window's answer
+            return document
+        finally:
+            guard.release()
+
+    def _claim(self, cause: str) -> bool:
+        slot = f"{self._slot}:{cause}"
+        return self._cache.claim_fetch(slot, now=self._clock(), window_seconds=self._window)
 
     def _fetch_keys(self) -> dict[str, str]:
         """GET the key document; every failure becomes a :class:`KeyFetchError`."""
@@ -307,21 +283,17 @@ def load_public_key(pem: str, key_identifier: str) -> ec.EllipticCurvePublicKey:
 def partner_sources(
     settings: Settings, redis_client: redis.Redis | None, http_session: requests.Session
 ) -> dict[str, PartnerKeySource]:
-    """Both partners' key sources, sharing one cache: Redis when given, else this process."""
+    """Every partner's key source, sharing one cache: Redis when given, else this process."""
     cache = MemoryKeyCache() if redis_client is None else RedisKeyCache(redis_client)
-    configured = {
-        GITHUB.name: (settings.github_keys_url or GITHUB_PARTNER_KEYS_URL, settings.github_token),
-        GITLAB.name: (settings.gitlab_keys_url, settings.gitlab_token),
-    }
     return {
-        name: PartnerKeySource(
-            name=name,
-            keys_url=url,
-            api_token=token,
+        partner.name: PartnerKeySource(
+            name=partner.name,
+            keys_url=partner.keys_url(settings),
+            api_token=partner.api_token(settings),
             http_session=http_session,
             cache=cache,
             ttl_seconds=settings.partner_keys_ttl_seconds,
             refetch_seconds=settings.partner_refetch_seconds,
         )
-        for name, (url, token) in configured.items()
+        for partner in PARTNERS
     }

@@ -23,9 +23,9 @@ from keystore.db import transaction
 from keystore.errors import KeywardError
 from keystore.models import ScanFinding, ScanRun, WatchedRepository
 from keystore.services import repositories
-from keystore.services.incidents import Report, record_reports
 from rotation import dispatch
 from rotation.context import TaskContext
+from rotation.intake import Report, record_reports
 from scanner import ScanState, scan_repository
 from scanner.remote import FetchOptions, mirror
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from keystore.db import transaction
 from keystore.errors import NotFoundError
 from keystore.services.incidents import stuck_incidents
-from rotation import context, dispatch, response, scans
+from rotation import context, dispatch, intake, response, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
 
@@ -65,15 +65,23 @@ def _retry_or_give_up(task, ctx, incident_id: int, exc: Exception):
 def sweep_incidents() -> int:
     """Re-enqueue incidents left unfinished (a broker outage, a worker that gave up)."""
     ctx = context.current()
+    older_than = timedelta(seconds=ctx.settings.sweep_after_seconds)
     with transaction(ctx.sessions) as session:
-        ids = stuck_incidents(
-            session, older_than=timedelta(seconds=ctx.settings.sweep_after_seconds)
-        )
+        ids = stuck_incidents(session, older_than=older_than)
+        unmatched = intake.unmatched_public(session, older_than=older_than)
     for incident_id in ids:
         dispatch.enqueue_incident(incident_id)
     if ids:
         log.info("sweeper re-enqueued %s incident(s)", len(ids))
+    if unmatched:  # public submissions whose matching task was lost
+        dispatch.enqueue(match_public_reports, None)
     return len(ids)
+
+
+@shared_task(name="keyward.match_public_reports", acks_late=True)
+def match_public_reports(occurrence_ids: list[int] | None) -> int:
+    """Match publicly reported tokens (stored before the answer); ours become incidents."""
+    return intake.finish_public(context.current(), occurrence_ids)
 
 
 # Acknowledged on receipt: a scan may outlast the broker's visibility timeout, and a lost

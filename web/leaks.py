@@ -1,30 +1,32 @@
-"""Leak intake over HTTP: GitHub and GitLab partner webhooks, and public revocation.
+"""Leak intake over HTTP: the partner webhooks and public revocation.  A thin door.
 
-Order of work, every time: verify the raw body, validate every record, store
-every occurrence and its incident in one committed transaction, answer, and
-only then enqueue the incidents.
+Partner alerts: verify the raw body (:mod:`rotation.partner_keys`), read it
+record by record (:mod:`rotation.alert_body`), store every valid report, its
+incident and the refusal of its token in one committed transaction
+(:mod:`rotation.intake`), answer, and only then enqueue the incidents.
+
+Public revocation: check the shape, store the submission's digests (the same
+work whatever it holds), answer 202, and match it against our keys afterwards.
 """
 
 from __future__ import annotations
-
-import json
 
 from flask import Blueprint, jsonify, request
 
 from keystore.decision import Limits
 from keystore.errors import KeywardError, ValidationError
 from keystore.ratelimit import LimitScope
-from keystore.services.incidents import Report, record_reports
-from keystore.tokens import github_token_hash
-from rotation import dispatch
-from rotation.metrics import ALERTS, REPORTS
+from rotation import intake
+from rotation.alert_body import MAX_TOKEN_CHARS, feedback, parse_alert
+from rotation.metrics import ALERTS
+from rotation.partner_keys import verify_alert
+from rotation.partners import PARTNERS, Partner
 from web.addresses import client_address
 from web.openapi import operation
-from web.payload import BadRequest, json_object, only
+from web.payload import json_object, only
 from web.runtime import runtime
 
 leaks = Blueprint("leaks", __name__, url_prefix="/v1")
-PARTNER_HEADERS = {"github": "Github-Public-Key", "gitlab": "Gitlab-Public-Key"}
 MAX_PUBLIC_CREDENTIALS = 1000
 
 
@@ -44,105 +46,38 @@ ALERT_RESPONSES = {
 }
 
 
-def _alert_route(partner: str, summary: str) -> None:
+def _alert_route(partner: Partner) -> None:
     """One route per partner: ``POST /v1/secret-scanning/<partner>``."""
 
     def view():
         return _partner_alert(partner)
 
-    view.__name__ = f"{partner}_alert"
-    documented = operation(summary, body="PartnerAlert", responses=ALERT_RESPONSES, tag="leaks")
-    leaks.post(f"/secret-scanning/{partner}")(documented(view))
+    view.__name__ = f"{partner.name}_alert"
+    documented = operation(
+        partner.title, body="PartnerAlert", responses=ALERT_RESPONSES, tag="leaks"
+    )
+    leaks.post(f"/secret-scanning/{partner.name}")(documented(view))
 
 
-_alert_route("github", "GitHub secret-scanning partner alert (signed JSON batch)")
-_alert_route("gitlab", "GitLab secret-detection partner alert (signed JSON batch)")
+for _partner in PARTNERS:
+    _alert_route(_partner)
 
 
-def _partner_alert(partner: str):
+def _partner_alert(partner: Partner):
     rt = runtime()
     request.max_content_length = rt.settings.webhook_max_bytes
     raw = request.get_data(cache=True)
-    prefix = PARTNER_HEADERS[partner]
     try:
-        rt.partners[partner].verify(
-            raw,
-            request.headers.get(f"{prefix}-Identifier"),
-            request.headers.get(f"{prefix}-Signature"),
-        )
-        reports = parse_alert(raw)
+        verify_alert(rt.partners, partner, headers=request.headers, payload=raw)
+        alert = parse_alert(raw, origin=partner.name)
     except KeywardError as exc:
-        ALERTS.labels(partner, exc.reason).inc()
+        ALERTS.labels(partner.name, exc.reason).inc()
         raise
-    ALERTS.labels(partner, "verified").inc()
-    owned = _intake(rt, partner, reports)
+    ALERTS.labels(partner.name, "verified").inc()
+    owned = intake.receive(rt.sessions, rt.settings, origin=partner.name, reports=alert.reports)
     if not rt.settings.partner_feedback:
         return "", 204
-    return jsonify(
-        [
-            {
-                "token_hash": github_token_hash(r.token),
-                "token_type": r.token_type,
-                "label": "true_positive" if mine else "false_positive",
-            }
-            for r, mine in zip(reports, owned, strict=True)
-        ]
-    )
-
-
-def parse_alert(raw: bytes) -> list[Report]:
-    """Validate the whole batch before anything is stored: one bad record rejects it all."""
-    try:
-        records = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON", reason="malformed_json") from None
-    if not isinstance(records, list) or not records:
-        raise ValidationError(
-            "the body must be a non-empty JSON array of records", reason="malformed_alert"
-        )
-    return [_record(index, record) for index, record in enumerate(records)]
-
-
-def _record(index: int, record) -> Report:
-    if (
-        not isinstance(record, dict)
-        or not isinstance(record.get("token"), str)
-        or not record["token"]
-    ):
-        raise ValidationError(
-            f"record {index} needs a non-empty string 'token'",
-            reason="malformed_alert",
-            field=f"[{index}].token",
-        )
-    fields = {}
-    for name in ("type", "url", "source"):
-        value = record.get(name)
-        if value is not None and not isinstance(value, str):
-            raise ValidationError(
-                f"record {index}: {name} must be a string",
-                reason="malformed_alert",
-                field=f"[{index}].{name}",
-            )
-        fields[name] = value or ""
-    # Sources are compared case-insensitively and unknown ones are kept as sent.
-    return Report(
-        token=record["token"],
-        token_type=fields["type"],
-        url=fields["url"],
-        source=fields["source"].lower(),
-    )
-
-
-def _intake(rt, origin: str, reports: list[Report], *, keep_unknown: bool = True) -> list[bool]:
-    with rt.unit_of_work() as session:
-        intake = record_reports(
-            session, rt.settings, origin=origin, reports=reports, keep_unknown=keep_unknown
-        )
-    for incident_id in intake.incident_ids:
-        dispatch.enqueue_incident(incident_id)
-    for mine in intake.owned:
-        REPORTS.labels(origin, "true_positive" if mine else "false_positive").inc()
-    return intake.owned
+    return jsonify(feedback(alert.reports, owned))
 
 
 @leaks.post("/credentials/revoke")
@@ -176,19 +111,14 @@ def public_revoke():
         raise TooManyRequests(
             "too many revocation requests from this address; retry later", reason="rate_limited"
         )
-    credentials = _credentials(json_object())
-    _intake(
-        rt,
-        "public",
-        [Report(token=c, source="public_revocation") for c in credentials],
-        keep_unknown=False,
-    )
+    intake.receive_public(rt.sessions, rt.settings, _credentials(json_object()))
     return jsonify(
         {"message": "Thank you. Valid Keyward tokens among these are being revoked."}
     ), 202
 
 
 def _credentials(data: dict) -> list[str]:
+    """A list of 1-1000 strings of sane length; what they are is looked at after the answer."""
     credentials = only(data, {"credentials"}).get("credentials")
     if not isinstance(credentials, list) or not all(isinstance(c, str) for c in credentials):
         raise ValidationError("credentials must be a list of strings", field="credentials")
@@ -196,4 +126,8 @@ def _credentials(data: dict) -> list[str]:
         raise ValidationError(
             f"send from 1 to {MAX_PUBLIC_CREDENTIALS} credentials", field="credentials"
         )
-    return list(dict.fromkeys(credentials))
+    if any(len(c) > MAX_TOKEN_CHARS for c in credentials):
+        raise ValidationError(
+            f"a credential is at most {MAX_TOKEN_CHARS} characters", field="credentials"
+        )
+    return credentials

@@ -25,8 +25,8 @@ def json_object() -> dict:
         raise UnsupportedMediaType("send Content-Type: application/json", reason="not_json")
     try:
         data = request.get_json(silent=True)
-    except RecursionError:  # thousands of nested brackets: refused, never a 500
-        raise BadRequest("the body is nested too deeply", reason="malformed_json") from None
+    except RecursionError:  # json's scanner recurses; the body size bounds the work before it
+        raise BadRequest("the body is nested too deeply", reason="too_deep") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", reason="malformed_json")
     return data

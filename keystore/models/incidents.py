@@ -28,6 +28,9 @@ class Incident(Base):
     first_origin: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     owner_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the intake stopped the token, in the transaction that stored the report (the
+    # policy said revoke or regenerate); the task then finishes the action.
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # revoke | regenerate | notify_only | none (the token had already stopped working)

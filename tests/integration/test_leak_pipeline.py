@@ -237,3 +237,19 @@ def test_smtp_down_then_recovered(stack):
     assert mails_about(stack, "hotel") == sorted([*RECIPIENTS, "hotel@client.example"])
     states = query(stack, select(ApiKey.state).where(ApiKey.id == key_id))
     assert states == [("revoked",)]
+
+
+def test_with_every_worker_down_a_reported_key_is_refused_on_the_next_request(stack):
+    key_id, token = new_client(stack.database_url, TEST_PEPPER, "india", environment="prod")
+    verify = {"token": token, "endpoint": "orders.list"}
+    assert requests.post(f"{stack.base_url}/v1/verify", json=verify, timeout=10).json()["allowed"]
+    stack.worker.stop()
+    try:
+        assert post_github(stack, alert(token)).status_code == 200
+        verdict = requests.post(f"{stack.base_url}/v1/verify", json=verify, timeout=10).json()
+        assert verdict["reason"] == "revoked"
+        assert incident_of(stack, key_id).state == "received"  # no task has run
+    finally:
+        stack.start_worker()
+    found = wait_until(lambda: notified(stack, key_id), timeout=TIMEOUT, what="the regeneration")
+    assert found.action == "regenerate"

@@ -117,8 +117,6 @@ def make_source(http_session, clock):
             "http_session": http_session,
             "cache": cache,
             "clock": clock,
-            # Unit tests check the claim itself; waiting for a rival is tested on its own.
-            "rival_wait_seconds": 0.0,
             **overrides,
         }
         return PartnerKeySource(**options)

@@ -8,8 +8,8 @@ from sqlalchemy.orm import sessionmaker
 
 from keystore.models import Incident
 from keystore.services import admins, portal
-from keystore.services.incidents import Report, record_reports
 from rotation.context import TaskContext
+from rotation.intake import Report, record_reports
 from rotation.response import handle_incident
 from tests.mailbox import body_text, mailbox
 from tests.worlds import ACTOR, issue, world

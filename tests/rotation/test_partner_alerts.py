@@ -10,7 +10,8 @@ from werkzeug.datastructures import Headers
 from keystore.config import GITHUB_PARTNER_KEYS_URL, Settings
 from keystore.errors import ConfigError
 from rotation.partner_errors import SignatureError
-from rotation.partner_keys import partner_sources, signature_headers, verify_alert
+from rotation.partner_keys import partner_sources, verify_alert
+from rotation.partners import GITHUB, GITLAB, PARTNERS
 from tests.rotation.conftest import KEYS_URL, Signer, key_document
 
 BODY = b'[{"type":"keyward_api_token","token":"kw_dev_x","url":""}]'
@@ -27,24 +28,41 @@ GITLAB_URL = "https://gitlab.example.test/partner/public_keys"
     ],
     ids=["dict_any_case", "werkzeug_headers"],
 )
-def test_github_headers_are_found_whatever_their_case(make_headers):
-    signed = signature_headers(make_headers("abc123", "c2ln"))
-    assert (signed.scheme, signed.key_identifier, signed.signature_b64) == (
-        "github",
-        "abc123",
-        "c2ln",
-    )
+def test_github_headers_are_found_whatever_their_case(
+    keyserver, configured, http_session, make_headers
+):
+    signer = Signer()
+    keyserver.get(KEYS_URL, json=key_document(signer))
+    sources = partner_sources(configured, None, http_session)
+    headers = make_headers(signer.key_identifier, signer.sign(BODY))
+    verify_alert(sources, GITHUB, headers=headers, payload=BODY)
 
 
-def test_gitlab_headers_pick_gitlab_and_a_lone_header_still_names_its_partner():
-    signed = signature_headers({"Gitlab-Public-Key-Signature": "c2ln", "Content-Type": "x"})
-    assert (signed.scheme, signed.key_identifier, signed.signature_b64) == ("gitlab", None, "c2ln")
-
-
-def test_a_request_without_partner_headers_is_unsigned():
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=0"},
+        {"Gitlab-Public-Key-Identifier": "k", "Gitlab-Public-Key-Signature": "c2ln"},
+        {"Github-Public-Key-Signature": "c2ln"},
+    ],
+    ids=["none", "another_partners", "one_of_the_pair"],
+)
+def test_a_request_without_the_partners_headers_is_unsigned(
+    keyserver, configured, http_session, headers
+):
+    sources = partner_sources(configured, None, http_session)
     with pytest.raises(SignatureError) as caught:
-        signature_headers({"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=0"})
+        verify_alert(sources, GITHUB, headers=headers, payload=BODY)
     assert (caught.value.reason, caught.value.status) == ("missing_headers", 401)
+    assert len(keyserver.calls) == 0
+
+
+def test_partners_are_declared_once():
+    assert [p.name for p in PARTNERS] == ["github", "gitlab"]
+    assert {p.identifier_header for p in PARTNERS} == {
+        "Github-Public-Key-Identifier",
+        "Gitlab-Public-Key-Identifier",
+    }
 
 
 @pytest.fixture
@@ -63,20 +81,20 @@ def test_verify_alert_checks_each_partner_against_its_own_keys(keyserver, config
         "Gitlab-Public-Key-Identifier": gitlab.key_identifier,
         "Gitlab-Public-Key-Signature": gitlab.sign(BODY),
     }
-    assert verify_alert(sources, headers=gitlab_headers, payload=BODY) == "gitlab"
+    verify_alert(sources, GITLAB, headers=gitlab_headers, payload=BODY)
     assert keyserver.calls[0].request.headers["Authorization"] == "Bearer glpat-x"
     github_headers = {
         "Github-Public-Key-Identifier": github.key_identifier,
         "Github-Public-Key-Signature": github.sign(BODY),
     }
-    assert verify_alert(sources, headers=github_headers, payload=BODY) == "github"
+    verify_alert(sources, GITHUB, headers=github_headers, payload=BODY)
     # A GitHub key does not vouch for an alert that claims to come from GitLab.
     forged = {
         "Gitlab-Public-Key-Identifier": github.key_identifier,
         "Gitlab-Public-Key-Signature": github.sign(BODY),
     }
     with pytest.raises(SignatureError) as caught:
-        verify_alert(sources, headers=forged, payload=BODY)
+        verify_alert(sources, GITLAB, headers=forged, payload=BODY)
     assert caught.value.reason == "unknown_key"
 
 
@@ -90,7 +108,7 @@ def test_an_unconfigured_gitlab_knows_no_keys_and_fetches_nothing(
         "Gitlab-Public-Key-Signature": signer.sign(BODY),
     }
     with pytest.raises(SignatureError) as caught:
-        verify_alert(sources, headers=headers, payload=BODY)
+        verify_alert(sources, GITLAB, headers=headers, payload=BODY)
     assert (caught.value.reason, caught.value.status) == ("unknown_key", 401)
     assert len(keyserver.calls) == 0
 
@@ -116,7 +134,7 @@ def test_partner_sources_cache_where_the_mode_says(
     for _ in range(2):
         # A fresh set of sources stands for another process.
         sources = partner_sources(configured, client, http_session)
-        verify_alert(sources, headers=headers, payload=BODY)
+        verify_alert(sources, GITHUB, headers=headers, payload=BODY)
     assert len(keyserver.calls) == (1 if shared else 2)
 
 

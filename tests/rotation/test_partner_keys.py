@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import threading
 
 import pytest
@@ -172,7 +173,7 @@ def test_the_optional_token_is_sent_as_bearer_with_timeouts(keyserver, make_sour
     accept(source, signer)
     request = keyserver.calls[0].request
     assert request.headers.get("Authorization") == (f"Bearer {token}" if token else None)
-    assert request.req_kwargs["timeout"] == (3.0, 5.0)
+    assert request.req_kwargs["timeout"] == (1.0, 1.0)
     assert "ghp_secret_token" not in repr(source)
 
 
@@ -253,15 +254,15 @@ def test_an_unreachable_redis_falls_back_to_this_process(make_source, signer, ke
 
 
 class RivalFirst(RedisKeyCache):
-    """A cache where another process wins each fetch claim just before this one asks."""
+    """A cache where another process fetches just before this one takes the fetch guard."""
 
     def __init__(self, client, rival_fetch) -> None:
         super().__init__(client)
         self._rival_fetch = rival_fetch
 
-    def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool:
+    def fetch_guard(self, slot: str):
         self._rival_fetch()
-        return super().claim_fetch(slot, now=now, window_seconds=window_seconds)
+        return super().fetch_guard(slot)
 
 
 def test_a_process_that_loses_the_claim_uses_the_winners_keys(
@@ -281,26 +282,103 @@ def test_a_process_that_loses_the_claim_uses_the_winners_keys(
     assert len(keyserver.calls) == 2
 
 
-class LostClaim(RedisKeyCache):
-    """Another process holds this window's fetch claim."""
+@pytest.fixture
+def no_waiting(monkeypatch):
+    """Any sleep (a poll for a rival, a blocking lock acquire) fails the test."""
 
-    def claim_fetch(self, slot: str, now: float, window_seconds: int) -> bool:
-        return False
+    def refuse(seconds):
+        raise AssertionError(f"a request waited ({seconds} s)")
+
+    monkeypatch.setattr("time.sleep", refuse)
 
 
-def test_a_process_that_loses_the_claim_waits_for_the_winners_document(
-    make_source, signer, keyserver, redis_client
+def test_a_forged_identifier_is_refused_at_once_once_the_window_is_spent(
+    keyserver, primed, signer, clock, no_waiting
+):
+    source = primed
+    clock.advance(60)
+    # The first unknown identifier of a window costs one fetch; the rest cost nothing.
+    for index in range(20):
+        error = rejection(source, BODY, f"{index:064x}", signer.sign(BODY))
+        assert (error.reason, error.status) == ("unknown_key", 401)
+    assert len(keyserver.calls) == 2
+    accept(source, signer)
+
+
+def test_a_forged_identifier_waits_for_no_window_with_a_rival_holding_the_claim(
+    keyserver, redis_client, make_source, signer, no_waiting
 ):
     keyserver.get(KEYS_URL, json=key_document(signer))
     winner = make_source(RedisKeyCache(redis_client))
-    loser = make_source(LostClaim(redis_client), rival_wait_seconds=5.0)
-    rival = threading.Timer(0.3, accept, args=(winner, signer))
-    rival.start()
-    accept(loser, signer)  # waits for the winner instead of answering 503
-    rival.join()
+    accept(winner, signer)  # this window's claim is now taken, by another process
+    loser = make_source(RedisKeyCache(redis.Redis.from_url(REDIS_URL)))
+    error = rejection(loser, BODY, "ab" * 32, signer.sign(BODY))
+    assert error.reason == "unknown_key"
     assert len(keyserver.calls) == 1
-    impatient = make_source(LostClaim(redis_client), rival_wait_seconds=0.0)
-    redis_client.flushdb()
-    assert rejection(impatient, BODY, signer.key_identifier, signer.sign(BODY)).reason == (
-        "key_fetch_failed"
+
+
+def test_a_request_waits_for_a_fetch_in_flight_and_uses_its_document(
+    keyserver, cache, make_source, signer, clock
+):
+    successor = Signer()
+    started = threading.Event()
+
+    def slow_reply(request):
+        started.set()
+        threading.Event().wait(0.3)  # the key server takes its time
+        return 200, {}, json.dumps(key_document(successor, signer))
+
+    keyserver.add_callback("GET", KEYS_URL, callback=slow_reply)
+    fetcher, waiter = make_source(cache), make_source(cache)
+    first = threading.Thread(target=accept, args=(fetcher, successor))
+    first.start()
+    assert started.wait(5)
+    accept(waiter, successor)  # no fetch of its own, no 503: the fetch in flight served it
+    first.join(5)
+    assert len(keyserver.calls) == 1
+
+
+def test_the_wait_for_a_fetch_in_flight_is_bounded(keyserver, cache, make_source, signer, clock):
+    keyserver.get(KEYS_URL, json=key_document(signer))
+    source = make_source(cache, in_flight_wait_seconds=0.1)
+    accept(source, signer)
+    clock.advance(60)
+    stuck = cache.fetch_guard(source._slot)
+    assert stuck.try_hold()  # a fetcher that hangs (or died holding the guard)
+    try:
+        error = rejection(source, BODY, "cd" * 32, signer.sign(BODY))
+    finally:
+        stuck.release()
+    assert error.reason == "unknown_key"
+    assert len(keyserver.calls) == 1
+
+
+def test_a_rotation_is_picked_up_within_the_window_after_forgeries(
+    keyserver, primed, signer, clock, no_waiting
+):
+    source = primed
+    clock.advance(60)
+    rejection(source, BODY, "ef" * 32, signer.sign(BODY))  # a forgery spends this window
+    successor = Signer()
+    keyserver.replace("GET", KEYS_URL, json=key_document(successor, signer))
+    assert rejection(source, BODY, successor.key_identifier, successor.sign(BODY)).reason == (
+        "unknown_key"
     )
+    clock.advance(60)  # KEYWARD_PARTNER_REFETCH_SECONDS later at the latest
+    accept(source, successor)
+    assert len(keyserver.calls) == 3
+
+
+def test_forgeries_cannot_keep_an_expired_document_from_being_renewed(
+    keyserver, cache, make_source, signer, clock
+):
+    keyserver.get(KEYS_URL, json=key_document(signer))
+    source = make_source(cache, ttl_seconds=30)
+    clock.advance(-10)  # the previous window
+    accept(source, signer)
+    clock.advance(15)  # a new window: a forgery spends its unknown-identifier fetch
+    rejection(source, BODY, "ab" * 32, signer.sign(BODY))
+    assert len(keyserver.calls) == 2
+    clock.advance(31)  # same window, the document has expired
+    accept(source, signer)  # renewed at once, not a 503 until the next window
+    assert len(keyserver.calls) == 3

@@ -9,9 +9,10 @@ from sqlalchemy.orm import sessionmaker
 
 from keystore.models import AuditEvent, Incident
 from keystore.services import admins, keys
-from keystore.services.incidents import Report, record_reports, stuck_incidents
+from keystore.services.incidents import stuck_incidents
 from keystore.services.leaks import claim_notifications
 from rotation.context import TaskContext
+from rotation.intake import Report, record_reports
 from rotation.mail import MailError
 from rotation.response import handle_incident
 from tests.mailbox import body_text, mailbox

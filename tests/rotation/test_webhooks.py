@@ -12,10 +12,10 @@ from sqlalchemy.orm import sessionmaker
 from keystore.errors import ValidationError
 from keystore.models import Incident
 from keystore.services import webhooks
-from keystore.services.incidents import Report, record_reports
 from rotation import outbound
 from rotation.context import TaskContext
 from rotation.hooks import sign
+from rotation.intake import Report, record_reports
 from rotation.mail import MailError
 from rotation.response import handle_incident, notify_incident
 from tests.mailbox import mailbox

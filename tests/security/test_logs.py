@@ -21,7 +21,7 @@ def log_output():
     buffer = io.StringIO()
     handlers = [logging.StreamHandler(buffer), logging.StreamHandler(buffer)]
     handlers[0].setFormatter(JsonFormatter())
-    handlers[1].setFormatter(ScrubbingFormatter("%(name)s %(message)s %(fields)s"))
+    handlers[1].setFormatter(ScrubbingFormatter("%(name)s %(message)s"))
     loggers = [logging.getLogger(), logging.getLogger("keyward")]
     for logger in loggers:
         for handler in handlers:

@@ -24,8 +24,9 @@ from keystore.models import (
     Role,
 )
 from keystore.models.catalogue import role_endpoints
-from keystore.services import clients, incidents, keys, leaks, roles
+from keystore.services import clients, keys, leaks, roles
 from keystore.services.bootstrap import ADMIN_ROLE
+from rotation.intake import Report, record_reports
 from tests.keystore.test_cli import cli
 from tests.web.console.conftest import make_portal_user
 from tests.worlds import ACTOR
@@ -347,9 +348,7 @@ def test_an_incidents_writer_cannot_pick_up_the_admin_replacement_token(
     call, session, settings, admin_token, root, delegate
 ):
     roles.update_role(session, actor=ACTOR, ref=root.role_id, leak_action="regenerate")
-    intake = incidents.record_reports(
-        session, settings, origin="manual", reports=[incidents.Report(token=admin_token)]
-    )
+    intake = record_reports(session, settings, origin="manual", reports=[Report(token=admin_token)])
     (incident_id,) = intake.incident_ids
     leaks.act(session, settings, session.get(Incident, incident_id))
     session.flush()

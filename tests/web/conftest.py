@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from keystore.services.bootstrap import bootstrap_admin
+from rotation import dispatch
 from tests.worlds import ACTOR, issue, world
 from web import create_app
 from web.openapi import build_document, openapi_path
@@ -18,7 +19,7 @@ __all__ = ["issue", "world"]
 
 
 @pytest.fixture
-def app(db_engine, connection, settings):
+def app(db_engine, connection, settings, monkeypatch):
     app = create_app(
         dataclasses.replace(settings, database_url=str(db_engine.url), log_format="text")
     )
@@ -27,6 +28,9 @@ def app(db_engine, connection, settings):
     runtime.sessions = runtime.read_sessions = sessionmaker(
         bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
     )
+    runtime.install_task_context()  # in-process tasks see the test's transaction too
+    # ... in the test's own thread: a task thread would share the test's connection.
+    monkeypatch.setattr(dispatch, "run_inline", True)
     yield app
     runtime.engine.dispose()
 

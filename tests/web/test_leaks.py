@@ -182,7 +182,7 @@ def test_bad_signatures_are_rejected_with_no_side_effect(
         b'[{"type": "x"}]',
         b'[{"token": 5}]',
         b'[{"token": "a", "url": 3}]',
-        json.dumps([{"token": "kw_x"}, "oops"]).encode(),
+        json.dumps(["oops", {"token": "\ud800"}, {"token": "x", "url": "\u0000"}]).encode(),
     ],
 )
 def test_malformed_alerts_are_rejected_with_no_side_effect(client, github, session, world, body):

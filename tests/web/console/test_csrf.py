@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from keystore.models import ApiKey, AuditEvent, Client, KeyToken, PortalInvitation, PortalUser, Role
-from keystore.services.incidents import Report, record_reports
+from rotation.intake import Report, record_reports
 from tests.web.console.routes import Ids, routes, url
 
 PROBES = (

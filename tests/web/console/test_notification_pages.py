@@ -9,7 +9,7 @@ from sqlalchemy import select
 from keystore.decision import Request, decide
 from keystore.models import AuditEvent, Incident, Webhook
 from keystore.services import keys, leaks
-from keystore.services.incidents import Report, record_reports
+from rotation.intake import Report, record_reports
 from tests.receiver import receiver, verify
 from tests.worlds import ACTOR
 

@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from keystore.decision import Request, decide
 from keystore.models import ApiKey, AuditEvent, Client, Role
-from keystore.services.incidents import Report, record_reports
+from rotation.intake import Report, record_reports
 from tests.web.console.routes import Ids, routes, url
 
 
