@@ -9,6 +9,8 @@ from keystore.errors import ValidationError
 
 _EMAIL_RE = re.compile(r"\A[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _ENDPOINT_NAME_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9_.:/-]{0,119}\Z")
+# Ids are 32-bit columns on PostgreSQL: a larger number names nothing.
+MAX_ID = 2**31 - 1
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from keystore.config import Settings
-from web import browser_session
+from web import browser_session, guards
 from web.api import api
 from web.console import console
 from web.errors import register_error_handlers
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["keyward"] = Runtime.build(settings)
     browser_session.configure(app, settings)
     register_error_handlers(app)
+    guards.install(app)  # before the routes: it bounds their <int:...> ids
     install_request_logging(app)
     install_outcome_headers(app)
     for blueprint in (api, gateway, leaks, ops, console, portal):

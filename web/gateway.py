@@ -13,7 +13,7 @@ from web.access import Outcome, check
 from web.addresses import client_address
 from web.auth import bearer_credential
 from web.openapi import operation
-from web.payload import json_object, only, required, typed
+from web.payload import json_object
 from web.runtime import runtime
 
 gateway = Blueprint("gateway", __name__, url_prefix="/v1")
@@ -52,13 +52,13 @@ def _gateway_token():
     tag="gateway",
 )
 def verify():
-    data = only(json_object(), {"token", "endpoint", "environment", "project", "address"})
-    credential = required(data, "token")
+    data = json_object()
+    credential = data["token"]
     verdict = Request(
-        endpoint=required(data, "endpoint"),
-        environment=typed(data, "environment", str),
-        project=typed(data, "project", str),
-        address=typed(data, "address", str),
+        endpoint=data["endpoint"],
+        environment=data.get("environment"),
+        project=data.get("project"),
+        address=data.get("address"),
     )
     outcome = check(runtime(), surface="verify", credential=credential, request=verdict)
     g.outcome = outcome

@@ -7,8 +7,6 @@ only then enqueue the incidents.
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, jsonify, request
 
 from keystore.decision import Limits
@@ -20,8 +18,9 @@ from rotation import dispatch
 from rotation.metrics import ALERTS, REPORTS
 from web.addresses import client_address
 from web.openapi import operation
-from web.payload import BadRequest, json_object, only
+from web.payload import json_object, only
 from web.runtime import runtime
+from web.validation import parse_json
 
 leaks = Blueprint("leaks", __name__, url_prefix="/v1")
 PARTNER_HEADERS = {"github": "Github-Public-Key", "gitlab": "Gitlab-Public-Key"}
@@ -92,10 +91,7 @@ def _partner_alert(partner: str):
 
 def parse_alert(raw: bytes) -> list[Report]:
     """Validate the whole batch before anything is stored: one bad record rejects it all."""
-    try:
-        records = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON", reason="malformed_json") from None
+    records = parse_json(raw)  # bounded depth, no NUL or lone surrogate
     if not isinstance(records, list) or not records:
         raise ValidationError(
             "the body must be a non-empty JSON array of records", reason="malformed_alert"

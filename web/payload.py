@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import request
+from flask import current_app, request
 
 from keystore.errors import KeywardError, ValidationError
+from web.validation import BadRequest, parse_json, validate_body
 
-
-class BadRequest(KeywardError):
-    status = 400
-    error = "bad_request"
+__all__ = ["BadRequest", "json_object", "only", "query_datetime", "query_int", "required", "typed"]
 
 
 class UnsupportedMediaType(KeywardError):
@@ -20,13 +18,24 @@ class UnsupportedMediaType(KeywardError):
 
 
 def json_object() -> dict:
-    """The body as a JSON object, or a clear 400/415."""
+    """The body as a JSON object, checked against the schema the view's operation names.
+
+    A clear 400/413/415/422 otherwise, before anything changes.
+    """
     if not request.is_json:
         raise UnsupportedMediaType("send Content-Type: application/json", reason="not_json")
-    data = request.get_json(silent=True)
+    data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", reason="malformed_json")
+    schema = _body_schema()
+    if schema:
+        validate_body(data, schema)
     return data
+
+
+def _body_schema() -> str | None:
+    view = current_app.view_functions.get(request.endpoint)
+    return getattr(view, "openapi", {}).get("body")
 
 
 def only(data: dict, allowed: set[str]) -> dict:
@@ -59,7 +68,8 @@ def query_int(name: str, *, default: int | None = None, low: int = 1, high: int 
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit() also accepts digits int() refuses ("²").
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or not low <= int(raw) <= high:
         raise ValidationError(f"{name} must be a whole number from {low} to {high}", field=name)
     return int(raw)
 

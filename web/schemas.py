@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from keystore.validate import HTTP_METHODS, MAX_ID
+
 STR = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
@@ -12,6 +14,47 @@ NULL_INT = {"type": ["integer", "null"]}
 
 def obj(required: list[str], optional: dict | None = None, **props) -> dict:
     return {"type": "object", "required": required, "properties": {**props, **(optional or {})}}
+
+
+# Request bodies: the one description of each input.  web.validation checks every body
+# against it (422 naming the field), and the OpenAPI document publishes it as is.
+# The services keep their own checks as the last line of defence.
+ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# No NUL (PostgreSQL cannot store it) and no lone surrogate (not encodable as UTF-8).
+CLEAN = r"^[^\u0000\ud800-\udfff]*$"
+
+
+def text(max_length: int, pattern: str = CLEAN, *, nullable: bool = False) -> dict:
+    kind = ["string", "null"] if nullable else "string"
+    return {"type": kind, "maxLength": max_length, "pattern": pattern}
+
+
+def whole(low: int, high: int, *, nullable: bool = False) -> dict:
+    return {"type": ["integer", "null"] if nullable else "integer", "minimum": low, "maximum": high}
+
+
+def body(required: list[str], **props) -> dict:
+    """An input object: unknown fields are refused, so a typo is never silently ignored."""
+    return {**obj(required, **props), "additionalProperties": False}
+
+
+# A name: printable, not blank (the services strip surrounding spaces).
+_PRINTABLE = r"[^\u0000-\u001f\ud800-\udfff]"
+NAME = {**text(100, rf"^{_PRINTABLE}*[^\s\ud800-\udfff]{_PRINTABLE}*$"), "minLength": 1}
+DESCRIPTION = text(2000)
+_NOT_AT = r"[^@\s\ud800-\udfff]"
+EMAIL = text(254, rf"^{_NOT_AT}+@{_NOT_AT}+\.{_NOT_AT}+$")
+ENV_TAG = text(8, "^[a-z][a-z0-9]{0,7}$")
+ENDPOINT_NAME = text(120, "^[A-Za-z][A-Za-z0-9_.:/-]{0,119}$")
+LEAK_ACTION = {"enum": ["revoke", "regenerate", "notify_only"]}
+# An address or CIDR range, IPv4 or IPv6 (a format of our own: web.validation checks it).
+IP_RULES = {"type": "array", "maxItems": 100, "items": {"type": "string", "format": "ip-network"}}
+FUTURE = {
+    "type": ["string", "null"],
+    "format": "date-time",
+    "maxLength": 64,
+    "description": "ISO 8601 with a time zone, in the future",
+}
 
 
 def ref(name: str) -> dict:
@@ -29,6 +72,55 @@ LIMITS = obj(
     quota_daily=NULL_INT,
     quota_monthly=NULL_INT,
 )
+_LIMIT = whole(1, 10**9, nullable=True)
+LIMITS_INPUT = {
+    **body(
+        [],
+        rate_limit=_LIMIT,
+        rate_window_seconds=_LIMIT,
+        quota_daily=_LIMIT,
+        quota_monthly=_LIMIT,
+    ),
+    "description": "null removes a limit; rate_limit and rate_window_seconds go together",
+    "dependentRequired": {
+        "rate_limit": ["rate_window_seconds"],
+        "rate_window_seconds": ["rate_limit"],
+    },
+}
+_CLIENT_FIELDS = {
+    "name": NAME,
+    "description": text(2000, nullable=True),
+    "contact_email": {"anyOf": [EMAIL, {"enum": ["", None]}]},
+    "role": {"anyOf": [NAME, ID, {"type": "null"}]},
+    "environments": {"type": "array", "maxItems": 100, "items": ENV_TAG},
+    "projects": {"type": "array", "maxItems": 1000, "items": NAME},
+    "enabled": BOOL,
+    "limits": ref("LimitsInput"),
+}
+_KEY_FIELDS = {
+    "name": NAME,
+    "allowed_ips": IP_RULES,
+    "blocked_ips": IP_RULES,
+    "expires_at": FUTURE,
+    "limits": ref("LimitsInput"),
+}
+_ROLE_FIELDS = {
+    "name": NAME,
+    "description": text(2000, nullable=True),
+    "endpoints": {"type": "array", "maxItems": 1000, "items": ENDPOINT_NAME},
+    "leak_action": {"enum": [*LEAK_ACTION["enum"], None]},
+}
+_REPOSITORY_FIELDS = {
+    "url": text(500, r"^((https?|ssh|git|file)://[^\s\u0000]+|[\w.-]+@[\w.-]+:[^\s\u0000]+)$"),
+    "branches": {
+        "type": "array",
+        "maxItems": 100,
+        "items": {**text(200, r"^[A-Za-z0-9._/-]*\*?[A-Za-z0-9._/-]*$"), "minLength": 1},
+    },
+    "interval_seconds": whole(60, 30 * 24 * 3600),
+    "credentials_env": text(80, r"^(KEYWARD_REPO_TOKEN_[A-Z0-9_]{1,60})?$", nullable=True),
+    "enabled": BOOL,
+}
 
 SCHEMAS = {
     "Error": obj(["error", "reason", "message"], error=STR, reason=STR, message=STR, field=STR),
@@ -41,15 +133,15 @@ SCHEMAS = {
         allows_dev_only=BOOL,
         leak_action=STR,
     ),
-    "EnvironmentInput": obj(
+    "EnvironmentInput": body(
         ["tag", "name"],
-        tag=STR,
-        name=STR,
+        tag=ENV_TAG,
+        name=NAME,
         allows_dev_only=BOOL,
-        leak_action={"enum": ["revoke", "regenerate", "notify_only"]},
+        leak_action=LEAK_ACTION,
     ),
     "Project": obj(["id", "name", "description"], id=INT, name=STR, description=STR),
-    "ProjectInput": obj(["name"], name=STR, description=STR),
+    "ProjectInput": body(["name"], name=NAME, description=DESCRIPTION),
     "Endpoint": obj(
         ["id", "name", "section", "dev_only", "builtin"],
         id=INT,
@@ -61,9 +153,18 @@ SCHEMAS = {
         dev_only=BOOL,
         builtin=BOOL,
     ),
-    "EndpointInput": obj(
-        ["name"], name=STR, section=STR, description=STR, method=STR, path=STR, dev_only=BOOL
-    ),
+    "EndpointInput": {
+        **body(
+            ["name"],
+            name=ENDPOINT_NAME,
+            section=text(100),
+            description=DESCRIPTION,
+            method={"enum": [*HTTP_METHODS, None]},
+            path={**text(500, r"^/[^\u0000\ud800-\udfff]*$", nullable=True)},
+            dev_only=BOOL,
+        ),
+        "dependentRequired": {"method": ["path"]},
+    },
     "Role": obj(
         ["id", "name", "endpoints"],
         id=INT,
@@ -72,13 +173,8 @@ SCHEMAS = {
         endpoints=STR_LIST,
         leak_action={"type": ["string", "null"]},
     ),
-    "RoleInput": obj(
-        [],
-        name=STR,
-        description=STR,
-        endpoints=STR_LIST,
-        leak_action={"enum": ["revoke", "regenerate", "notify_only", None]},
-    ),
+    "RoleCreate": body(["name"], **_ROLE_FIELDS),
+    "RoleInput": body([], **_ROLE_FIELDS),
     "Client": obj(
         ["id", "name", "enabled", "environments", "projects", "limits"],
         id=INT,
@@ -92,17 +188,9 @@ SCHEMAS = {
         limits=ref("Limits"),
         created_at=DATETIME,
     ),
-    "ClientInput": obj(
-        [],
-        name=STR,
-        description=STR,
-        contact_email=STR,
-        role={"type": ["string", "integer", "null"]},
-        environments=STR_LIST,
-        projects=STR_LIST,
-        enabled=BOOL,
-        limits=ref("Limits"),
-    ),
+    "ClientCreate": body(["name"], **_CLIENT_FIELDS),
+    "ClientInput": body([], **_CLIENT_FIELDS),
+    "LimitsInput": LIMITS_INPUT,
     "Key": obj(
         ["id", "client_id", "name", "environment", "hint", "state"],
         id=INT,
@@ -121,22 +209,15 @@ SCHEMAS = {
         revoked_at=DATETIME,
     ),
     "KeyWithToken": {"allOf": [ref("Key"), obj(["token"], token=STR)]},
-    "KeyInput": obj(
-        [],
-        name=STR,
-        environment=STR,
-        allowed_ips=STR_LIST,
-        blocked_ips=STR_LIST,
-        expires_at={"type": ["string", "null"], "format": "date-time"},
-        limits=ref("Limits"),
-    ),
-    "RegenerateInput": obj([], grace_seconds={"type": "integer", "minimum": 0, "maximum": 86400}),
-    "JwtInput": obj([], ttl_seconds=INT),
+    "KeyCreate": body(["name", "environment"], environment=ENV_TAG, **_KEY_FIELDS),
+    "KeyInput": body([], **_KEY_FIELDS),
+    "RegenerateInput": body([], grace_seconds=whole(0, 86400, nullable=True)),
+    "JwtInput": body([], ttl_seconds=whole(1, 86400, nullable=True)),
     "Jwt": obj(["jwt", "expires_at"], jwt=STR, expires_at=DATETIME),
     "Admin": obj(
         ["id", "name", "email", "notify_leaks"], id=INT, name=STR, email=STR, notify_leaks=BOOL
     ),
-    "AdminInput": obj(["name", "email"], name=STR, email=STR, notify_leaks=BOOL),
+    "AdminInput": body(["name", "email"], name=NAME, email=EMAIL, notify_leaks=BOOL),
     "AuditEvent": obj(
         ["id", "at", "actor", "action", "object_type", "object_id"],
         id=INT,
@@ -159,13 +240,13 @@ SCHEMAS = {
         key_id=NULL_INT,
     ),
     "Deleted": obj(["deleted"], deleted={"type": ["string", "integer"]}, clients_affected=STR_LIST),
-    "VerifyInput": obj(
+    "VerifyInput": body(
         ["token", "endpoint"],
-        token=STR,
-        endpoint=STR,
-        environment={"type": ["string", "null"]},
-        project={"type": ["string", "null"]},
-        address={"type": ["string", "null"]},
+        token=text(4096),
+        endpoint=text(200),
+        environment=text(100, nullable=True),
+        project=text(100, nullable=True),
+        address=text(64, nullable=True),
     ),
     "RateLimitState": obj(
         [],
@@ -205,7 +286,10 @@ SCHEMAS = {
             label={"enum": ["true_positive", "false_positive"]},
         ),
     },
-    "RevokeRequest": obj(["credentials"], credentials=STR_LIST),
+    "RevokeRequest": body(
+        ["credentials"],
+        credentials={"type": "array", "minItems": 1, "maxItems": 1000, "items": text(4096)},
+    ),
     "Accepted": obj(["message"], message=STR),
     "Occurrence": obj(
         ["origin", "url", "source", "received_at"],
@@ -268,14 +352,10 @@ SCHEMAS = {
         last_scan_at=DATETIME,
         next_scan_at=DATETIME,
     ),
-    "RepositoryInput": obj(
-        [],
-        url=STR,
-        branches=STR_LIST,
-        interval_seconds=INT,
-        credentials_env={"type": ["string", "null"]},
-        enabled=BOOL,
+    "RepositoryCreate": body(
+        ["url"], **{k: v for k, v in _REPOSITORY_FIELDS.items() if k != "enabled"}
     ),
+    "RepositoryInput": body([], **{k: v for k, v in _REPOSITORY_FIELDS.items() if k != "url"}),
     "ScanRun": obj(
         ["id", "repository_id", "status", "trigger"],
         id=INT,

@@ -9,7 +9,7 @@ from keystore.usage import usage_report
 from web.api import actor, api
 from web.auth import requires
 from web.openapi import operation
-from web.payload import json_object, only, query_datetime, query_int, required, typed
+from web.payload import json_object, query_datetime, query_int
 from web.runtime import runtime
 
 AUDIT_QUERY = {
@@ -100,14 +100,14 @@ def list_admins():
 )
 @requires("keyward.admins.write")
 def create_admin():
-    data = only(json_object(), {"name", "email", "notify_leaks"})
+    data = json_object()
     with runtime().unit_of_work() as session:
         admin = admins.create_admin(
             session,
             actor=actor(),
-            name=required(data, "name"),
-            email=required(data, "email"),
-            notify_leaks=typed(data, "notify_leaks", bool, True),
+            name=data["name"],
+            email=data["email"],
+            notify_leaks=data.get("notify_leaks", True),
         )
         return jsonify(serialize.admin(admin)), 201
 

@@ -8,11 +8,10 @@ from rotation import dispatch, tasks
 from web.api import actor, api
 from web.auth import requires
 from web.openapi import operation
-from web.payload import json_object, only, query_int, required
+from web.payload import json_object, query_int
 from web.runtime import runtime
 
 READ, WRITE = "keyward.repositories.read", "keyward.repositories.write"
-FIELDS = {"url", "branches", "interval_seconds", "credentials_env", "enabled"}
 
 
 @api.get("/repositories")
@@ -26,13 +25,12 @@ def list_repositories():
 @api.post("/repositories")
 @operation(
     "Watch a repository (scanned on its schedule, the first time at once)",
-    body="RepositoryInput",
+    body="RepositoryCreate",
     responses={201: "Repository", 409: "Error", 422: "Error"},
 )
 @requires(WRITE)
 def add_repository():
-    data = only(json_object(), FIELDS - {"enabled"})
-    required(data, "url")
+    data = json_object()
     with runtime().unit_of_work() as session:
         repo = repositories.add_repository(session, actor=actor(), **data)
         return jsonify(serialize.repository(repo)), 201
@@ -46,7 +44,7 @@ def add_repository():
 )
 @requires(WRITE)
 def update_repository(repo_id: int):
-    data = only(json_object(), FIELDS - {"url"})
+    data = json_object()
     with runtime().unit_of_work() as session:
         repo = repositories.update_repository(session, actor=actor(), repo_id=repo_id, **data)
         return jsonify(serialize.repository(repo))

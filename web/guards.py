@@ -1,0 +1,81 @@
+"""Request-wide limits on hostile input, applied before any view runs.
+
+Ids in paths are bounded like the columns that hold them, so a 20-digit id is a 404
+rather than an integer overflow in the database.  Text that no database can store
+(NUL, lone surrogates) and absurd lengths are refused for the path, the query, form
+fields and headers, whatever the view.  JSON bodies are bounded in web.validation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, request
+from werkzeug.routing import IntegerConverter
+
+from keystore.errors import KeywardError, ValidationError
+from web.schemas import MAX_ID
+
+MAX_PATH_CHARS = 2048
+MAX_QUERY_CHARS = 8192
+MAX_HEADER_CHARS = 8192
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a whole number from 1 to 2**31-1, else no route (404)."""
+
+    def __init__(self, url_map, fixed_digits=0, min=1, max=MAX_ID, signed=False):
+        super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class TooLong(KeywardError):
+    status = 414
+    error = "uri_too_long"
+
+
+class HeaderTooLarge(KeywardError):
+    status = 431
+    error = "request_header_fields_too_large"
+
+
+def install(app: Flask) -> None:
+    """Bound path ids (before any route is added) and check every request's text."""
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(check_request)
+
+
+def check_request() -> None:
+    if len(request.path) > MAX_PATH_CHARS:
+        raise TooLong(f"the path is longer than {MAX_PATH_CHARS} characters", reason="too_long")
+    if len(request.query_string) > MAX_QUERY_CHARS:
+        raise TooLong(f"the query is longer than {MAX_QUERY_CHARS} characters", reason="too_long")
+    _check_text("path", request.path)
+    for name, value in request.args.items(multi=True):
+        _check_text(name, name)
+        _check_text(name, value)
+    for name, value in request.headers.items():
+        if len(value) > MAX_HEADER_CHARS:
+            raise HeaderTooLarge(
+                f"header {name} is longer than {MAX_HEADER_CHARS} characters",
+                reason="too_long",
+                field=name,
+            )
+        _check_text(name, value)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for name, value in request.form.items(multi=True):
+            _check_text(name, name)
+            _check_text(name, value)
+
+
+def _check_text(field: str, value: str) -> None:
+    if _UNSTORABLE.search(value):
+        raise ValidationError(
+            "text must not contain NUL characters or lone surrogates",
+            field=_printable(field),
+            reason="bad_text",
+        )
+
+
+def _printable(field: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", field)[:100]
