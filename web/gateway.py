@@ -15,6 +15,7 @@ from web.auth import bearer_credential
 from web.openapi import operation
 from web.payload import json_object
 from web.runtime import runtime
+from web.schemas import text
 
 gateway = Blueprint("gateway", __name__, url_prefix="/v1")
 
@@ -65,10 +66,22 @@ def verify():
     return jsonify(_verdict(outcome))
 
 
+# X-Keyward-Endpoint names the endpoint; without it, X-Original-URI (and -Method) are matched
+# against the catalogue's paths.
+AUTH_HEADERS = {
+    "X-Keyward-Endpoint": {"required": True, "schema": {**text(200), "minLength": 1}},
+    "X-Original-URI": {"required": False, "schema": text(2048)},
+    "X-Original-Method": {"required": False, "schema": text(16)},
+    "X-Keyward-Environment": {"required": False, "schema": text(100)},
+    "X-Keyward-Project": {"required": False, "schema": text(100)},
+}
+
+
 @gateway.get("/auth")
 @operation(
     "nginx auth_request: 200 allowed, 401/403/429 denied; X-Keyward-Client-Id on 200",
     responses={200: None, 401: None, 403: None, 429: None, 422: "Error", 503: "Error"},
+    headers=AUTH_HEADERS,
     tag="gateway",
 )
 def auth():

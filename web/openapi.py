@@ -11,7 +11,7 @@ import re
 
 from flask import Flask
 
-from web.schemas import SCHEMAS, array_of, ref
+from web.schemas import ID, PATH_TEXT, SCHEMAS, array_of, query_schema, ref
 
 _CONVERTER_RE = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
 DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz", "/livez")
@@ -22,7 +22,8 @@ def operation(
     *,
     responses: dict[int, str | None],
     body: str | None = None,
-    query: dict[str, str] | None = None,
+    query: dict[str, str | dict] | None = None,
+    headers: dict[str, dict] | None = None,
     tag: str = "admin",
 ):
     """Attach OpenAPI facts to a view.  ``responses`` maps status to a schema name (or None)."""
@@ -33,6 +34,7 @@ def operation(
             "responses": responses,
             "body": body,
             "query": query or {},
+            "headers": headers or {},
             "tag": tag,
         }
         return view
@@ -102,16 +104,21 @@ def _operation(rule, view, meta: dict) -> dict:
             "name": arg,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer" if converter == "int" else "string"},
+            "schema": ID if converter == "int" else PATH_TEXT,
         }
         for converter, arg in _CONVERTER_RE.findall(rule.rule)
     ]
     params += [
-        {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+        {"name": name, "in": "query", "required": False, "schema": query_schema(kind)}
         for name, kind in meta["query"].items()
     ]
+    params += [{"name": name, "in": "header", **spec} for name, spec in meta["headers"].items()]
     if params:
         op["parameters"] = params
+        # Out-of-range ids name nothing (404); bad query text or numbers are refused (414/422).
+        for status, kind in ((404, "path"), (414, "query"), (422, "query")):
+            if any(p["in"] == kind for p in params):
+                op["responses"].setdefault(str(status), _response("Error"))
     if meta["body"]:
         for status in (400, 413, 415, 422):
             op["responses"].setdefault(str(status), _response("Error"))

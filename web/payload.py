@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app, request
 
 from keystore.errors import KeywardError, ValidationError
+from keystore.validate import MAX_ID
 from web.validation import BadRequest, parse_json, validate_body
 
 __all__ = ["BadRequest", "json_object", "only", "query_datetime", "query_int", "required", "typed"]
@@ -64,7 +65,7 @@ def typed(data: dict, field: str, kind: type | tuple, default=None):
     return value
 
 
-def query_int(name: str, *, default: int | None = None, low: int = 1, high: int = 10**12):
+def query_int(name: str, *, default: int | None = None, low: int = 1, high: int = MAX_ID):
     raw = request.args.get(name)
     if raw in (None, ""):
         return default

@@ -20,8 +20,9 @@ def obj(required: list[str], optional: dict | None = None, **props) -> dict:
 # against it (422 naming the field), and the OpenAPI document publishes it as is.
 # The services keep their own checks as the last line of defence.
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-# No NUL (PostgreSQL cannot store it) and no lone surrogate (not encodable as UTF-8).
-CLEAN = r"^[^\u0000\ud800-\udfff]*$"
+# No NUL: PostgreSQL cannot store it.  (Lone surrogates, which no UTF-8 encoder takes, are
+# refused in any body before this check: web.validation.check_text.)
+CLEAN = r"^[^\u0000]*$"
 
 
 def text(max_length: int, pattern: str = CLEAN, *, nullable: bool = False) -> dict:
@@ -39,10 +40,12 @@ def body(required: list[str], **props) -> dict:
 
 
 # A name: printable, not blank (the services strip surrounding spaces).
-_PRINTABLE = r"[^\u0000-\u001f\ud800-\udfff]"
-NAME = {**text(100, rf"^{_PRINTABLE}*[^\s\ud800-\udfff]{_PRINTABLE}*$"), "minLength": 1}
+# Spelled out, never \s or \w: Python and ECMA regexes (the document's) disagree on those.
+_SPACE = r"\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_PRINTABLE = r"[^\u0000-\u001f]"
+NAME = {**text(100, rf"^{_PRINTABLE}*[^{_SPACE}]{_PRINTABLE}*$"), "minLength": 1}
 DESCRIPTION = text(2000)
-_NOT_AT = r"[^@\s\ud800-\udfff]"
+_NOT_AT = rf"[^@{_SPACE}]"
 EMAIL = text(254, rf"^{_NOT_AT}+@{_NOT_AT}+\.{_NOT_AT}+$")
 ENV_TAG = text(8, "^[a-z][a-z0-9]{0,7}$")
 ENDPOINT_NAME = text(120, "^[A-Za-z][A-Za-z0-9_.:/-]{0,119}$")
@@ -55,6 +58,19 @@ FUTURE = {
     "maxLength": 64,
     "description": "ISO 8601 with a time zone, in the future",
 }
+
+
+# Path and query parameters (web.guards refuses NUL and absurd lengths for all of them).
+PATH_TEXT = text(200)
+QUERY_TEXT = text(1000)
+DATE_TIME = {"type": "string", "format": "date-time", "maxLength": 64}
+
+
+def query_schema(kind: str | dict) -> dict:
+    """A query parameter's schema: a full one, or "string"/"integer" for the usual bounds."""
+    if isinstance(kind, dict):
+        return kind
+    return ID if kind == "integer" else QUERY_TEXT
 
 
 def ref(name: str) -> dict:
@@ -111,7 +127,10 @@ _ROLE_FIELDS = {
     "leak_action": {"enum": [*LEAK_ACTION["enum"], None]},
 }
 _REPOSITORY_FIELDS = {
-    "url": text(500, r"^((https?|ssh|git|file)://[^\s\u0000]+|[\w.-]+@[\w.-]+:[^\s\u0000]+)$"),
+    "url": text(
+        500,
+        rf"^((https?|ssh|git|file)://[^{_SPACE}]+|[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:[^{_SPACE}]+)$",
+    ),
     "branches": {
         "type": "array",
         "maxItems": 100,
@@ -160,7 +179,7 @@ SCHEMAS = {
             section=text(100),
             description=DESCRIPTION,
             method={"enum": [*HTTP_METHODS, None]},
-            path={**text(500, r"^/[^\u0000\ud800-\udfff]*$", nullable=True)},
+            path={**text(500, r"^/[^\u0000]*$", nullable=True)},
             dev_only=BOOL,
         ),
         "dependentRequired": {"method": ["path"]},
@@ -246,7 +265,7 @@ SCHEMAS = {
         endpoint=text(200),
         environment=text(100, nullable=True),
         project=text(100, nullable=True),
-        address=text(64, nullable=True),
+        address={"type": ["string", "null"], "maxLength": 64, "format": "ip-address"},
     ),
     "RateLimitState": obj(
         [],

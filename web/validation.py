@@ -34,7 +34,7 @@ def parse_json(raw: bytes):
     except UnicodeDecodeError:
         raise BadRequest("the body is not UTF-8", reason="malformed_json") from None
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_number)
     except RecursionError:
         raise _too_deep() from None
     except ValueError:  # JSONDecodeError, NaN/Infinity, a number of thousands of digits
@@ -83,6 +83,12 @@ def _check_string(value: str, path) -> None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _number(text: str) -> float | int:
+    # JSON has one number type: 3.0 is the integer 3 to a JSON Schema, so to us too.
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
@@ -101,6 +107,11 @@ def _date_time(value) -> bool:
     if not isinstance(value, str):
         return True
     return datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
+
+
+@_formats.checks("ip-address", raises=ValueError)
+def _ip_address(value) -> bool:
+    return not isinstance(value, str) or bool(ipaddress.ip_address(value))
 
 
 @_formats.checks("ip-network", raises=ValueError)
@@ -203,6 +214,7 @@ _DESCRIPTIONS = {
 _FORMAT_NAMES = {
     "date-time": "an ISO 8601 date-time with a time zone",
     "ip-network": "an IP address or CIDR range",
+    "ip-address": "an IP address",
 }
 
 

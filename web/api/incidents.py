@@ -11,12 +11,18 @@ from web.auth import requires
 from web.openapi import operation
 from web.payload import query_int
 from web.runtime import runtime
+from web.schemas import whole
 
 
 @api.get("/incidents")
 @operation(
     "Leak incidents, open ones first",
-    query={"state": "string", "client_id": "integer", "before_id": "integer", "limit": "integer"},
+    query={
+        "state": {"enum": list(INCIDENT_STATES)},
+        "client_id": "integer",
+        "before_id": "integer",
+        "limit": whole(1, 500),
+    },
     responses={200: "Incident[]", 422: "Error"},
 )
 @requires("keyward.incidents.read")

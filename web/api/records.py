@@ -11,15 +11,16 @@ from web.auth import requires
 from web.openapi import operation
 from web.payload import json_object, query_datetime, query_int
 from web.runtime import runtime
+from web.schemas import DATE_TIME, whole
 
 AUDIT_QUERY = {
     "action": "string",
     "type": "string",
     "object": "string",
     "actor": "string",
-    "since": "string",
-    "until": "string",
-    "limit": "integer",
+    "since": DATE_TIME,
+    "until": DATE_TIME,
+    "limit": whole(1, 500),
     "before_id": "integer",
 }
 
@@ -56,9 +57,9 @@ def list_audit():
     query={
         "client_id": "integer",
         "key_id": "integer",
-        "granularity": "string",
-        "since": "string",
-        "until": "string",
+        "granularity": {"enum": ["hour", "day"]},
+        "since": DATE_TIME,
+        "until": DATE_TIME,
     },
     responses={200: "Usage", 422: "Error"},
 )

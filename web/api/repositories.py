@@ -10,6 +10,7 @@ from web.auth import requires
 from web.openapi import operation
 from web.payload import json_object, query_int
 from web.runtime import runtime
+from web.schemas import whole
 
 READ, WRITE = "keyward.repositories.read", "keyward.repositories.write"
 
@@ -72,7 +73,7 @@ def scan_now(repo_id: int):
 @api.get("/repositories/<int:repo_id>/runs")
 @operation(
     "Scan runs of a repository, newest first",
-    query={"limit": "integer"},
+    query={"limit": whole(1, 200)},
     responses={200: "ScanRun[]", 404: "Error", 422: "Error"},
 )
 @requires(READ)
