@@ -115,10 +115,12 @@ def _operation(rule, view, meta: dict) -> dict:
     params += [{"name": name, "in": "header", **spec} for name, spec in meta["headers"].items()]
     if params:
         op["parameters"] = params
-        # Out-of-range ids name nothing (404); bad query text or numbers are refused (414/422).
-        for status, kind in ((404, "path"), (414, "query"), (422, "query")):
-            if any(p["in"] == kind for p in params):
-                op["responses"].setdefault(str(status), _response("Error"))
+    if any(p["in"] == "path" for p in params):  # an out-of-range id names nothing
+        op["responses"].setdefault("404", _response("Error"))
+    # web.guards, for every request: a long path or query (414), NUL in the path, query or a
+    # header (422), a huge header (431).
+    for status in (414, 422, 431):
+        op["responses"].setdefault(str(status), _response("Error"))
     if meta["body"]:
         for status in (400, 413, 415, 422):
             op["responses"].setdefault(str(status), _response("Error"))

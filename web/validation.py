@@ -140,8 +140,9 @@ def _validator(schema_name: str):
 
 
 def _error_order(error: SchemaError):
-    # The shallowest problem first: a missing or unknown field before a bad nested value.
-    return (len(error.absolute_path), str(list(error.absolute_path)))
+    # The shallowest field first; at one depth, a value sent wrong before a field left out.
+    missing = error.validator in ("required", "dependentRequired")
+    return (len(error.absolute_path) + missing, missing, str(list(error.absolute_path)))
 
 
 _REASONS = {

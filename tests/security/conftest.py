@@ -1,6 +1,6 @@
 """The web fixtures (app on each database, the admin token, a small world) for the attacks."""
 
 from tests.web.conftest import admin, admin_token, app, client
-from tests.worlds import world
+from tests.worlds import issue, world
 
-__all__ = ["admin", "admin_token", "app", "client", "world"]
+__all__ = ["admin", "admin_token", "app", "client", "issue", "world"]
