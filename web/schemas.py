@@ -182,7 +182,9 @@ SCHEMAS = {
             path={**text(500, r"^/[^\u0000]*$", nullable=True)},
             dev_only=BOOL,
         ),
-        "dependentRequired": {"method": ["path"]},
+        # A method means nothing without a path to go with it.
+        "if": {"required": ["method"], "properties": {"method": {"type": "string"}}},
+        "then": {"required": ["path"], "properties": {"path": {"type": "string"}}},
     },
     "Role": obj(
         ["id", "name", "endpoints"],
