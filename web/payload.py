@@ -10,7 +10,7 @@ from keystore.errors import KeywardError, ValidationError
 from keystore.validate import MAX_ID
 from web.validation import BadRequest, parse_json, validate_body
 
-__all__ = ["BadRequest", "json_object", "only", "query_datetime", "query_int", "required", "typed"]
+__all__ = ["BadRequest", "json_object", "only", "query_datetime", "query_int"]
 
 
 class UnsupportedMediaType(KeywardError):
@@ -47,22 +47,6 @@ def only(data: dict, allowed: set[str]) -> dict:
             f"unknown field {unknown[0]!r}", field=unknown[0], reason="unknown_field"
         )
     return data
-
-
-def required(data: dict, field: str, kind: type | tuple = str):
-    if field not in data:
-        raise ValidationError(f"{field} is required", field=field, reason="missing_field")
-    return typed(data, field, kind)
-
-
-def typed(data: dict, field: str, kind: type | tuple, default=None):
-    value = data.get(field)
-    if value is None:
-        return default
-    if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise ValidationError(f"{field} must be {names}", field=field)
-    return value
 
 
 def query_int(name: str, *, default: int | None = None, low: int = 1, high: int = MAX_ID):
