@@ -72,6 +72,12 @@ pass_context = click.make_pass_decorator(CliContext)
 class KeywardGroup(click.Group):
     """Turns every expected failure into one line on stderr, never a traceback."""
 
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:  # the top-level options are parsed here, outside invoke()
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as exc:
+            _fail(f"error: {exc.format_message()}", code=exc.exit_code)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)

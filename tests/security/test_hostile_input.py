@@ -302,6 +302,9 @@ def cli(request, tmp_path, monkeypatch):
         ("repo", "runs", HUGE),
         ("audit", "--before-id", HUGE),
         ("key", "revoke", "-5"),
+        ("key", "revoke"),
+        ("--no-such-option",),
+        ("no-such-command",),
     ],
 )
 def test_cli_out_of_range_ids_are_one_error_line(cli, args):
