@@ -30,6 +30,7 @@ from keystore.decision import Decision, Request, judge, load_facts
 from keystore.errors import ConfigError, StateError, ValidationError
 from keystore.services import audit
 from keystore.services.keys import get_key
+from keystore.validate import MAX_ID
 
 ISSUER = "keyward"
 MAX_TTL_SECONDS = 24 * 3600
@@ -81,6 +82,8 @@ def decide_jwt(
         unverified = jwt.decode(credential, options={"verify_signature": False})
         token_id = int(unverified["tid"])
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
+        return Decision(False, "malformed", credential="jwt")
+    if not 1 <= token_id <= MAX_ID:  # no token row has such an id; the database would overflow
         return Decision(False, "malformed", credential="jwt")
     facts = load_facts(session, request, token_id=token_id)
     if facts is None:

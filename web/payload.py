@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from flask import current_app, request
 
@@ -69,4 +69,7 @@ def query_datetime(name: str) -> datetime | None:
         raise ValidationError(f"{name} must be an ISO 8601 date-time", field=name) from None
     if value.tzinfo is None:
         raise ValidationError(f"{name} needs a time zone (e.g. Z)", field=name)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-23:59: past the last representable instant
+        raise ValidationError(f"{name} is out of range", field=name) from None

@@ -6,6 +6,7 @@ deep nesting, on every surface: the admin API, the gateway, the console and the 
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -98,6 +99,39 @@ def test_nul_and_surrogates_in_every_documented_query_parameter(app, admin):
                 response = admin(method.upper(), f"{url}?{param['name']}=%ED%A0%80")
                 assert response.status_code < 500
     assert checked >= 30
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=0001-01-01T00:00:00%2B23:59",
+        "until=9999-12-31T23:59:59-23:59",
+        "since=99999-01-01T00:00:00Z",
+        "until=2026-01-01T00:00:00",
+    ],
+)
+def test_date_times_out_of_range_are_422(admin, query):
+    for path in ("/api/v1/audit", "/api/v1/usage"):
+        response = admin("GET", f"{path}?{query}")
+        assert response.status_code == 422, (path, query)
+        assert response.json["field"] in ("since", "until")
+
+
+def test_a_jwt_naming_an_out_of_range_token_id_is_malformed(client):
+    header = "eyJhbGciOiJub25lIn0"  # {"alg":"none"}
+    for claims in ('{"tid":99999999999999999999}', '{"tid":-1}', '{"tid":"\u0000"}'):
+        body = base64.urlsafe_b64encode(claims.encode()).decode().rstrip("=")
+        response = client.post(
+            "/v1/verify", json={"token": f"{header}.{body}.", "endpoint": "orders.list"}
+        )
+        assert response.status_code in (200, 401), claims
+        assert response.json["reason"] == "malformed"
+
+
+def test_console_query_numbers_out_of_range_are_refused(console):
+    for path in (f"/console/audit?before_id={HUGE}", f"/console/audit?before_id={JUST_PAST}"):
+        assert console.get(path).status_code == 422, path
+    assert console.get("/console/audit?action=%00").status_code == 422
 
 
 @pytest.mark.parametrize("path", ["/api/v1/projects/a%00b", "/api/v1/admins/a%00b@x.example"])
