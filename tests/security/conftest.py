@@ -1,7 +1,18 @@
 """The web fixtures (app on each database, the admin token, a small world) for the attacks."""
 
 from tests.web.conftest import admin, admin_token, app, client
-from tests.web.console.conftest import ada, browser, console
+from tests.web.console.conftest import acme_user, ada, browser, console
 from tests.worlds import issue, world
 
-__all__ = ["ada", "admin", "admin_token", "app", "browser", "client", "console", "issue", "world"]
+__all__ = [
+    "acme_user",
+    "ada",
+    "admin",
+    "admin_token",
+    "app",
+    "browser",
+    "client",
+    "console",
+    "issue",
+    "world",
+]

@@ -134,6 +134,44 @@ def test_console_query_numbers_out_of_range_are_refused(console):
     assert console.get("/console/audit?action=%00").status_code == 422
 
 
+FORM_FIELDS = (
+    *("name", "description", "contact_email", "role", "environments", "projects", "endpoints"),
+    *("environment", "allowed_ips", "blocked_ips", "expires_at", "grace_seconds"),
+    *("email", "password", "confirm"),
+)
+FORM_VALUES = (HUGE, "²", "-1", "9999-12-31T23:59:59-23:59", "t" * 300_000, "::/0", "x\ny")
+
+
+def form_posts(app, prefix: str, ids: dict):
+    """Every POST route of a surface, its ids filled with objects that exist."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(prefix) and "POST" in rule.methods:
+            path = re.sub(r"<int:(\w+)>", lambda m: str(ids.get(m.group(1), 1)), rule.rule)
+            yield re.sub(r"<any\(([^)]*)\):\w+>", lambda m: m.group(1).split(",")[0], path)
+
+
+@pytest.mark.parametrize("value", FORM_VALUES)
+def test_every_console_form_survives_hostile_fields(console, world, issue, value):
+    key, _ = issue()
+    ids = {"client_id": world.client.id, "key_id": key.id, "role_id": world.role.id}
+    posts = list(form_posts(console.client.application, "/console", ids))
+    assert len(posts) >= 15
+    for path in posts:
+        response = console.post(path, dict.fromkeys(FORM_FIELDS, value))
+        assert response.status_code < 500, path
+
+
+@pytest.mark.parametrize("value", FORM_VALUES)
+def test_every_portal_form_survives_hostile_fields(browser, acme_user, world, issue, value):
+    key, _ = issue()
+    assert browser.sign_in("portal", "dev@acme.example").status_code == 302
+    posts = list(form_posts(browser.client.application, "/portal", {"key_id": key.id}))
+    assert len(posts) >= 5
+    for path in posts:
+        response = browser.post(path, dict.fromkeys(FORM_FIELDS, value))
+        assert response.status_code < 500, path
+
+
 @pytest.mark.parametrize("path", ["/api/v1/projects/a%00b", "/api/v1/admins/a%00b@x.example"])
 def test_nul_in_a_path_is_422(admin, path):
     response = admin("DELETE", path)
