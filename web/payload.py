@@ -18,6 +18,13 @@ class UnsupportedMediaType(KeywardError):
     error = "unsupported_media_type"
 
 
+def _documented(part: str, name: str | None):
+    """The current view's OpenAPI facts: its body schema name, or a query parameter's kind."""
+    view = current_app.view_functions.get(request.endpoint)
+    meta = getattr(view, "openapi", {})
+    return meta.get(part) if name is None else meta.get(part, {}).get(name)
+
+
 def json_object() -> dict:
     """The body as a JSON object, checked against the schema the view's operation names.
 
@@ -28,15 +35,10 @@ def json_object() -> dict:
     data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", reason="malformed_json")
-    schema = _body_schema()
+    schema = _documented("body", None)
     if schema:
         validate_body(data, schema)
     return data
-
-
-def _body_schema() -> str | None:
-    view = current_app.view_functions.get(request.endpoint)
-    return getattr(view, "openapi", {}).get("body")
 
 
 def only(data: dict, allowed: set[str]) -> dict:
@@ -49,7 +51,11 @@ def only(data: dict, allowed: set[str]) -> dict:
     return data
 
 
-def query_int(name: str, *, default: int | None = None, low: int = 1, high: int = MAX_ID):
+def query_int(name: str, *, default: int | None = None):
+    """A whole number within the bounds the view's operation documents (else an id's)."""
+    documented = _documented("query", name)
+    bounds = documented if isinstance(documented, dict) else {}
+    low, high = bounds.get("minimum", 1), bounds.get("maximum", MAX_ID)
     raw = request.args.get(name)
     if raw in (None, ""):
         return default

@@ -409,6 +409,10 @@ def test_openapi_documents_the_bounds(admin):
         p["name"]: p["schema"] for p in document["paths"]["/api/v1/audit"]["get"]["parameters"]
     }
     assert audit["limit"] == {"type": "integer", "minimum": 1, "maximum": 500}
+    # ... and the view reads the same bounds.
+    assert admin("GET", "/api/v1/audit?limit=500").status_code == 200
+    refused = admin("GET", "/api/v1/audit?limit=501")
+    assert (refused.status_code, refused.json["field"]) == (422, "limit")
     key_input = document["components"]["schemas"]["KeyCreate"]
     assert key_input["additionalProperties"] is False
     assert key_input["required"] == ["name", "environment"]

@@ -36,7 +36,7 @@ def list_incidents():
             state=state,
             client_id=query_int("client_id"),
             before_id=query_int("before_id"),
-            limit=query_int("limit", default=50, high=500),
+            limit=query_int("limit", default=50),
         )
         return jsonify([serialize.incident(i) for i in found])
 

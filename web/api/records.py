@@ -33,7 +33,7 @@ AUDIT_QUERY = {
 )
 @requires("keyward.audit.read")
 def list_audit():
-    limit = query_int("limit", default=50, high=500)
+    limit = query_int("limit", default=50)
     with runtime().unit_of_work() as session:
         events = audit.list_events(
             session,

@@ -80,7 +80,7 @@ def scan_now(repo_id: int):
 def list_runs(repo_id: int):
     with runtime().unit_of_work() as session:
         runs = repositories.list_runs(
-            session, repo_id=repo_id, limit=query_int("limit", default=20, high=200)
+            session, repo_id=repo_id, limit=query_int("limit", default=20)
         )
         return jsonify([serialize.scan_run(r) for r in runs])
 
