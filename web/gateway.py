@@ -12,10 +12,10 @@ from keystore.services.catalogue import match_endpoint
 from web.access import Outcome, check
 from web.addresses import client_address
 from web.auth import bearer_credential
+from web.inputs import text
 from web.openapi import operation
 from web.payload import json_object
 from web.runtime import runtime
-from web.schemas import text
 
 gateway = Blueprint("gateway", __name__, url_prefix="/v1")
 

@@ -15,7 +15,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from keystore.errors import KeywardError, ValidationError
-from web.schemas import MAX_ID
+from keystore.validate import MAX_ID
 
 MAX_PATH_CHARS = 2048
 MAX_QUERY_CHARS = 8192

@@ -11,7 +11,8 @@ import re
 
 from flask import Flask
 
-from web.schemas import ID, PATH_TEXT, SCHEMAS, array_of, query_schema, ref
+from web.inputs import ID, PATH_TEXT, query_schema
+from web.schemas import SCHEMAS, array_of, ref
 
 _CONVERTER_RE = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
 DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz", "/livez")

@@ -1,4 +1,4 @@
-"""Reading a JSON body safely and checking it against its one description in web.schemas.
+"""Reading a JSON body safely and checking it against its one description in web.inputs.
 
 The body is bounded before it is trusted: size (Flask's MAX_CONTENT_LENGTH), nesting depth,
 text that no database can store (NUL, lone surrogates); then the first schema error becomes

@@ -8,10 +8,10 @@ from keystore.models import INCIDENT_STATES
 from keystore.services import incidents
 from web.api import actor, api
 from web.auth import requires
+from web.inputs import whole
 from web.openapi import operation
 from web.payload import query_int
 from web.runtime import runtime
-from web.schemas import whole
 
 
 @api.get("/incidents")

@@ -8,10 +8,10 @@ from keystore.services import admins, audit
 from keystore.usage import usage_report
 from web.api import actor, api
 from web.auth import requires
+from web.inputs import DATE_TIME, whole
 from web.openapi import operation
 from web.payload import json_object, query_datetime, query_int
 from web.runtime import runtime
-from web.schemas import DATE_TIME, whole
 
 AUDIT_QUERY = {
     "action": "string",

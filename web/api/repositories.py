@@ -7,10 +7,10 @@ from keystore.services import repositories
 from rotation import dispatch, tasks
 from web.api import actor, api
 from web.auth import requires
+from web.inputs import whole
 from web.openapi import operation
 from web.payload import json_object, query_int
 from web.runtime import runtime
-from web.schemas import whole
 
 READ, WRITE = "keyward.repositories.read", "keyward.repositories.write"
 
