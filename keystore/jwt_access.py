@@ -33,13 +33,12 @@ from keystore.errors import ConfigError, StateError, ValidationError
 from keystore.privileges import OPERATOR, Caller, require_may_act_on
 from keystore.services import audit
 from keystore.services.keys import get_key
+from keystore.validate import MAX_ID
 
 ISSUER = "keyward"
 MAX_TTL_SECONDS = 24 * 3600
 # Ours are under 1,000 characters; anything far longer is not worth parsing.
 MAX_JWT_LENGTH = 4096
-# Ids and versions are 32-bit integers in the schema (PostgreSQL INTEGER).
-MAX_ID = 2**31 - 1
 _SUBJECT = re.compile(r"client:([1-9][0-9]{0,9})")
 
 

@@ -9,6 +9,8 @@ from keystore.errors import ValidationError
 
 _EMAIL_RE = re.compile(r"\A[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 _ENDPOINT_NAME_RE = re.compile(r"\A[A-Za-z][A-Za-z0-9_.:/-]{0,119}\Z")
+# Ids are 32-bit columns on PostgreSQL: a larger number names nothing.
+MAX_ID = 2**31 - 1
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*")
 
 
@@ -77,6 +79,9 @@ def future_datetime(value, *, field: str = "expires_at") -> datetime | None:
             raise ValidationError(f"{field} must be an ISO 8601 date-time", field=field) from None
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise ValidationError(f"{field} must be a date-time with a time zone", field=field)
-    if value <= datetime.now(UTC):
-        raise ValidationError(f"{field} must lie in the future", field=field)
-    return value.astimezone(UTC)
+    try:
+        if value <= datetime.now(UTC):
+            raise ValidationError(f"{field} must lie in the future", field=field)
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-23:59 lies past the last representable instant
+        raise ValidationError(f"{field} is out of range", field=field) from None

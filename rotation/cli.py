@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, split_csv, yes_no
+from keystore.cli.base import ID, CliContext, pass_context, split_csv, yes_no
 from keystore.errors import KeywardError
 from keystore.services import repositories
 from rotation import context, dispatch, scans
@@ -73,7 +73,7 @@ def repo_list(ctx: CliContext) -> None:
 
 
 @repo_group.command("remove")
-@click.argument("repo_id", type=int)
+@click.argument("repo_id", type=ID)
 @click.confirmation_option(prompt="Stop watching this repository and forget its runs?")
 @pass_context
 def repo_remove(ctx: CliContext, repo_id: int) -> None:
@@ -83,7 +83,7 @@ def repo_remove(ctx: CliContext, repo_id: int) -> None:
 
 
 @repo_group.command("scan")
-@click.argument("repo_id", type=int)
+@click.argument("repo_id", type=ID)
 @pass_context
 def repo_scan(ctx: CliContext, repo_id: int) -> None:
     """Scan now, in this process; leaks found become incidents like GitHub alerts.
@@ -114,7 +114,7 @@ def repo_scan(ctx: CliContext, repo_id: int) -> None:
 
 
 @repo_group.command("runs")
-@click.argument("repo_id", type=int)
+@click.argument("repo_id", type=ID)
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @pass_context
 def repo_runs(ctx: CliContext, repo_id: int, limit: int) -> None:

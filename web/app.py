@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, request
-from werkzeug.routing import IntegerConverter
 
 from keystore.config import Settings
 from keystore.db import retrying_read
-from web import browser_session
+from web import browser_session, guards
 from web.api import api
 from web.console import console
 from web.errors import register_error_handlers
@@ -30,24 +29,17 @@ class KeywardFlask(Flask):
         return super().dispatch_request()
 
 
-class IdConverter(IntegerConverter):
-    """``<int:...>`` bounded to the id columns (32-bit): a 20-digit id is a 404, never a 500."""
-
-    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
-        super().__init__(url_map, fixed_digits, min, max, signed)
-
-
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; settings come from the environment when not given."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.log_format)
     check_exposure(settings)
     app = KeywardFlask(__name__)
-    app.url_map.converters["int"] = IdConverter
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.extensions["keyward"] = Runtime.build(settings)
     browser_session.configure(app, settings)
     register_error_handlers(app)
+    guards.install(app)  # before the routes: it bounds their <int:...> ids
     install_request_logging(app)
     install_outcome_headers(app)
     for blueprint in (api, gateway, leaks, ops, console, portal):

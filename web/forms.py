@@ -55,7 +55,8 @@ def optional_int(name: str) -> int | str | None:
     raw = text(name)
     if not raw:
         return None
-    return int(raw) if raw.isdigit() else raw
+    # isascii: str.isdigit() also accepts digits int() refuses ("²").
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else raw
 
 
 def posted(name: str, default=""):

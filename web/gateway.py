@@ -11,8 +11,9 @@ from web.access import Outcome, check
 from web.addresses import client_address
 from web.auth import bearer_credential
 from web.exposure import Unauthenticated, gateway_needs_token, secret_matches
+from web.inputs import text
 from web.openapi import operation
-from web.payload import json_object, only, required, typed
+from web.payload import json_object
 from web.runtime import runtime
 
 gateway = Blueprint("gateway", __name__, url_prefix="/v1")
@@ -47,23 +48,35 @@ def _gateway_token():
     tag="gateway",
 )
 def verify():
-    data = only(json_object(), {"token", "endpoint", "environment", "project", "address"})
-    credential = required(data, "token")
+    data = json_object()
+    credential = data["token"]
     verdict = Request(
-        endpoint=required(data, "endpoint"),
-        environment=typed(data, "environment", str),
-        project=typed(data, "project", str),
-        address=typed(data, "address", str),
+        endpoint=data["endpoint"],
+        environment=data.get("environment"),
+        project=data.get("project"),
+        address=data.get("address"),
     )
     outcome = check(runtime(), surface="verify", credential=credential, request=verdict)
     g.outcome = outcome
     return jsonify(_verdict(outcome))
 
 
+# X-Keyward-Endpoint names the endpoint; without it, X-Original-URI (and -Method) are matched
+# against the catalogue's paths.
+AUTH_HEADERS = {
+    "X-Keyward-Endpoint": {"required": True, "schema": {**text(200), "minLength": 1}},
+    "X-Original-URI": {"required": False, "schema": text(2048)},
+    "X-Original-Method": {"required": False, "schema": text(16)},
+    "X-Keyward-Environment": {"required": False, "schema": text(100)},
+    "X-Keyward-Project": {"required": False, "schema": text(100)},
+}
+
+
 @gateway.get("/auth")
 @operation(
     "nginx auth_request: 200 allowed, 401/403/429 denied; X-Keyward-Client-Id on 200",
     responses={200: None, 401: None, 403: None, 429: None, 422: "Error", 503: "Error"},
+    headers=AUTH_HEADERS,
     tag="gateway",
 )
 def auth():

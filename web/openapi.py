@@ -11,6 +11,7 @@ import re
 
 from flask import Flask
 
+from web.inputs import ID, PATH_TEXT, query_schema
 from web.schemas import SCHEMAS, array_of, ref
 
 _CONVERTER_RE = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
@@ -22,7 +23,8 @@ def operation(
     *,
     responses: dict[int, str | None],
     body: str | None = None,
-    query: dict[str, str] | None = None,
+    query: dict[str, str | dict] | None = None,
+    headers: dict[str, dict] | None = None,
     tag: str = "admin",
 ):
     """Attach OpenAPI facts to a view.  ``responses`` maps status to a schema name (or None)."""
@@ -33,6 +35,7 @@ def operation(
             "responses": responses,
             "body": body,
             "query": query or {},
+            "headers": headers or {},
             "tag": tag,
         }
         return view
@@ -102,16 +105,23 @@ def _operation(rule, view, meta: dict) -> dict:
             "name": arg,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer" if converter == "int" else "string"},
+            "schema": ID if converter == "int" else PATH_TEXT,
         }
         for converter, arg in _CONVERTER_RE.findall(rule.rule)
     ]
     params += [
-        {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+        {"name": name, "in": "query", "required": False, "schema": query_schema(kind)}
         for name, kind in meta["query"].items()
     ]
+    params += [{"name": name, "in": "header", **spec} for name, spec in meta["headers"].items()]
     if params:
         op["parameters"] = params
+    if any(p["in"] == "path" for p in params):  # an out-of-range id names nothing
+        op["responses"].setdefault("404", _response("Error"))
+    # web.guards, for every request: a long path or query (414), NUL in the path, query or a
+    # header (422), a huge header (431).
+    for status in (414, 422, 431):
+        op["responses"].setdefault(str(status), _response("Error"))
     if meta["body"]:
         for status in (400, 413, 415, 422):
             op["responses"].setdefault(str(status), _response("Error"))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
-from flask import request
+from flask import current_app, request
 
 from keystore.errors import KeywardError, ValidationError
+from keystore.validate import MAX_ID
+from web.validation import BadRequest, parse_json, validate_body
 
-
-class BadRequest(KeywardError):
-    status = 400
-    error = "bad_request"
+__all__ = ["BadRequest", "json_object", "only", "query_datetime", "query_int"]
 
 
 class UnsupportedMediaType(KeywardError):
@@ -19,16 +18,26 @@ class UnsupportedMediaType(KeywardError):
     error = "unsupported_media_type"
 
 
+def _documented(part: str, name: str | None):
+    """The current view's OpenAPI facts: its body schema name, or a query parameter's kind."""
+    view = current_app.view_functions.get(request.endpoint)
+    meta = getattr(view, "openapi", {})
+    return meta.get(part) if name is None else meta.get(part, {}).get(name)
+
+
 def json_object() -> dict:
-    """The body as a JSON object, or a clear 400/415."""
+    """The body as a JSON object, checked against the schema the view's operation names.
+
+    A clear 400/413/415/422 otherwise, before anything changes.
+    """
     if not request.is_json:
         raise UnsupportedMediaType("send Content-Type: application/json", reason="not_json")
-    try:
-        data = request.get_json(silent=True)
-    except RecursionError:  # json's scanner recurses; the body size bounds the work before it
-        raise BadRequest("the body is nested too deeply", reason="too_deep") from None
+    data = parse_json(request.get_data(cache=True))
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", reason="malformed_json")
+    schema = _documented("body", None)
+    if schema:
+        validate_body(data, schema)
     return data
 
 
@@ -42,27 +51,16 @@ def only(data: dict, allowed: set[str]) -> dict:
     return data
 
 
-def required(data: dict, field: str, kind: type | tuple = str):
-    if field not in data:
-        raise ValidationError(f"{field} is required", field=field, reason="missing_field")
-    return typed(data, field, kind)
-
-
-def typed(data: dict, field: str, kind: type | tuple, default=None):
-    value = data.get(field)
-    if value is None:
-        return default
-    if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise ValidationError(f"{field} must be {names}", field=field)
-    return value
-
-
-def query_int(name: str, *, default: int | None = None, low: int = 1, high: int = 10**12):
+def query_int(name: str, *, default: int | None = None):
+    """A whole number within the bounds the view's operation documents (else an id's)."""
+    documented = _documented("query", name)
+    bounds = documented if isinstance(documented, dict) else {}
+    low, high = bounds.get("minimum", 1), bounds.get("maximum", MAX_ID)
     raw = request.args.get(name)
     if raw in (None, ""):
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # isascii: str.isdigit() also accepts digits int() refuses ("²").
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 20 or not low <= int(raw) <= high:
         raise ValidationError(f"{name} must be a whole number from {low} to {high}", field=name)
     return int(raw)
 
@@ -77,4 +75,7 @@ def query_datetime(name: str) -> datetime | None:
         raise ValidationError(f"{name} must be an ISO 8601 date-time", field=name) from None
     if value.tzinfo is None:
         raise ValidationError(f"{name} needs a time zone (e.g. Z)", field=name)
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-23:59: past the last representable instant
+        raise ValidationError(f"{name} is out of range", field=name) from None

@@ -1,6 +1,11 @@
-"""JSON Schemas of the API's bodies, shared by the OpenAPI document and its tests."""
+"""JSON Schemas of the API's bodies, shared by the OpenAPI document and its tests.
+
+Request bodies live in web.inputs, which also checks them.
+"""
 
 from __future__ import annotations
+
+from web.inputs import INPUTS
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -29,8 +34,8 @@ LIMITS = obj(
     quota_daily=NULL_INT,
     quota_monthly=NULL_INT,
 )
-
 SCHEMAS = {
+    **INPUTS,
     "Error": obj(["error", "reason", "message"], error=STR, reason=STR, message=STR, field=STR),
     "Limits": LIMITS,
     "Environment": obj(
@@ -41,15 +46,7 @@ SCHEMAS = {
         allows_dev_only=BOOL,
         leak_action=STR,
     ),
-    "EnvironmentInput": obj(
-        ["tag", "name"],
-        tag=STR,
-        name=STR,
-        allows_dev_only=BOOL,
-        leak_action={"enum": ["revoke", "regenerate", "notify_only"]},
-    ),
     "Project": obj(["id", "name", "description"], id=INT, name=STR, description=STR),
-    "ProjectInput": obj(["name"], name=STR, description=STR),
     "Endpoint": obj(
         ["id", "name", "section", "dev_only", "builtin"],
         id=INT,
@@ -61,9 +58,6 @@ SCHEMAS = {
         dev_only=BOOL,
         builtin=BOOL,
     ),
-    "EndpointInput": obj(
-        ["name"], name=STR, section=STR, description=STR, method=STR, path=STR, dev_only=BOOL
-    ),
     "Role": obj(
         ["id", "name", "endpoints"],
         id=INT,
@@ -71,13 +65,6 @@ SCHEMAS = {
         description=STR,
         endpoints=STR_LIST,
         leak_action={"type": ["string", "null"]},
-    ),
-    "RoleInput": obj(
-        [],
-        name=STR,
-        description=STR,
-        endpoints=STR_LIST,
-        leak_action={"enum": ["revoke", "regenerate", "notify_only", None]},
     ),
     "Client": obj(
         ["id", "name", "enabled", "environments", "projects", "limits"],
@@ -91,17 +78,6 @@ SCHEMAS = {
         projects=STR_LIST,
         limits=ref("Limits"),
         created_at=DATETIME,
-    ),
-    "ClientInput": obj(
-        [],
-        name=STR,
-        description=STR,
-        contact_email=STR,
-        role={"type": ["string", "integer", "null"]},
-        environments=STR_LIST,
-        projects=STR_LIST,
-        enabled=BOOL,
-        limits=ref("Limits"),
     ),
     "Key": obj(
         ["id", "client_id", "name", "environment", "hint", "state"],
@@ -121,22 +97,10 @@ SCHEMAS = {
         revoked_at=DATETIME,
     ),
     "KeyWithToken": {"allOf": [ref("Key"), obj(["token"], token=STR)]},
-    "KeyInput": obj(
-        [],
-        name=STR,
-        environment=STR,
-        allowed_ips=STR_LIST,
-        blocked_ips=STR_LIST,
-        expires_at={"type": ["string", "null"], "format": "date-time"},
-        limits=ref("Limits"),
-    ),
-    "RegenerateInput": obj([], grace_seconds={"type": "integer", "minimum": 0, "maximum": 86400}),
-    "JwtInput": obj([], ttl_seconds=INT),
     "Jwt": obj(["jwt", "expires_at"], jwt=STR, expires_at=DATETIME),
     "Admin": obj(
         ["id", "name", "email", "notify_leaks"], id=INT, name=STR, email=STR, notify_leaks=BOOL
     ),
-    "AdminInput": obj(["name", "email"], name=STR, email=STR, notify_leaks=BOOL),
     "AuditEvent": obj(
         ["id", "at", "actor", "action", "object_type", "object_id"],
         id=INT,
@@ -159,14 +123,6 @@ SCHEMAS = {
         key_id=NULL_INT,
     ),
     "Deleted": obj(["deleted"], deleted={"type": ["string", "integer"]}, clients_affected=STR_LIST),
-    "VerifyInput": obj(
-        ["token", "endpoint"],
-        token=STR,
-        endpoint=STR,
-        environment={"type": ["string", "null"]},
-        project={"type": ["string", "null"]},
-        address={"type": ["string", "null"]},
-    ),
     "RateLimitState": obj(
         [],
         limit=NULL_INT,
@@ -205,7 +161,6 @@ SCHEMAS = {
             label={"enum": ["true_positive", "false_positive"]},
         ),
     },
-    "RevokeRequest": obj(["credentials"], credentials=STR_LIST),
     "Accepted": obj(["message"], message=STR),
     "Occurrence": obj(
         ["origin", "url", "source", "received_at"],
@@ -269,14 +224,6 @@ SCHEMAS = {
         last_scan_at=DATETIME,
         next_scan_at=DATETIME,
     ),
-    "RepositoryInput": obj(
-        [],
-        url=STR,
-        branches=STR_LIST,
-        interval_seconds=INT,
-        credentials_env={"type": ["string", "null"]},
-        enabled=BOOL,
-    ),
     "ScanRun": obj(
         ["id", "repository_id", "status", "trigger"],
         id=INT,
@@ -315,9 +262,6 @@ SCHEMAS = {
         enabled=BOOL,
         created_by=STR,
         created_at=DATETIME,
-    ),
-    "WebhookInput": obj(
-        ["name", "kind", "url"], name=STR, kind={"enum": ["slack", "json"]}, url=STR
     ),
     "WebhookCreated": {
         "allOf": [

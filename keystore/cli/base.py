@@ -14,10 +14,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from keystore.config import Settings
 from keystore.db import make_engine, make_session_factory, transaction
-from keystore.errors import KeywardError
+from keystore.errors import KeywardError, ValidationError
 from keystore.migrate import pending, prepare
 from keystore.privileges import Caller, operator
 from keystore.redaction import scrub
+from keystore.validate import MAX_ID
+
+# Ids on the command line: out of range is a usage error, never a database overflow.
+ID = click.IntRange(1, MAX_ID)
 
 
 class CliContext:
@@ -72,25 +76,34 @@ pass_context = click.make_pass_decorator(CliContext)
 class KeywardGroup(click.Group):
     """Turns every expected failure into one line on stderr, never a traceback."""
 
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:  # the top-level options are parsed here, outside invoke()
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as exc:
+            _fail(f"error: {exc.format_message()}", code=exc.exit_code)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
-            # Click quotes the offending value ("'kw_prod_…' is not a valid integer").
-            exc.message = scrub(exc.message)
-            raise
+            # A usage mistake (bad option, id out of range): one line, click's exit status 2.
+            _fail(f"error: {exc.format_message()}", code=exc.exit_code)
         except KeywardError as exc:
             hint = " (to do it anyway: keyward --force-last-admin ...)"
             _fail(f"error: {exc.message}{hint if exc.reason == 'last_admin' else ''}")
         except SQLAlchemyError as exc:
             _fail(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        except UnicodeError:
+            # Arguments that are not valid UTF-8 arrive as lone surrogates: no database takes them.
+            _fail("error: arguments must be valid UTF-8 text")
         except OSError as exc:
             _fail(f"error: {exc}")
 
 
-def _fail(message: str) -> None:
-    click.echo(scrub(message), err=True)
-    sys.exit(1)
+def _fail(message: str, *, code: int = 1) -> None:
+    # One line, and never a token (click quotes the offending value back).
+    click.echo(scrub(" ".join(message.split())), err=True)
+    sys.exit(code)
 
 
 def _login() -> str:
@@ -107,7 +120,11 @@ def split_csv(values: tuple[str, ...]) -> list[str]:
 
 def ref(value: str) -> int | str:
     """Objects are named by id (digits) or by name."""
-    return int(value) if value.isdigit() else value
+    if not (value.isascii() and value.isdigit()):
+        return value
+    if len(value) > 10 or not 1 <= int(value) <= MAX_ID:
+        raise ValidationError(f"an id is a whole number from 1 to {MAX_ID}", reason="bad_id")
+    return int(value)
 
 
 def yes_no(flag: bool) -> str:

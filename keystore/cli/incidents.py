@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context
+from keystore.cli.base import ID, CliContext, pass_context
 from keystore.models import INCIDENT_STATES
 from keystore.services import incidents
 
@@ -37,7 +37,7 @@ def incident_list(ctx: CliContext, state: str | None, limit: int) -> None:
 
 
 @incident_group.command("show")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=ID)
 @pass_context
 def incident_show(ctx: CliContext, incident_id: int) -> None:
     """The trail: received -> owner found -> acted -> notified, with every report and email."""
@@ -65,7 +65,7 @@ def incident_show(ctx: CliContext, incident_id: int) -> None:
 
 
 @incident_group.command("pickup")
-@click.argument("incident_id", type=int)
+@click.argument("incident_id", type=ID)
 @pass_context
 def incident_pickup(ctx: CliContext, incident_id: int) -> None:
     """Print the replacement token of a regenerated key, once."""

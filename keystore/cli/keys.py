@@ -7,7 +7,7 @@ import sys
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, ref
+from keystore.cli.base import ID, CliContext, pass_context, ref
 from keystore.cli.clients import collect_limits, limit_options
 from keystore.decision import Request, decide
 from keystore.jwt_access import issue_jwt
@@ -70,7 +70,7 @@ def key_issue(ctx: CliContext, client: str, **options) -> None:
 
 
 @key_group.command("update")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=ID)
 @click.option("--name", default=None)
 @click.option("--allow", "allowed_ips", multiple=True, help="Replace the allowed ranges.")
 @click.option("--block", "blocked_ips", multiple=True, help="Replace the blocked ranges.")
@@ -95,7 +95,7 @@ def key_update(ctx: CliContext, key_id: int, clear_allow, clear_block, **options
 
 
 @key_group.command("regenerate")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=ID)
 @click.option(
     "--grace",
     "grace_seconds",
@@ -116,7 +116,7 @@ def key_regenerate(ctx: CliContext, key_id: int, grace_seconds: int) -> None:
 
 def _key_command(name: str, operation, verb: str, help_text: str):
     @key_group.command(name, help=help_text)
-    @click.argument("key_id", type=int)
+    @click.argument("key_id", type=ID)
     @pass_context
     def command(ctx: CliContext, key_id: int) -> None:
         with ctx.session() as session:
@@ -144,7 +144,7 @@ _key_command("revoke", keys.revoke_key, "revoked", "Revoke the key for good.")
 
 
 @key_group.command("delete")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=ID)
 @click.confirmation_option(prompt="Delete the key for good?")
 @pass_context
 def key_delete(ctx: CliContext, key_id: int) -> None:
@@ -154,7 +154,7 @@ def key_delete(ctx: CliContext, key_id: int) -> None:
 
 
 @key_group.command("jwt")
-@click.argument("key_id", type=int)
+@click.argument("key_id", type=ID)
 @click.option("--ttl", type=int, default=None, help="Lifetime in seconds (default from settings).")
 @pass_context
 def key_jwt(ctx: CliContext, key_id: int, ttl: int | None) -> None:
@@ -204,7 +204,7 @@ def check_command(ctx: CliContext, token: str | None, **request) -> None:
 @click.option("--object", "object_id", default=None, help="Object id.")
 @click.option("--actor", default=None)
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
-@click.option("--before-id", type=int, default=None, help="Page: events older than this id.")
+@click.option("--before-id", type=ID, default=None, help="Page: events older than this id.")
 @pass_context
 def audit_command(ctx: CliContext, **filters) -> None:
     """Show the audit trail, newest first."""

@@ -66,10 +66,8 @@ def create_webhook(
 
 def check_fields(*, name, kind) -> tuple[str, str]:
     """The name and kind, checked (callers check them before the slower URL resolution)."""
-    name = validate.name(name)
-    if not name.isprintable():  # lone surrogates, bidi controls: nothing a page should render
-        raise ValidationError("name must be printable text", field="name")
-    return name, validate.choice(kind, WEBHOOK_KINDS, field="kind")
+    # Names follow the rule of every other name (pages escape what they render).
+    return validate.name(name), validate.choice(kind, WEBHOOK_KINDS, field="kind")
 
 
 def list_webhooks(session: Session) -> list[Webhook]:

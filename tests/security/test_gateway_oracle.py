@@ -23,6 +23,9 @@ from keystore.jwt_access import _client_secret, issue_jwt, reset_client_jwts
 from keystore.models import ApiKey
 from keystore.services import keys
 from tests.worlds import ACTOR
+from web.inputs import INPUTS
+
+MAX_TOKEN_CHARS = INPUTS["VerifyInput"]["properties"]["token"]["maxLength"]
 
 IDENTITY = ("client_id", "key_id", "key_hint", "environment")
 LATER = datetime.now(UTC) + timedelta(hours=1)
@@ -33,6 +36,24 @@ def verify(client, credential, headers=None):
     response = client.post("/v1/verify", json=body, headers=headers or {})
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.json
+
+
+def assert_refused(client, credential, reason):
+    """Refused as a stranger; one longer than /v1/verify's documented token takes is a 422."""
+    if len(credential) > MAX_TOKEN_CHARS:
+        body = {"token": credential, "endpoint": "orders.list"}
+        response = client.post("/v1/verify", json=body)
+        assert (response.status_code, response.json["reason"]) == (422, "too_long")
+        assert "client_id" not in response.json
+        if len(credential) < 8000:  # what a header may carry: /v1/auth reads it as a JWT
+            answer = client.get(
+                "/v1/auth",
+                headers={"Authorization": f"Bearer {credential}", "X-Keyward-Endpoint": "x"},
+            )
+            assert (answer.status_code, answer.headers["X-Keyward-Reason"]) == (401, reason)
+            assert "X-Keyward-Client-Id" not in answer.headers
+        return
+    assert_stranger(verify(client, credential), reason)
 
 
 def assert_stranger(verdict, reason):
@@ -155,8 +176,8 @@ def test_odd_claims_are_malformed_even_when_signed_never_a_5xx_nor_a_read(
     signed = hs256(claims_for(key, **changes), _client_secret(settings, key.client_id, 1))
     unsigned = pyjwt.encode(claims_for(key, **changes), None, algorithm="none")
     selects.watching = True
-    assert_stranger(verify(client, signed), "malformed")
-    assert_stranger(verify(client, unsigned), "malformed")
+    assert_refused(client, signed, "malformed")
+    assert_refused(client, unsigned, "malformed")
     assert selects == []
 
 
@@ -167,9 +188,8 @@ def test_deep_nesting_and_huge_jwts_are_malformed_without_a_read(app, client, is
     deep = hs256(f'{{{fields}, "tid": {"[" * 1400}{"]" * 1400}}}', secret)
     padded = hs256(claims_for(key, pad="x" * 500_000), secret)
     selects.watching = True
-    assert_stranger(verify(client, deep), "malformed")
-    assert_stranger(verify(client, padded), "malformed")
-    assert_stranger(verify(client, "e30." * 2 + "A" * 900_000), "malformed")
+    for credential in (deep, padded, "e30." * 2 + "A" * 900_000):
+        assert_refused(client, credential, "malformed")
     assert selects == []
 
 

@@ -141,11 +141,11 @@ def test_catalogue_roles_and_clients_through_the_api(admin):
         ({"json": ["a", "list"]}, 400, "malformed_json"),
         ({"json": {"name": "x", "environment": "prod", "colour": "red"}}, 422, "unknown_field"),
         ({"json": {"environment": "prod"}}, 422, "missing_field"),
-        ({"json": {"name": 5, "environment": "prod"}}, 422, "invalid"),
+        ({"json": {"name": 5, "environment": "prod"}}, 422, "wrong_type"),
         (
             {"json": {"name": "x", "environment": "prod", "allowed_ips": ["300.1.1.1"]}},
             422,
-            "invalid",
+            "bad_format",
         ),
         ({"json": {"name": "x", "environment": "mars"}}, 404, "environment_not_found"),
         (

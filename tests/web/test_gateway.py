@@ -106,8 +106,8 @@ def test_a_regenerated_token_is_refused_on_the_very_next_request(client, session
     [
         ({"endpoint": "orders.list"}, 422, "missing_field"),
         ({"token": "x"}, 422, "missing_field"),
-        ({"token": 5, "endpoint": "orders.list"}, 422, "invalid"),
-        ({"token": "x", "endpoint": "orders.list", "address": "nope"}, 422, "invalid"),
+        ({"token": 5, "endpoint": "orders.list"}, 422, "wrong_type"),
+        ({"token": "x", "endpoint": "orders.list", "address": "nope"}, 422, "bad_format"),
         ({"token": "x", "endpoint": "e", "extra": 1}, 422, "unknown_field"),
     ],
 )

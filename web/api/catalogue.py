@@ -7,7 +7,7 @@ from keystore.services import catalogue
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
-from web.payload import json_object, only, required, typed
+from web.payload import json_object
 from web.runtime import runtime
 
 READ, WRITE = "keyward.catalogue.read", "keyward.catalogue.write"
@@ -29,15 +29,15 @@ def list_environments():
 )
 @requires(WRITE)
 def create_environment():
-    data = only(json_object(), {"tag", "name", "allows_dev_only", "leak_action"})
+    data = json_object()
     with runtime().unit_of_work() as session:
         env = catalogue.create_environment(
             session,
             actor=actor(),
-            tag=required(data, "tag"),
-            name=required(data, "name"),
-            allows_dev_only=typed(data, "allows_dev_only", bool, False),
-            leak_action=typed(data, "leak_action", str, "revoke"),
+            tag=data["tag"],
+            name=data["name"],
+            allows_dev_only=data.get("allows_dev_only", False),
+            leak_action=data.get("leak_action", "revoke"),
         )
         return jsonify(serialize.environment(env)), 201
 
@@ -56,13 +56,13 @@ def list_projects():
 )
 @requires(WRITE)
 def create_project():
-    data = only(json_object(), {"name", "description"})
+    data = json_object()
     with runtime().unit_of_work() as session:
         proj = catalogue.create_project(
             session,
             actor=actor(),
-            name=required(data, "name"),
-            description=typed(data, "description", str, ""),
+            name=data["name"],
+            description=data.get("description", ""),
         )
         return jsonify(serialize.project(proj)), 201
 
@@ -92,17 +92,17 @@ def list_endpoints():
 )
 @requires(WRITE)
 def declare_endpoint():
-    data = only(json_object(), {"name", "section", "description", "method", "path", "dev_only"})
+    data = json_object()
     with runtime().unit_of_work() as session:
         ep = catalogue.declare_endpoint(
             session,
             actor=actor(),
-            name=required(data, "name"),
-            section=typed(data, "section", str, ""),
-            description=typed(data, "description", str, ""),
-            method=typed(data, "method", str),
-            path=typed(data, "path", str),
-            dev_only=typed(data, "dev_only", bool, False),
+            name=data["name"],
+            section=data.get("section", ""),
+            description=data.get("description", ""),
+            method=data.get("method"),
+            path=data.get("path"),
+            dev_only=data.get("dev_only", False),
         )
         return jsonify(serialize.endpoint(ep)), 201
 

@@ -7,20 +7,10 @@ from keystore.services import clients, keys
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
-from web.payload import json_object, only, required
+from web.payload import json_object
 from web.runtime import runtime
 
 READ, WRITE = "keyward.clients.read", "keyward.clients.write"
-FIELDS = {
-    "name",
-    "description",
-    "contact_email",
-    "role",
-    "environments",
-    "projects",
-    "enabled",
-    "limits",
-}
 
 
 @api.get("/clients")
@@ -35,13 +25,12 @@ def list_clients():
 @api.post("/clients")
 @operation(
     "Register a client",
-    body="ClientInput",
+    body="ClientCreate",
     responses={201: "Client", 404: "Error", 409: "Error", 422: "Error"},
 )
 @requires(WRITE)
 def create_client():
-    data = only(json_object(), FIELDS)
-    required(data, "name")
+    data = json_object()
     data.setdefault("role", None)
     data.setdefault("environments", [])
     with runtime().unit_of_work() as session:
@@ -65,7 +54,7 @@ def show_client(client_id: int):
 )
 @requires(WRITE)
 def update_client(client_id: int):
-    data = only(json_object(), FIELDS)
+    data = json_object()
     with runtime().unit_of_work() as session:
         client = clients.update_client(
             session, actor=actor(), caller=caller(session), ref=client_id, **data

@@ -8,6 +8,7 @@ from keystore.models import INCIDENT_STATES
 from keystore.services import incidents
 from web.api import actor, api, caller
 from web.auth import requires
+from web.inputs import whole
 from web.openapi import operation
 from web.payload import query_int
 from web.runtime import runtime
@@ -16,7 +17,12 @@ from web.runtime import runtime
 @api.get("/incidents")
 @operation(
     "Leak incidents, open ones first",
-    query={"state": "string", "client_id": "integer", "before_id": "integer", "limit": "integer"},
+    query={
+        "state": {"enum": list(INCIDENT_STATES)},
+        "client_id": "integer",
+        "before_id": "integer",
+        "limit": whole(1, 500),
+    },
     responses={200: "Incident[]", 422: "Error"},
 )
 @requires("keyward.incidents.read")
@@ -30,7 +36,7 @@ def list_incidents():
             state=state,
             client_id=query_int("client_id"),
             before_id=query_int("before_id"),
-            limit=query_int("limit", default=50, high=500),
+            limit=query_int("limit", default=50),
         )
         return jsonify([serialize.incident(i) for i in found])
 

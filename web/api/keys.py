@@ -8,11 +8,10 @@ from keystore.services import keys
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
-from web.payload import json_object, only, required, typed
+from web.payload import json_object
 from web.runtime import runtime
 
 READ, WRITE = "keyward.keys.read", "keyward.keys.write"
-RULES = {"allowed_ips", "blocked_ips", "expires_at", "limits"}
 
 
 def _with_token(key, token: str) -> dict:
@@ -30,12 +29,12 @@ def list_keys(client_id: int):
 @api.post("/clients/<int:client_id>/keys")
 @operation(
     "Issue a key; the token is in this response only",
-    body="KeyInput",
+    body="KeyCreate",
     responses={201: "KeyWithToken", 404: "Error", 409: "Error", 422: "Error"},
 )
 @requires(WRITE)
 def issue_key(client_id: int):
-    data = only(json_object(), {"name", "environment"} | RULES)
+    data = json_object()
     rt = runtime()
     with rt.unit_of_work() as session:
         key, token = keys.issue_key(
@@ -44,8 +43,8 @@ def issue_key(client_id: int):
             actor=actor(),
             caller=caller(session),
             client_ref=client_id,
-            name=required(data, "name"),
-            environment=required(data, "environment"),
+            name=data["name"],
+            environment=data["environment"],
             allowed_ips=data.get("allowed_ips"),
             blocked_ips=data.get("blocked_ips"),
             expires_at=data.get("expires_at"),
@@ -71,7 +70,7 @@ def show_key(key_id: int):
 )
 @requires(WRITE)
 def update_key(key_id: int):
-    data = only(json_object(), {"name"} | RULES)
+    data = json_object()
     with runtime().unit_of_work() as session:
         return jsonify(
             serialize.key(
@@ -90,7 +89,7 @@ def update_key(key_id: int):
 )
 @requires(WRITE)
 def regenerate_key(key_id: int):
-    data = only(json_object(), {"grace_seconds"})
+    data = json_object()
     rt = runtime()
     with rt.unit_of_work() as session:
         key, token = keys.regenerate_key(
@@ -99,7 +98,7 @@ def regenerate_key(key_id: int):
             actor=actor(),
             caller=caller(session),
             key_id=key_id,
-            grace_seconds=typed(data, "grace_seconds", int, 0),
+            grace_seconds=data.get("grace_seconds") or 0,
         )
         body = _with_token(key, token)
     return jsonify(body), 200, {"Cache-Control": "no-store"}
@@ -141,7 +140,7 @@ _state_change(
 )
 @requires(WRITE)
 def mint_jwt(key_id: int):
-    data = only(json_object(), {"ttl_seconds"})
+    data = json_object()
     rt = runtime()
     with rt.unit_of_work() as session:
         token, expires = issue_jwt(
@@ -150,7 +149,7 @@ def mint_jwt(key_id: int):
             actor=actor(),
             caller=caller(session),
             key_id=key_id,
-            ttl_seconds=typed(data, "ttl_seconds", int),
+            ttl_seconds=data.get("ttl_seconds"),
         )
     body = {"jwt": token, "expires_at": serialize.iso(expires)}
     return jsonify(body), 201, {"Cache-Control": "no-store"}

@@ -8,8 +8,9 @@ from keystore.services import admins, audit
 from keystore.usage import usage_report
 from web.api import actor, api, caller
 from web.auth import requires
+from web.inputs import DATE_TIME, whole
 from web.openapi import operation
-from web.payload import json_object, only, query_datetime, query_int, required, typed
+from web.payload import json_object, query_datetime, query_int
 from web.runtime import runtime
 
 AUDIT_QUERY = {
@@ -17,9 +18,9 @@ AUDIT_QUERY = {
     "type": "string",
     "object": "string",
     "actor": "string",
-    "since": "string",
-    "until": "string",
-    "limit": "integer",
+    "since": DATE_TIME,
+    "until": DATE_TIME,
+    "limit": whole(1, 500),
     "before_id": "integer",
 }
 
@@ -32,7 +33,7 @@ AUDIT_QUERY = {
 )
 @requires("keyward.audit.read")
 def list_audit():
-    limit = query_int("limit", default=50, high=500)
+    limit = query_int("limit", default=50)
     with runtime().unit_of_work() as session:
         events = audit.list_events(
             session,
@@ -56,9 +57,9 @@ def list_audit():
     query={
         "client_id": "integer",
         "key_id": "integer",
-        "granularity": "string",
-        "since": "string",
-        "until": "string",
+        "granularity": {"enum": ["hour", "day"]},
+        "since": DATE_TIME,
+        "until": DATE_TIME,
     },
     responses={200: "Usage", 422: "Error"},
 )
@@ -100,15 +101,15 @@ def list_admins():
 )
 @requires("keyward.admins.write")
 def create_admin():
-    data = only(json_object(), {"name", "email", "notify_leaks"})
+    data = json_object()
     with runtime().unit_of_work() as session:
         admin = admins.create_admin(
             session,
             actor=actor(),
             caller=caller(session),
-            name=required(data, "name"),
-            email=required(data, "email"),
-            notify_leaks=typed(data, "notify_leaks", bool, True),
+            name=data["name"],
+            email=data["email"],
+            notify_leaks=data.get("notify_leaks", True),
         )
         return jsonify(serialize.admin(admin)), 201
 

@@ -7,12 +7,12 @@ from keystore.services import repositories
 from rotation import dispatch, tasks
 from web.api import actor, api
 from web.auth import requires
+from web.inputs import whole
 from web.openapi import operation
-from web.payload import json_object, only, query_int, required
+from web.payload import json_object, query_int
 from web.runtime import runtime
 
 READ, WRITE = "keyward.repositories.read", "keyward.repositories.write"
-FIELDS = {"url", "branches", "interval_seconds", "credentials_env", "enabled"}
 
 
 @api.get("/repositories")
@@ -26,13 +26,12 @@ def list_repositories():
 @api.post("/repositories")
 @operation(
     "Watch a repository (scanned on its schedule, the first time at once)",
-    body="RepositoryInput",
+    body="RepositoryCreate",
     responses={201: "Repository", 409: "Error", 422: "Error"},
 )
 @requires(WRITE)
 def add_repository():
-    data = only(json_object(), FIELDS - {"enabled"})
-    required(data, "url")
+    data = json_object()
     rt = runtime()
     with rt.unit_of_work() as session:
         repo = repositories.add_repository(session, rt.settings, actor=actor(), **data)
@@ -47,7 +46,7 @@ def add_repository():
 )
 @requires(WRITE)
 def update_repository(repo_id: int):
-    data = only(json_object(), FIELDS - {"url"})
+    data = json_object()
     rt = runtime()
     with rt.unit_of_work() as session:
         repo = repositories.update_repository(
@@ -78,14 +77,14 @@ def scan_now(repo_id: int):
 @api.get("/repositories/<int:repo_id>/runs")
 @operation(
     "Scan runs of a repository, newest first",
-    query={"limit": "integer"},
+    query={"limit": whole(1, 200)},
     responses={200: "ScanRun[]", 404: "Error", 422: "Error"},
 )
 @requires(READ)
 def list_runs(repo_id: int):
     with runtime().unit_of_work() as session:
         runs = repositories.list_runs(
-            session, repo_id=repo_id, limit=query_int("limit", default=20, high=200)
+            session, repo_id=repo_id, limit=query_int("limit", default=20)
         )
         return jsonify([serialize.scan_run(r) for r in runs])
 

@@ -7,11 +7,10 @@ from keystore.services import roles
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
-from web.payload import json_object, only, required
+from web.payload import json_object
 from web.runtime import runtime
 
 READ, WRITE = "keyward.roles.read", "keyward.roles.write"
-FIELDS = {"name", "description", "endpoints", "leak_action"}
 
 
 @api.get("/roles")
@@ -23,11 +22,10 @@ def list_roles():
 
 
 @api.post("/roles")
-@operation("Create a role", body="RoleInput", responses={201: "Role", 409: "Error", 422: "Error"})
+@operation("Create a role", body="RoleCreate", responses={201: "Role", 409: "Error", 422: "Error"})
 @requires(WRITE)
 def create_role():
-    data = only(json_object(), FIELDS)
-    required(data, "name")
+    data = json_object()
     with runtime().unit_of_work() as session:
         role = roles.create_role(session, actor=actor(), caller=caller(session), **data)
         return jsonify(serialize.role(role)), 201
@@ -52,7 +50,7 @@ def show_role(role_id: int):
 )
 @requires(WRITE)
 def update_role(role_id: int):
-    data = only(json_object(), FIELDS)
+    data = json_object()
     with runtime().unit_of_work() as session:
         role = roles.update_role(
             session, actor=actor(), caller=caller(session), ref=role_id, **data

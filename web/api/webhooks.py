@@ -8,7 +8,7 @@ from rotation import hooks, outbound
 from web.api import actor, api
 from web.auth import requires
 from web.openapi import operation
-from web.payload import json_object, only, required
+from web.payload import json_object
 from web.runtime import runtime
 
 READ, WRITE = "keyward.webhooks.read", "keyward.webhooks.write"
@@ -30,9 +30,7 @@ def list_webhooks():
 )
 @requires(WRITE)
 def add_webhook():
-    data = only(json_object(), {"name", "kind", "url"})
-    for name in ("name", "kind", "url"):
-        required(data, name)
+    data = json_object()
     rt = runtime()
     webhooks.check_fields(name=data["name"], kind=data["kind"])
     url = outbound.check_target(data["url"], rt.settings)

@@ -6,6 +6,7 @@ from flask import render_template, request
 
 from keystore.services import audit
 from web.console import console
+from web.payload import query_int
 from web.runtime import runtime
 
 FILTERS = ("action", "object_type", "object_id", "actor")
@@ -15,7 +16,7 @@ PAGE = 100
 @console.get("/audit")
 def audit_trail():
     filters = {name: request.args.get(name, "").strip() or None for name in FILTERS}
-    before_id = request.args.get("before_id", type=int)
+    before_id = query_int("before_id")
     with runtime().unit_of_work() as session:
         events = audit.list_events(session, before_id=before_id, limit=PAGE, **filters)
         next_id = events[-1].id if len(events) == PAGE else None

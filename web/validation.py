@@ -1,0 +1,225 @@
+"""Reading a JSON body safely and checking it against its one description in web.inputs.
+
+The body is bounded before it is trusted: size (Flask's MAX_CONTENT_LENGTH), nesting depth,
+text that no database can store (NUL, lone surrogates); then the first schema error becomes
+a 422 naming the field.  The services still check what they are given.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from datetime import datetime
+from functools import cache
+
+from jsonschema import Draft202012Validator, FormatChecker, validators
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from keystore.errors import KeywardError, ValidationError
+from web.schemas import SCHEMAS
+
+MAX_DEPTH = 32
+
+
+class BadRequest(KeywardError):
+    status = 400
+    error = "bad_request"
+
+
+def parse_json(raw: bytes):
+    """Bytes to a JSON value, or a 400 saying what is wrong with them."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8", reason="malformed_json") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_number)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:  # JSONDecodeError, NaN/Infinity, a number of thousands of digits
+        raise BadRequest("the body is not valid JSON", reason="malformed_json") from None
+    check_text(value)
+    return value
+
+
+def check_text(value) -> None:
+    """Walk the value without recursion: bounded depth, and text the database can store."""
+    stack = [(value, (), 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                _check_string(key, (*path, key))
+                stack.append((child, (*path, key), depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, (*path, i), depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, str):
+            _check_string(item, path)
+
+
+def validate_body(data, schema_name: str) -> None:
+    """Check ``data`` against the named schema; the first error becomes a 422."""
+    errors = sorted(_validator(schema_name).iter_errors(data), key=_error_order)
+    if errors:
+        raise _to_validation_error(errors[0])
+
+
+def field_name(path) -> str | None:
+    return ".".join(str(part) for part in path) or None
+
+
+def _check_string(value: str, path) -> None:
+    if "\x00" in value or _SURROGATE.search(value):
+        raise ValidationError(
+            "text must not contain NUL characters or lone surrogates",
+            field=field_name(path),
+            reason="bad_text",
+        )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _number(text: str) -> float | int:
+    # JSON has one number type: 3.0 is the integer 3 to a JSON Schema, so to us too.
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels", reason="too_deep")
+
+
+# --- the schema check ------------------------------------------------------------------
+
+_formats = FormatChecker(formats=())
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _date_time(value) -> bool:
+    if not isinstance(value, str):
+        return True
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).tzinfo is not None
+
+
+@_formats.checks("ip-address", raises=ValueError)
+def _ip_address(value) -> bool:
+    return not isinstance(value, str) or bool(ipaddress.ip_address(value))
+
+
+@_formats.checks("ip-network", raises=ValueError)
+def _ip_network(value) -> bool:
+    return not isinstance(value, str) or bool(ipaddress.ip_network(value, strict=False))
+
+
+def _pattern(validator, pattern: str, instance, schema):
+    # JSON Schema's patterns are ECMA regexes: "$" is the very end, not "before a newline".
+    if isinstance(instance, str) and not _compiled(pattern).search(instance):
+        yield SchemaError(f"{instance!r} does not match {pattern!r}")
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+@cache
+def _validator(schema_name: str):
+    schema = {**SCHEMAS[schema_name], "$defs": {}, "components": {"schemas": SCHEMAS}}
+    return _Validator(schema, format_checker=_formats)
+
+
+def _error_order(error: SchemaError):
+    # The shallowest field first; at one depth, a value sent wrong before a field left out.
+    missing = error.validator in ("required", "dependentRequired")
+    return (len(error.absolute_path) + missing, missing, str(list(error.absolute_path)))
+
+
+_REASONS = {
+    "required": "missing_field",
+    "additionalProperties": "unknown_field",
+    "dependentRequired": "missing_field",
+    "type": "wrong_type",
+    "maxLength": "too_long",
+    "minLength": "too_short",
+    "maxItems": "too_many",
+    "minItems": "too_few",
+    "pattern": "bad_format",
+    "format": "bad_format",
+    "enum": "not_allowed",
+    "minimum": "out_of_range",
+    "maximum": "out_of_range",
+}
+
+
+def _to_validation_error(error: SchemaError) -> ValidationError:
+    path = list(error.absolute_path)
+    field = _named_field(error, path)
+    return ValidationError(
+        f"{field or 'body'}: {_describe(error)}",
+        field=field,
+        reason=_REASONS.get(error.validator, "invalid"),
+    )
+
+
+def _named_field(error: SchemaError, path: list) -> str | None:
+    """The field to blame: for required/unknown fields, the one named, not its parent."""
+    if error.validator == "required":
+        missing = next(f for f in error.validator_value if f not in error.instance)
+        return field_name([*path, missing])
+    if error.validator == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        unknown = sorted(str(k) for k in error.instance if k not in allowed)
+        return field_name([*path, unknown[0]])
+    if error.validator == "dependentRequired":
+        for needer, needs in error.validator_value.items():
+            missing = [f for f in needs if needer in error.instance and f not in error.instance]
+            if missing:
+                return field_name([*path, missing[0]])
+    return field_name(path)
+
+
+def _describe(error: SchemaError) -> str:
+    describe = _DESCRIPTIONS.get(error.validator)
+    return describe(error.validator_value) if describe else "is not valid"
+
+
+_DESCRIPTIONS = {
+    "required": lambda _: "is required",
+    "dependentRequired": lambda _: "is required with the fields that depend on it",
+    "additionalProperties": lambda _: "unknown field",
+    "type": lambda kinds: f"must be {_types(kinds)}",
+    "maxLength": lambda n: f"must be at most {n} characters",
+    "minLength": lambda n: f"must be at least {n} characters",
+    "maxItems": lambda n: f"must have at most {n} items",
+    "minItems": lambda n: f"must have at least {n} items",
+    "pattern": lambda _: "has characters or a shape that is not allowed",
+    "format": lambda name: f"must be {_FORMAT_NAMES.get(name, name)}",
+    "enum": lambda values: f"must be one of {', '.join(json.dumps(v) for v in values)}",
+    "minimum": lambda n: f"must be at least {n}",
+    "maximum": lambda n: f"must be at most {n}",
+    "anyOf": lambda _: "has a value of no allowed kind",
+}
+
+
+_FORMAT_NAMES = {
+    "date-time": "an ISO 8601 date-time with a time zone",
+    "ip-network": "an IP address or CIDR range",
+    "ip-address": "an IP address",
+}
+
+
+def _types(value) -> str:
+    kinds = [value] if isinstance(value, str) else list(value)
+    words = {"integer": "a whole number", "null": "null", "object": "an object"}
+    return " or ".join(words.get(k, f"a {k}" if k != "array" else "a list") for k in kinds)
