@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from keystore.db import transaction
 from keystore.models import ApiKey, Notification
-from keystore.services import leaks
+from keystore.services import leaks, steps
 from rotation.context import TaskContext
 from rotation.mail import MAX_LISTED_OCCURRENCES, LeakFacts, MailError, compose, send
 from rotation.metrics import RECEIPT_TO_ACTION, RECEIPT_TO_NOTIFIED
@@ -26,30 +26,39 @@ class Progress:
     retry_in: float = 0.0
 
 
-def act_on_incident(ctx: TaskContext, incident_id: int) -> bool:
-    """Revoke or regenerate once; returns whether emails remain to be sent.
+def act_on_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = None) -> str | None:
+    """Revoke or regenerate once; returns the lease to send the emails under, or None.
 
-    Kept apart from the emails so that, in a burst of leaks, every key is stopped
-    before the first slow SMTP conversation starts.
+    None: nothing remains, or another task holds the incident's lease.  Kept apart from
+    the emails so that, in a burst of leaks, every key is stopped before the first slow
+    SMTP conversation starts.
     """
     with transaction(ctx.sessions) as session:
         incident = leaks.lock_incident(session, incident_id)
         if incident is None or incident.state == "notified":
-            return False
+            return None
+        held = steps.hold(incident, lease, ttl=steps.lease_ttl(ctx.settings))
+        if held is None:
+            return None
         first_action = incident.state == "received"
         incident.attempts += 1
         leaks.act(session, ctx.settings, incident)
         received_at, acted_at = incident.received_at, incident.acted_at
     if first_action:
         RECEIPT_TO_ACTION.observe((acted_at - received_at).total_seconds())
-    return True
+    return held
 
 
-def notify_incident(ctx: TaskContext, incident_id: int) -> Progress:
-    """Email every recipient not yet emailed; idempotent (claims, then marks)."""
+def notify_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = None) -> Progress:
+    """Email every recipient not yet emailed; idempotent (claims, then marks).
+
+    A task whose lease was taken over stops at once: the new holder does the work.
+    """
     with transaction(ctx.sessions) as session:
         incident = leaks.lock_incident(session, incident_id)
         if incident is None or incident.state == "notified":
+            return Progress(done=True)
+        if steps.hold(incident, lease, ttl=steps.lease_ttl(ctx.settings)) is None:
             return Progress(done=True)
         if incident.state == "received":
             leaks.act(session, ctx.settings, incident)  # never email before acting
@@ -81,9 +90,10 @@ def notify_incident(ctx: TaskContext, incident_id: int) -> Progress:
 
 def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
     """Both steps in one go (tests and tools); the tasks run them as two tasks."""
-    if not act_on_incident(ctx, incident_id):
+    lease = act_on_incident(ctx, incident_id)
+    if lease is None:
         return Progress(done=True)
-    return notify_incident(ctx, incident_id)
+    return notify_incident(ctx, incident_id, lease=lease)
 
 
 def _deliver(
@@ -123,6 +133,7 @@ def _finish(ctx: TaskContext, incident_id: int, *, wait: float) -> Progress:
         incident = leaks.lock_incident(session, incident_id)
         if not leaks.finish(session, incident):
             return Progress(done=incident.state == "notified", retry_in=max(wait, 1.0))
+        steps.close(incident)
         elapsed = (incident.notified_at - incident.received_at).total_seconds()
     RECEIPT_TO_NOTIFIED.observe(elapsed)
     return Progress(done=True)
