@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from keystore.db import make_engine
 from keystore.models import Incident, Notification
 from tests.conftest import TEST_PEPPER
-from tests.databases import drop_database, recreate_database
+from tests.databases import recreate_database
 from tests.integration.stack import Stack, new_client, seed, wait_until
 from tests.partner import alert
 
@@ -69,7 +69,6 @@ def main() -> None:
             run(stack, args)
         finally:
             stack.stop()
-    drop_database(args.postgres, DATABASE)
 
 
 def run(stack: Stack, args) -> None:
