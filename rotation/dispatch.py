@@ -64,9 +64,14 @@ def sweep(ctx) -> int:
 def _send_incident(ctx, incident_id: int, lease: str) -> None:
     from rotation import tasks
 
-    if enqueue(tasks.handle_incident, incident_id, lease):
+    send_step(ctx, tasks.handle_incident, incident_id, lease)
+
+
+def send_step(ctx, task, incident_id: int, lease: str) -> None:
+    """Send the next step of an incident under its lease; if it can't be sent, the
+    incident is due at the next sweep rather than when the lease would run out."""
+    if enqueue(task, incident_id, lease):
         return
-    # Not sent: due again at the next sweep rather than when the lease would run out.
     with transaction(ctx.sessions) as session:
         steps.release(session, incident_id, lease)
 

@@ -55,9 +55,10 @@ LEASED = {
 @shared_task(name="keyward.handle_incident", **LEASED)
 def handle_incident(self, incident_id: int, lease: str | None = None) -> bool:
     """Stop the leaked key (revoke or regenerate), once; then hand over to the emails."""
-    held = response.act_on_incident(context.current(), incident_id, lease=lease)
+    ctx = context.current()
+    held = response.act_on_incident(ctx, incident_id, lease=lease)
     if held is not None:
-        dispatch.enqueue(notify_incident, incident_id, held)
+        dispatch.send_step(ctx, notify_incident, incident_id, held)
     return True
 
 

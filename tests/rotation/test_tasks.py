@@ -17,12 +17,14 @@ from sqlalchemy.orm import sessionmaker
 from keystore.models import Incident
 from keystore.services import steps
 from keystore.services.incidents import Report, record_reports
-from rotation import context, dispatch
+from rotation import context, dispatch, response
 from rotation.celery_app import LEASED_TASKS, make_celery
+from rotation.mail import MailError
 from tests.conftest import REDIS_URL, service_missing
+from tests.mailbox import mailbox
 from tests.worlds import issue, world
 
-__all__ = ["issue", "world"]
+__all__ = ["issue", "mailbox", "world"]
 QUEUE = "keyward"
 
 
@@ -147,3 +149,47 @@ def test_retries_are_celerys_and_bounded_by_the_settings(settings):
         embedded.close()
     finally:
         app.close()
+
+
+@pytest.fixture
+def mail_ctx(connection, settings, mailbox):
+    mail = dataclasses.replace(
+        settings, smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_tls="none"
+    )
+    sessions = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    return context.TaskContext(settings=mail, sessions=sessions, redis=None, usage=None)
+
+
+def test_a_task_whose_lease_was_taken_over_does_nothing(
+    mail_ctx, session, settings, issue, mailbox
+):
+    incident_id = open_incident(session, settings, issue)
+    ttl = steps.lease_ttl(settings)
+    stale = steps.claim(session, incident_id, ttl=ttl, now=datetime.now(UTC) - 2 * ttl)
+    current = steps.claim(session, incident_id, ttl=ttl)
+    assert response.act_on_incident(mail_ctx, incident_id, lease=stale) is None
+    incident = session.get(Incident, incident_id)
+    session.refresh(incident)
+    assert incident.state == "received"
+    assert response.act_on_incident(mail_ctx, incident_id, lease=current) == current
+    assert response.notify_incident(mail_ctx, incident_id, lease=stale).done
+    assert mailbox.messages == []
+    assert response.notify_incident(mail_ctx, incident_id, lease=current).done
+    assert [m["To"] for m in mailbox.messages] == ["ops@acme.example"]
+    session.refresh(incident)
+    assert (incident.state, incident.lease_id, incident.next_attempt_at) == ("notified", None, None)
+
+
+def test_a_failed_send_keeps_the_lease_for_the_retry(mail_ctx, session, settings, issue, mailbox):
+    mailbox.refuse = True
+    incident_id = open_incident(session, settings, issue)
+    lease = response.act_on_incident(mail_ctx, incident_id)
+    with pytest.raises(MailError):
+        response.notify_incident(mail_ctx, incident_id, lease=lease)
+    # Celery's retry carries the same lease; the sweeper leaves the incident alone meanwhile.
+    assert dispatch.sweep(mail_ctx) == 0
+    mailbox.refuse = False
+    assert response.notify_incident(mail_ctx, incident_id, lease=lease).done
+    assert len(mailbox.messages) == 1
