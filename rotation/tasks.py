@@ -92,7 +92,8 @@ def scan_repository(self, repository_id: int, trigger: str = "schedule") -> int:
         # A remote that is down is worth a later try; the run records the failure anyway.
         if exc.reason == "clone_failed" and self.request.retries < self.max_retries:
             TASK_RETRIES.labels("scan_repository", exc.reason).inc()
-            raise self.retry(countdown=60 * 2**self.request.retries, exc=exc) from None
+            cap = retry_cap_seconds(context.current().settings)  # never past the visibility
+            raise self.retry(countdown=min(60 * 2**self.request.retries, cap), exc=exc) from None
         raise
 
 
