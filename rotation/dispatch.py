@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -74,6 +74,16 @@ def send_step(ctx, task, incident_id: int, lease: str) -> None:
         return
     with transaction(ctx.sessions) as session:
         steps.release(session, incident_id, lease)
+
+
+def defer(ctx, *, incident_id: int, lease: str) -> None:
+    """A task gave up its retries: due for the sweeper one retry cap from now."""
+    at = datetime.now(UTC) + timedelta(seconds=steps.retry_cap_seconds(ctx.settings))
+    try:
+        with transaction(ctx.sessions) as session:
+            steps.release(session, incident_id, lease, at=at)
+    except SQLAlchemyError:  # the lease runs out on its own
+        log.warning("could not defer incident %s", incident_id)
 
 
 def enqueue(task, *args) -> bool:

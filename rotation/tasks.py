@@ -34,12 +34,15 @@ class LeasedTask(Task):
         TASK_RETRIES.labels(self.name.split(".")[-1], type(exc).__name__).inc()
 
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        """Out of retries: the sweeper starts over one retry cap from now."""
         log.error(
-            "incident %s: %s gave up (%s); the sweeper will try again when its lease ends",
+            "incident %s: %s gave up (%s); the sweeper will try again",
             args[0] if args else "?",
             self.name,
             type(exc).__name__,
         )
+        if len(args) == 2 and isinstance(args[1], str):
+            dispatch.defer(context.current(), incident_id=args[0], lease=args[1])
 
 
 LEASED = {

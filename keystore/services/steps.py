@@ -71,12 +71,13 @@ def hold(incident: Incident, lease: str | None, *, ttl: timedelta, now=None) -> 
     return incident.lease_id
 
 
-def release(session: Session, incident_id: int, lease: str, *, now=None) -> None:
-    """The task never reached the broker: make the incident due for the next sweep."""
+def release(session: Session, incident_id: int, lease: str, *, at=None) -> None:
+    """No task is pending under ``lease`` any more (it was never sent, or it gave up):
+    the incident is due for the sweeper at ``at`` (default now), not when the lease ends."""
     session.execute(
         update(Incident)
         .where(Incident.id == incident_id, Incident.lease_id == lease)
-        .values(next_attempt_at=now or datetime.now(UTC))
+        .values(next_attempt_at=at or datetime.now(UTC))
         .execution_options(synchronize_session=False)
     )
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import sessionmaker
 
 from keystore.models import Incident
 from keystore.services import steps
-from keystore.services.incidents import Report, record_reports
+from keystore.services.incidents import Report, record_reports, stuck_incidents
 from rotation import context, dispatch, response
 from rotation.celery_app import LEASED_TASKS, make_celery
 from rotation.mail import MailError
@@ -193,3 +193,17 @@ def test_a_failed_send_keeps_the_lease_for_the_retry(mail_ctx, session, settings
     mailbox.refuse = False
     assert response.notify_incident(mail_ctx, incident_id, lease=lease).done
     assert len(mailbox.messages) == 1
+
+
+def test_a_task_out_of_retries_hands_the_incident_back_one_cap_later(
+    mail_ctx, session, settings, issue
+):
+    incident_id = open_incident(session, settings, issue)
+    lease = response.act_on_incident(mail_ctx, incident_id)
+    now = datetime.now(UTC)
+    cap = timedelta(seconds=steps.retry_cap_seconds(settings))
+    dispatch.defer(mail_ctx, incident_id=incident_id, lease="not-the-holder")
+    assert stuck_incidents(session, older_than=cap, now=now + 2 * cap) == []
+    dispatch.defer(mail_ctx, incident_id=incident_id, lease=lease)
+    assert stuck_incidents(session, older_than=cap, now=now) == []
+    assert stuck_incidents(session, older_than=cap, now=now + 2 * cap) == [incident_id]
