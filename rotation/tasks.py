@@ -28,8 +28,6 @@ class LeasedTask(Task):
     starts over: long waits live in the database, not in the broker.
     """
 
-    abstract = True
-
     def on_retry(self, exc, task_id, args, kwargs, einfo) -> None:
         TASK_RETRIES.labels(self.name.split(".")[-1], type(exc).__name__).inc()
 
