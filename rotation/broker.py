@@ -9,6 +9,9 @@
    channel skips the restore: it could not reach the lost Redis anyway, the
    messages stay in Redis's unacked set and come back after the visibility
    timeout, and the incident's step lease covers whatever Redis itself lost.
+   Likewise a task that ends after the connection was lost acks (or rejects)
+   through the old channel: that is now a connection error, which Celery logs
+   (``AttributeError("'NoneType' object has no attribute 'client'")`` ended it).
 2. **Publishing fails fast.**  redis-py (6+) retries a refused connection three
    times with backoff (about 6 s) inside every command; kombu and Celery already
    decide when to reconnect, and a webhook must not wait for a broker that is down.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 from kombu.transport import redis as kombu_redis
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 
@@ -29,6 +33,12 @@ class Channel(kombu_redis.Channel):
         super().close()
 
     def _connparams(self, asynchronous: bool = False) -> dict:
+        transport = self.connection
+        if transport is None or transport.client is None:
+            # A late ack or reject for a message of the lost connection: a connection
+            # error, which Celery logs (the message stays unacked in Redis), not an
+            # AttributeError that ends the worker.
+            raise RedisConnectionError("the broker connection this channel used is closed")
         params = super()._connparams(asynchronous=asynchronous)
         params["retry"] = Retry(NoBackoff(), 0)
         return params
