@@ -57,6 +57,8 @@ class Settings:
     sweep_after_seconds: int = 120
     task_max_retries: int = 10
     task_visibility_seconds: int = 600
+    task_retry_backoff_max_seconds: int = 120
+    broker_timeout_seconds: int = 2
     mail_lease_seconds: int = 60
     scan_schedule_seconds: int = 60
     notify_webhook_timeout_seconds: int = 5
@@ -133,6 +135,11 @@ class Settings:
             raise ConfigError("KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60")
         if not 1 <= self.scan_timeout_seconds <= 86400:
             raise ConfigError("KEYWARD_SCAN_TIMEOUT_SECONDS must be from 1 to 86400")
+        if self.task_visibility_seconds < 4 or self.broker_timeout_seconds < 1:
+            raise ConfigError(
+                "KEYWARD_TASK_VISIBILITY_SECONDS must be at least 4 and "
+                "KEYWARD_BROKER_TIMEOUT_SECONDS at least 1"
+            )
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:
@@ -204,6 +211,8 @@ def _leak_settings(env: Mapping[str, str]) -> dict:
         "sweep_after_seconds": _int(env, "KEYWARD_SWEEP_AFTER_SECONDS", 120),
         "task_max_retries": _int(env, "KEYWARD_TASK_MAX_RETRIES", 10),
         "task_visibility_seconds": _int(env, "KEYWARD_TASK_VISIBILITY_SECONDS", 600),
+        "task_retry_backoff_max_seconds": _int(env, "KEYWARD_TASK_RETRY_BACKOFF_MAX_SECONDS", 120),
+        "broker_timeout_seconds": _int(env, "KEYWARD_BROKER_TIMEOUT_SECONDS", 2),
         "mail_lease_seconds": _int(env, "KEYWARD_MAIL_LEASE_SECONDS", 60),
         "scan_schedule_seconds": _int(env, "KEYWARD_SCAN_SCHEDULE_SECONDS", 60),
         "notify_webhook_timeout_seconds": _int(env, "KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5),

@@ -68,7 +68,10 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN")
+            # IMMEDIATE: take the write lock up front.  Two deferred transactions that
+            # both read, then both write, deadlock, and SQLite answers "database is
+            # locked" at once instead of waiting out the busy timeout.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
+from urllib.parse import urlsplit
+
 from celery import Celery
 
 from keystore.config import Settings
+from keystore.services.steps import retry_cap_seconds
+
+# Tasks that work on an incident under its step lease (keystore.services.steps).
+LEASED_TASKS = ("keyward.handle_incident", "keyward.notify_incident")
 
 # Leak response first: it has the default queue and its own worker.  Scans fetch from
 # servers Keyward does not control, so they have their own queue and worker, and a
@@ -29,8 +36,8 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue=LEAKS_QUEUE,
         task_routes={name: {"queue": queue} for name, queue in TASK_QUEUES.items()},
-        broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.task_visibility_seconds},
+        task_annotations=_retry_annotations(settings),
+        **_broker_options(settings),
         beat_schedule={
             "sweep-incidents": {
                 "task": "keyward.sweep_incidents",
@@ -45,3 +52,49 @@ def make_celery(settings: Settings) -> Celery:
         timezone="UTC",
     )
     return app
+
+
+def _retry_annotations(settings: Settings) -> dict:
+    """Celery's own retries, bounded: countdowns stay far below the visibility timeout.
+
+    In-process (embedded) tasks don't retry in place: an eager retry would run again at
+    once, so a failure leaves the incident to its lease and the embedded sweeper.
+    """
+    retries = 0 if settings.embedded else settings.task_max_retries
+    options = {"max_retries": retries, "retry_backoff_max": retry_cap_seconds(settings)}
+    return {name: dict(options) for name in LEASED_TASKS}
+
+
+def _broker_options(settings: Settings) -> dict:
+    """Every broker wait is bounded; a worker outlives any outage; publishing never retries.
+
+    What could not be sent is in the database (the incident and its lease); the sweeper
+    sends it once the broker is back.
+    """
+    timeout = settings.broker_timeout_seconds
+    options = {
+        "broker_connection_timeout": timeout,
+        "broker_connection_retry": True,
+        "broker_connection_retry_on_startup": True,
+        # Never give up reconnecting: a worker that exits after an outage stops the leak response.
+        "broker_connection_max_retries": None,
+        # A running task finishes and records what it did; its late ack may be lost with the
+        # connection, and the redelivery then finds the step done.  Cancelling it mid-SMTP
+        # could send an email twice.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "task_publish_retry": False,
+        "broker_transport_options": {
+            "visibility_timeout": settings.task_visibility_seconds,
+            "socket_connect_timeout": timeout,
+            # Above the 1 s BRPOP the worker polls with.
+            "socket_timeout": timeout + 1,
+            # kombu's connect-on-publish retries (2 s apart) would hold the webhook.
+            "max_retries": 0,
+        },
+    }
+    if settings.redis_url:
+        options["broker_transport"] = "rotation.broker:Transport"
+        if urlsplit(settings.redis_url).scheme == "rediss":
+            # Naming the transport class bypasses kombu's rediss:// detection.
+            options["broker_use_ssl"] = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+    return options

@@ -6,7 +6,13 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from keystore.db import transaction
+from keystore.services import steps
+from keystore.services.incidents import stuck_incidents
 from rotation.metrics import ENQUEUE_FAILURES
 
 log = logging.getLogger("keyward.rotation")
@@ -24,31 +30,86 @@ def use_broker() -> bool:
 
 
 def enqueue_incident(incident_id: int) -> None:
-    """Call only after the transaction that recorded the incident has committed."""
+    """Call only after the transaction that recorded the incident has committed.
+
+    Claims the incident's step lease first: when another task already holds it (a
+    duplicate report, a pending retry), nothing more is sent.
+    """
+    from rotation import context
+
+    ctx = context.current()
+    try:
+        with transaction(ctx.sessions) as session:
+            lease = steps.claim(session, incident_id, ttl=steps.lease_ttl(ctx.settings))
+    except SQLAlchemyError as exc:  # the incident is stored; the sweeper takes it later
+        log.warning("could not claim incident %s (%s)", incident_id, type(exc).__name__)
+        return
+    if lease is not None:
+        _send_incident(ctx, incident_id, lease)
+
+
+def sweep(ctx) -> int:
+    """Claim every incident whose lease ran out (or never was taken) and send it again."""
+    with transaction(ctx.sessions) as session:
+        ids = stuck_incidents(
+            session, older_than=timedelta(seconds=ctx.settings.sweep_after_seconds)
+        )
+        ttl = steps.lease_ttl(ctx.settings)
+        leases = [(i, steps.claim(session, i, ttl=ttl)) for i in ids]
+    claimed = [(incident_id, lease) for incident_id, lease in leases if lease is not None]
+    for incident_id, lease in claimed:
+        _send_incident(ctx, incident_id, lease)
+    return len(claimed)
+
+
+def _send_incident(ctx, incident_id: int, lease: str) -> None:
     from rotation import tasks
 
-    enqueue(tasks.handle_incident, incident_id)
+    send_step(ctx, tasks.handle_incident, incident_id, lease)
 
 
-def enqueue(task, *args) -> None:
+def send_step(ctx, task, incident_id: int, lease: str) -> None:
+    """Send the next step of an incident under its lease; if it can't be sent, the
+    incident is due at the next sweep rather than when the lease would run out."""
+    if enqueue(task, incident_id, lease):
+        return
+    with transaction(ctx.sessions) as session:
+        steps.release(session, incident_id, lease)
+
+
+def defer(ctx, *, incident_id: int, lease: str) -> None:
+    """A task gave up its retries: due for the sweeper one retry cap from now."""
+    at = datetime.now(UTC) + timedelta(seconds=steps.retry_cap_seconds(ctx.settings))
+    try:
+        with transaction(ctx.sessions) as session:
+            steps.release(session, incident_id, lease, at=at)
+    except SQLAlchemyError:  # the lease runs out on its own
+        log.warning("could not defer incident %s", incident_id)
+
+
+def enqueue(task, *args) -> bool:
     """Send a task (or run it in-process in the embedded mode), after the caller's commit.
 
-    A failure to enqueue is logged, never raised: what the task works on is stored,
-    and the sweeper or the next schedule tick picks it up once the broker is back.
+    A failure to enqueue is logged, never raised, and returns False: what the task
+    works on is stored, and the sweeper or the next schedule tick picks it up once the
+    broker is back.  Sending is bounded (rotation.celery_app: connect and socket
+    timeouts, no publish retries), so a broker outage never holds the caller.
     """
     if not use_broker():
         _run_locally(task, *args)
-        return
+        return True
     try:
         task.apply_async(args=list(args), retry=False)
     except Exception as exc:  # any broker failure: the sweeper covers it
         ENQUEUE_FAILURES.inc()
         log.warning(
-            "could not enqueue %s%s (%s); it will be retried later",
+            "could not enqueue %s for %s (%s); it will be retried later",
             task.name,
-            tuple(args),
+            args[0] if args else "-",
             type(exc).__name__,
         )
+        return False
+    return True
 
 
 def _run_locally(task, *args) -> None:

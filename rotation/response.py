@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from keystore.db import transaction
 from keystore.models import ApiKey, Notification, PortalUser, Webhook
-from keystore.services import leaks, webhooks
+from keystore.services import leaks, steps, webhooks
 from rotation import hooks, outbound
 from rotation.context import TaskContext
 from rotation.mail import MailError, compose, send
@@ -46,30 +46,39 @@ class Delivery:
     hook_secret: str | None = field(default=None, repr=False)
 
 
-def act_on_incident(ctx: TaskContext, incident_id: int) -> bool:
-    """Revoke or regenerate once; returns whether notifications remain to be sent.
+def act_on_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = None) -> str | None:
+    """Revoke or regenerate once; returns the lease to notify under, or None.
 
-    Kept apart from the notifications so that, in a burst of leaks, every key is
-    stopped before the first slow SMTP conversation starts.
+    None: nothing remains, or another task holds the incident's lease.  Kept apart from
+    the notifications so that, in a burst of leaks, every key is stopped before the
+    first slow SMTP conversation starts.
     """
     with transaction(ctx.sessions) as session:
         incident = leaks.lock_incident(session, incident_id)
         if incident is None or incident.state == "notified":
-            return False
+            return None
+        held = steps.hold(incident, lease, ttl=steps.lease_ttl(ctx.settings))
+        if held is None:
+            return None
         first_action = incident.state == "received"
         incident.attempts += 1
         leaks.act(session, ctx.settings, incident)
         received_at, acted_at = incident.received_at, incident.acted_at
     if first_action:
         RECEIPT_TO_ACTION.observe((acted_at - received_at).total_seconds())
-    return True
+    return held
 
 
-def notify_incident(ctx: TaskContext, incident_id: int) -> Progress:
-    """Notify every recipient not yet notified; idempotent (claims, then marks)."""
+def notify_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = None) -> Progress:
+    """Notify every recipient not yet notified; idempotent (claims, then marks).
+
+    A task whose lease was taken over stops at once: the new holder does the work.
+    """
     with transaction(ctx.sessions) as session:
         incident = leaks.lock_incident(session, incident_id)
         if incident is None or incident.state == "notified":
+            return Progress(done=True)
+        if steps.hold(incident, lease, ttl=steps.lease_ttl(ctx.settings)) is None:
             return Progress(done=True)
         if incident.state == "received":
             leaks.act(session, ctx.settings, incident)  # never notify before acting
@@ -93,9 +102,10 @@ def notify_incident(ctx: TaskContext, incident_id: int) -> Progress:
 
 def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
     """Both steps in one go (tests and tools); the tasks run them as two tasks."""
-    if not act_on_incident(ctx, incident_id):
+    lease = act_on_incident(ctx, incident_id)
+    if lease is None:
         return Progress(done=True)
-    return notify_incident(ctx, incident_id)
+    return notify_incident(ctx, incident_id, lease=lease)
 
 
 def _delivery(session, ctx: TaskContext, note: Notification) -> Delivery:
@@ -198,6 +208,7 @@ def _finish(ctx: TaskContext, incident_id: int, *, wait: float) -> Progress:
         incident = leaks.lock_incident(session, incident_id)
         if not leaks.finish(session, incident):
             return Progress(done=incident.state == "notified", retry_in=max(wait, 1.0))
+        steps.close(incident)
         elapsed = (incident.notified_at - incident.received_at).total_seconds()
     RECEIPT_TO_NOTIFIED.observe(elapsed)
     return Progress(done=True)

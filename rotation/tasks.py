@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from sqlalchemy.exc import OperationalError
 
 from keystore.db import transaction
 from keystore.errors import NotFoundError
-from keystore.services.incidents import stuck_incidents
+from keystore.services.steps import retry_cap_seconds
 from rotation import context, dispatch, intake, response, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
@@ -19,63 +19,75 @@ log = logging.getLogger("keyward.rotation")
 TRANSIENT = (MailError, OperationalError, ConnectionError)
 
 
-@shared_task(bind=True, name="keyward.handle_incident", acks_late=True, max_retries=12)
-def handle_incident(self, incident_id: int) -> bool:
+class LeasedTask(Task):
+    """A task on an incident's step lease; retries are Celery's (``autoretry_for``).
+
+    ``max_retries`` and ``retry_backoff_max`` come from the settings (task annotations in
+    ``rotation.celery_app``).  After the last retry the lease runs out and the sweeper
+    starts over: long waits live in the database, not in the broker.
+    """
+
+    def on_retry(self, exc, task_id, args, kwargs, einfo) -> None:
+        TASK_RETRIES.labels(self.name.split(".")[-1], type(exc).__name__).inc()
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        """Out of retries: the sweeper starts over one retry cap from now."""
+        log.error(
+            "incident %s: %s gave up (%s); the sweeper will try again",
+            args[0] if args else "?",
+            self.name,
+            type(exc).__name__,
+        )
+        if len(args) == 2 and isinstance(args[1], str):
+            dispatch.defer(context.current(), incident_id=args[0], lease=args[1])
+
+
+LEASED = {
+    "bind": True,
+    "base": LeasedTask,
+    "acks_late": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 5,
+    "retry_jitter": True,
+}
+
+
+@shared_task(name="keyward.handle_incident", **LEASED)
+def handle_incident(self, incident_id: int, lease: str | None = None) -> bool:
     """Stop the leaked key (revoke or regenerate), once; then hand over to the emails."""
     ctx = context.current()
-    try:
-        pending = response.act_on_incident(ctx, incident_id)
-    except TRANSIENT as exc:
-        _retry_or_give_up(self, ctx, incident_id, exc)
-    if pending:
-        dispatch.enqueue(notify_incident, incident_id)
+    held = response.act_on_incident(ctx, incident_id, lease=lease)
+    if held is not None:
+        dispatch.send_step(ctx, notify_incident, incident_id, held)
     return True
 
 
-@shared_task(bind=True, name="keyward.notify_incident", acks_late=True, max_retries=12)
-def notify_incident(self, incident_id: int) -> bool:
+@shared_task(name="keyward.notify_incident", **LEASED)
+def notify_incident(self, incident_id: int, lease: str | None = None) -> bool:
     """Email the admins and the client's contact about an incident, once each."""
     ctx = context.current()
-    try:
-        progress = response.notify_incident(ctx, incident_id)
-    except TRANSIENT as exc:
-        _retry_or_give_up(self, ctx, incident_id, exc)
+    progress = response.notify_incident(ctx, incident_id, lease=lease)
     if not progress.done:
-        # Another worker holds an email claim: look again when its lease ends.
+        # Another worker holds an email claim: look again when its claim ends.
         TASK_RETRIES.labels("notify_incident", "claimed_elsewhere").inc()
-        raise self.retry(countdown=progress.retry_in)
+        raise self.retry(countdown=min(progress.retry_in, retry_cap_seconds(ctx.settings)))
     return True
-
-
-def _retry_or_give_up(task, ctx, incident_id: int, exc: Exception):
-    """Back off 5 s, 10 s, ... up to 10 min; after the last retry the sweeper takes over."""
-    if task.request.retries >= min(ctx.settings.task_max_retries, task.max_retries):
-        log.error(
-            "incident %s: %s gave up after %s retries; the sweeper will try again",
-            incident_id,
-            task.name,
-            task.request.retries,
-        )
-        raise exc
-    TASK_RETRIES.labels(task.name.split(".")[-1], type(exc).__name__).inc()
-    raise task.retry(countdown=min(600, 2**task.request.retries * 5), exc=exc) from None
 
 
 @shared_task(name="keyward.sweep_incidents", acks_late=True)
 def sweep_incidents() -> int:
-    """Re-enqueue incidents left unfinished (a broker outage, a worker that gave up)."""
+    """Hand each open incident whose step lease ran out (or was never taken) to a new task;
+    match public submissions whose matching task was lost."""
     ctx = context.current()
-    older_than = timedelta(seconds=ctx.settings.sweep_after_seconds)
+    sent = dispatch.sweep(ctx)
+    if sent:
+        log.info("sweeper re-enqueued %s incident(s)", sent)
     with transaction(ctx.sessions) as session:
-        ids = stuck_incidents(session, older_than=older_than)
+        older_than = timedelta(seconds=ctx.settings.sweep_after_seconds)
         unmatched = intake.unmatched_public(session, older_than=older_than)
-    for incident_id in ids:
-        dispatch.enqueue_incident(incident_id)
-    if ids:
-        log.info("sweeper re-enqueued %s incident(s)", len(ids))
-    if unmatched:  # public submissions whose matching task was lost
+    if unmatched:
         dispatch.enqueue(match_public_reports, None)
-    return len(ids)
+    return sent
 
 
 @shared_task(name="keyward.match_public_reports", acks_late=True)

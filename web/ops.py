@@ -59,7 +59,8 @@ def metrics():
 
 
 def _ping_database(rt) -> None:
-    with rt.engine.connect() as connection:
+    # Autocommit: a ping needs no transaction (on SQLite it would queue behind writers).
+    with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("SELECT 1"))
 
 

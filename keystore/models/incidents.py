@@ -42,6 +42,10 @@ class Incident(Base):
     replacement_picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The step lease: the one task allowed to work on this incident, until next_attempt_at;
+    # after that the sweeper may hand the incident to a new task (keystore.services.steps).
+    lease_id: Mapped[str | None] = mapped_column(String(32))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     occurrences: Mapped[list[Occurrence]] = relationship(

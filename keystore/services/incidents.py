@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from keystore import sealing
@@ -44,13 +44,27 @@ def list_incidents(
     return list(session.scalars(query.limit(max(1, min(limit, 500)))))
 
 
-def stuck_incidents(session: Session, *, older_than: timedelta, limit: int = 500) -> list[int]:
-    """Incidents not yet notified that nobody has touched for a while (for the sweeper)."""
-    cutoff = datetime.now(UTC) - older_than
+def stuck_incidents(
+    session: Session, *, older_than: timedelta, now: datetime | None = None, limit: int = 500
+) -> list[int]:
+    """Open incidents no task holds (for the sweeper).
+
+    Either never claimed and untouched for ``older_than`` (the enqueue after the commit
+    did not happen), or their step lease ran out (the task was lost, gave up its retries,
+    or could not be sent).  A live lease means a task is pending: the sweeper leaves it.
+    """
+    now = now or datetime.now(UTC)
+    cutoff = now - older_than
     return list(
         session.scalars(
             select(Incident.id)
-            .where(Incident.state != "notified", Incident.updated_at < cutoff)
+            .where(
+                Incident.state != "notified",
+                or_(
+                    and_(Incident.next_attempt_at.is_(None), Incident.updated_at < cutoff),
+                    Incident.next_attempt_at <= now,
+                ),
+            )
             .order_by(Incident.id)
             .limit(limit)
         )

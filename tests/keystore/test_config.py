@@ -72,3 +72,19 @@ def test_session_cookies_are_secure_in_production_unless_told_otherwise(tmp_path
         True,
         True,
     )
+
+
+def test_task_timing_settings_are_read_and_bounded(tmp_path):
+    env = {
+        "KEYWARD_DATA_DIR": str(tmp_path),
+        "KEYWARD_TASK_RETRY_BACKOFF_MAX_SECONDS": "45",
+        "KEYWARD_BROKER_TIMEOUT_SECONDS": "3",
+    }
+    settings = Settings.from_env(env)
+    assert (settings.task_retry_backoff_max_seconds, settings.broker_timeout_seconds) == (45, 3)
+    for name, value in [
+        ("KEYWARD_TASK_VISIBILITY_SECONDS", "3"),
+        ("KEYWARD_BROKER_TIMEOUT_SECONDS", "0"),
+    ]:
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({**env, name: value})

@@ -148,7 +148,8 @@ def test_a_leaked_token_is_refused_with_every_worker_down(
     assert incident.state == "received"
     assert incident.refused_at is not None
     assert incident.action is None  # the regeneration and the emails are the task's
-    assert no_worker == [("keyward.handle_incident", (incident.id,))]
+    # One task was sent, under the incident's step lease.
+    assert no_worker == [("keyward.handle_incident", (incident.id, incident.lease_id))]
     session.refresh(key)
     assert key.state == "active"
 

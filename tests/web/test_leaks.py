@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -257,6 +258,10 @@ def test_smtp_down_then_recovered(client, github, session, issue, with_mail, adm
     assert with_mail.messages == []
     assert {n.state for n in incident.notifications} == {"pending"}
     with_mail.refuse = False
+    dispatch.enqueue_incident(incident.id)  # a new report: the failed task still holds the lease
+    assert with_mail.messages == []
+    incident.next_attempt_at = datetime.now(UTC) - timedelta(seconds=1)  # the lease ran out
+    session.flush()
     dispatch.enqueue_incident(incident.id)  # what the sweeper does
     session.refresh(incident)
     assert incident.state == "notified"
