@@ -108,6 +108,27 @@ FILE = click.Path(dir_okay=False, path_type=Path)
     help="Honour a keyward:allow comment on a token's line (default: yes).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No summary line on stderr.")
+@click.option(
+    "--archive-depth",
+    type=click.IntRange(min=1, max=64),
+    default=8,
+    show_default=True,
+    help="How deep archives inside archives are opened.",
+)
+@click.option(
+    "--archive-max-bytes",
+    type=click.IntRange(min=1),
+    default=4 << 30,
+    show_default=True,
+    help="Stop (an error) after reading this many bytes out of archives.",
+)
+@click.option(
+    "--archive-max-ratio",
+    type=click.IntRange(min=2),
+    default=250,
+    show_default=True,
+    help="Stop (an error) at a member that inflates more than this many times.",
+)
 def scan(**options) -> None:
     """Find Keyward tokens in TARGET: a file, '-' for stdin, a directory, a repository or a URL."""
     try:

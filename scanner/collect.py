@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scanner.archive import ArchiveLimits, is_archive, scan_archive
 from scanner.errors import ScanError
 from scanner.findings import STDIN, Finding
 from scanner.history import scan_repository
@@ -39,6 +40,17 @@ class Request:
     include_unreachable: bool = False
     jobs: int | None = None
     inline_allow: bool = True
+    archive_depth: int = ArchiveLimits.max_depth
+    archive_max_bytes: int = ArchiveLimits.max_bytes
+    archive_max_ratio: int = ArchiveLimits.max_ratio
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        return ArchiveLimits(
+            max_depth=self.archive_depth,
+            max_bytes=self.archive_max_bytes,
+            max_ratio=self.archive_max_ratio,
+        )
 
     @classmethod
     def from_options(cls, options: dict) -> Request:
@@ -96,7 +108,9 @@ def collect(request: Request) -> Outcome:
         raise ScanError(f"no such file or directory: {target}", reason="unreadable_path")
     if wants_history(path, request):
         return scan_history(path, request)
-    findings, stats = scan_tree(path, matcher=matcher, max_size=request.max_file_size)
+    findings, stats = scan_tree(
+        path, matcher=matcher, max_size=request.max_file_size, archives=request.archive_limits
+    )
     summary = {"mode": "tree", "files": stats.files, "bytes": stats.bytes}
     root = top_level(path)
     prefix = relative_prefix(path, root)
@@ -109,9 +123,16 @@ def scan_one_file(path: Path, request: Request, matcher: TokenMatcher) -> Outcom
     """One file (an archive is opened and searched inside); its place below the top level."""
     root = top_level(path.parent)
     place = relative_prefix(path.parent, root) + path.name
-    findings = scan_file(path, matcher=matcher)
-    outcome = Outcome(findings, {"mode": "file", "bytes": path.stat().st_size}, root=root)
     given = path.as_posix()
+    if is_archive(path):
+        findings, read = scan_archive(
+            path, matcher=matcher, name=given, limits=request.archive_limits
+        )
+        stats = {"mode": "archive", "entries": read.entries, "bytes": read.bytes}
+        outcome = Outcome(findings, {**stats, "skipped": len(read.skipped)}, root=root)
+    else:
+        findings = scan_file(path, matcher=matcher)
+        outcome = Outcome(findings, {"mode": "file", "bytes": path.stat().st_size}, root=root)
     outcome.repo_path = lambda name: None if name is None else place + name[len(given) :]
     return outcome
 

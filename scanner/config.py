@@ -168,8 +168,10 @@ class PathFilter:
         return bool(self._regexes)
 
     def skips(self, path: str | None) -> bool:
-        """True when ``path`` (``!/`` inside an archive counts as ``/``) matches a glob."""
+        """True when ``path`` matches a glob; inside an archive (``outer!/inner``) the glob
+        may match the whole path (``!/`` counts as ``/``) or the path inside any archive."""
         if not path:
             return False
-        name = path.replace("!/", "/").lstrip("/")
-        return any(regex.fullmatch(name) for regex in self._regexes)
+        parts = path.split("!/")
+        names = ["/".join(parts[index:]).lstrip("/") for index in range(len(parts))]
+        return any(regex.fullmatch(name) for regex in self._regexes for name in names)

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scanner.archive import ARCHIVE_SUFFIXES, ArchiveLimits, is_archive, scan_archive
 from scanner.errors import ScanError
 from scanner.findings import FILE, Finding, make_finding, sort_key
 from scanner.matcher import TokenMatcher, line_and_column
@@ -88,15 +89,29 @@ def read_file(path: Path) -> bytes:
 
 
 def scan_tree(
-    root: Path, *, matcher: TokenMatcher, max_size: int = MAX_FILE_SIZE
+    root: Path,
+    *,
+    matcher: TokenMatcher,
+    max_size: int = MAX_FILE_SIZE,
+    archives: ArchiveLimits | None = None,
 ) -> tuple[list[Finding], TreeStats]:
-    """Findings in every regular file below ``root``, paths relative to it; skips ``.git``."""
+    """Findings in every regular file below ``root``, paths relative to it; skips ``.git``.
+
+    With ``archives``, archives (by name, confirmed by their first bytes) are opened and
+    searched inside within those limits, whatever their size; without, they are skipped.
+    """
     if not root.is_dir():
         raise ScanError(f"not a directory: {root}", reason="unreadable_path")
     stats = TreeStats()
     findings: list[Finding] = []
     for path in walk_files(root):
         name = path.relative_to(root).as_posix()
+        if archives is not None and is_shipped(path):
+            found, read = scan_archive(path, matcher=matcher, name=name, limits=archives)
+            findings += found
+            stats.files += 1
+            stats.bytes += read.bytes
+            continue
         reason = skip_reason(path, max_size=max_size)
         if reason is not None:
             stats.skipped.append((name, reason))
@@ -115,6 +130,11 @@ def walk_files(root: Path):
             path = Path(directory, filename)
             if path.is_file() and not path.is_symlink():
                 yield path
+
+
+def is_shipped(path: Path) -> bool:
+    """An archive name whose content starts like one (a ``.gz`` that is not gzip is skipped)."""
+    return path.name.lower().endswith(ARCHIVE_SUFFIXES) and is_archive(path)
 
 
 def skip_reason(path: Path, *, max_size: int) -> str | None:
