@@ -4,11 +4,14 @@ The service's packages are blocked in a child interpreter by a meta path finder,
 ``import scanner`` or ``keyward scan`` that reached for any of them would fail here.
 """
 
+import shlex
 import subprocess
 import sys
 import textwrap
 import tomllib
 from pathlib import Path
+
+import yaml
 
 from tests.scanner.conftest import make_token
 
@@ -124,3 +127,26 @@ def test_a_service_command_without_the_extra_says_what_to_install(tmp_path):
     assert result.returncode == 2
     assert "pip install 'keyward[server]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_pre_commit_hook_entry_runs_without_the_service(repo):
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["language"] == "python"
+    assert hook["pass_filenames"] is False
+    argv = shlex.split(hook["entry"])
+    assert argv[:2] == ["keyward", "scan"]
+    code = f"""
+        import sys
+        from web.entry import main
+        sys.argv = {argv!r}
+        main()
+        """
+    repo.commit("base", **{"a.txt": "a"})
+    repo.write("clean.py", "x = 1\n")
+    repo.git("add", "clean.py")
+    assert run_blocked(code, cwd=repo.path).returncode == 0
+    repo.write("leak.py", f"KEY = '{make_token()}'\n")
+    repo.git("add", "leak.py")
+    leaked = run_blocked(code, cwd=repo.path)
+    assert leaked.returncode == 1
+    assert "leak.py:1:8" in leaked.stdout
