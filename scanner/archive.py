@@ -24,6 +24,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,10 +96,18 @@ def is_archive(path: Path) -> bool:
 
 
 def scan_archive(
-    path: Path, *, matcher: TokenMatcher, name: str, limits: ArchiveLimits | None = None
+    path: Path,
+    *,
+    matcher: TokenMatcher,
+    name: str,
+    limits: ArchiveLimits | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> tuple[list[Finding], ArchiveStats]:
-    """Findings in the archive at ``path`` and everything nested in it, named below ``name``."""
-    walker = Walker(matcher, limits or ArchiveLimits())
+    """Findings in the archive at ``path`` and everything nested in it, named below ``name``.
+
+    ``skip(member name)`` true passes a member over unopened (a configured skip glob).
+    """
+    walker = Walker(matcher, limits or ArchiveLimits(), skip=skip)
     try:
         with path.open("rb") as handle:
             walker.scan(handle, name, depth=0)
@@ -110,9 +119,10 @@ def scan_archive(
 class Walker:
     """One scan's state: the matcher, the limits, what was found and read."""
 
-    def __init__(self, matcher: TokenMatcher, limits: ArchiveLimits) -> None:
+    def __init__(self, matcher: TokenMatcher, limits: ArchiveLimits, *, skip=None) -> None:
         self.matcher = matcher
         self.limits = limits
+        self.skipped = skip or (lambda name: False)
         self.findings: list[Finding] = []
         self.stats = ArchiveStats()
 
@@ -169,6 +179,9 @@ class Walker:
                 if info.flag_bits & 0x1:
                     self.skip(member, "encrypted")
                     continue
+                if self.skipped(member):
+                    self.skip(member, "skip_path")
+                    continue
                 self.enter(member, declared=info.file_size, packed=info.compress_size)
                 with archive.open(info) as handle:
                     self.scan(handle, member, depth=depth + 1)
@@ -180,6 +193,9 @@ class Walker:
                 member = f"{name}{SEPARATOR}{clean(info.name)}"
                 if not info.isreg():
                     self.skip(member, None if info.isdir() else "link or special file")
+                    continue
+                if self.skipped(member):
+                    self.skip(member, "skip_path")
                     continue
                 self.enter(member, declared=info.size, packed=None)
                 handle = archive.extractfile(info)

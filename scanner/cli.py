@@ -150,8 +150,9 @@ def run(request: Request, options: dict) -> int:
     """Collect, filter by paths and the baseline, report, save the state; return the exit code."""
     started = time.monotonic()
     config = load_config(request, options)
-    outcome = collect(request.with_prefixes(config.extra_prefixes))
-    findings = skip_paths(outcome, options["skip_paths"] or config.skip_paths)
+    request = request.configured(config)
+    outcome = collect(request)
+    findings = skip_paths(outcome, request.skip_paths)
     baseline_file = options["baseline_file"] or config.baseline
     # A configured baseline not yet written is empty; one named on the command line must exist.
     if baseline_file is not None and (baseline_file.exists() or options["baseline_file"]):
@@ -191,7 +192,9 @@ def skip_paths(outcome: Outcome, patterns: tuple[str, ...]) -> list:
     if not matcher:
         return outcome.findings
     kept = [f for f in outcome.findings if not matcher.skips(outcome.repo_path(f.path))]
-    outcome.stats["skipped_by_path"] = len(outcome.findings) - len(kept)
+    # Added to the files a tree scan already passed over unread.
+    skipped = outcome.stats.get("skipped_by_path", 0) + len(outcome.findings) - len(kept)
+    outcome.stats["skipped_by_path"] = skipped
     return kept
 
 

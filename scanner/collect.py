@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.archive import ArchiveLimits, is_archive, scan_archive
+from scanner.config import PathFilter, ScanConfig
 from scanner.errors import ScanError
 from scanner.findings import STDIN, Finding
 from scanner.history import scan_repository
@@ -40,6 +41,7 @@ class Request:
     include_unreachable: bool = False
     jobs: int | None = None
     inline_allow: bool = True
+    skip_paths: tuple[str, ...] = ()
     archive_depth: int = ArchiveLimits.max_depth
     archive_max_bytes: int = ArchiveLimits.max_bytes
     archive_max_ratio: int = ArchiveLimits.max_ratio
@@ -60,10 +62,12 @@ class Request:
         values["prefixes"] = tuple(options.get("prefixes") or DEFAULT_PREFIXES)
         return cls(**values)
 
-    def with_prefixes(self, extra: tuple[str, ...]) -> Request:
-        """The same request also searching ``extra`` prefixes (from the configuration)."""
+    def configured(self, config: ScanConfig) -> Request:
+        """With the configuration's extra prefixes, and its skip globs unless given here."""
         names = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        return Request(**{**names, "prefixes": tuple(dict.fromkeys(self.prefixes + extra))})
+        names["prefixes"] = tuple(dict.fromkeys(self.prefixes + config.extra_prefixes))
+        names["skip_paths"] = tuple(self.skip_paths or config.skip_paths)
+        return Request(**names)
 
 
 def same(path: str | None) -> str | None:
@@ -108,13 +112,20 @@ def collect(request: Request) -> Outcome:
         raise ScanError(f"no such file or directory: {target}", reason="unreadable_path")
     if wants_history(path, request):
         return scan_history(path, request)
-    findings, stats = scan_tree(
-        path, matcher=matcher, max_size=request.max_file_size, archives=request.archive_limits
-    )
-    summary = {"mode": "tree", "files": stats.files, "bytes": stats.bytes}
     root = top_level(path)
     prefix = relative_prefix(path, root)
-    outcome = Outcome(findings, {**summary, "skipped": len(stats.skipped)}, root=root)
+    skips = PathFilter(request.skip_paths)
+    findings, stats = scan_tree(
+        path,
+        matcher=matcher,
+        max_size=request.max_file_size,
+        archives=request.archive_limits,
+        skip=(lambda name: skips.skips(prefix + name)) if skips else None,
+    )
+    summary = {"mode": "tree", "files": stats.files, "bytes": stats.bytes}
+    by_path = sum(1 for _, why in stats.skipped if why == "skip_path")
+    summary.update(skipped=len(stats.skipped) - by_path, skipped_by_path=by_path)
+    outcome = Outcome(findings, summary, root=root)
     outcome.repo_path = lambda name: None if name is None else prefix + name
     return outcome
 
@@ -125,8 +136,13 @@ def scan_one_file(path: Path, request: Request, matcher: TokenMatcher) -> Outcom
     place = relative_prefix(path.parent, root) + path.name
     given = path.as_posix()
     if is_archive(path):
+        skips = PathFilter(request.skip_paths)
         findings, read = scan_archive(
-            path, matcher=matcher, name=given, limits=request.archive_limits
+            path,
+            matcher=matcher,
+            name=given,
+            limits=request.archive_limits,
+            skip=(lambda name: skips.skips(place + name[len(given) :])) if skips else None,
         )
         stats = {"mode": "archive", "entries": read.entries, "bytes": read.bytes}
         outcome = Outcome(findings, {**stats, "skipped": len(read.skipped)}, root=root)

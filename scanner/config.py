@@ -73,8 +73,17 @@ def find_upwards(start: Path, name: str, *, section: bool = False) -> Path | Non
 
 
 def has_keyward_table(path: Path) -> bool:
-    """A pyproject.toml counts only when it has ``[tool.keyward]``."""
-    return "keyward" in read_toml(path).get("tool", {})
+    """A pyproject.toml counts only when it has ``[tool.keyward]``.
+
+    A broken pyproject.toml is someone else's problem unless it mentions our table.
+    """
+    try:
+        return "keyward" in read_toml(path).get("tool", {})
+    except ScanError:
+        with path.open("rb") as handle:
+            if b"tool.keyward" in handle.read(MAX_CONFIG_BYTES):
+                raise
+        return False
 
 
 def read_toml(path: Path) -> dict:

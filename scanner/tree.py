@@ -9,6 +9,7 @@ name, because a token cannot appear in them as plain text.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,11 +95,13 @@ def scan_tree(
     matcher: TokenMatcher,
     max_size: int = MAX_FILE_SIZE,
     archives: ArchiveLimits | None = None,
+    skip: Callable[[str], bool] | None = None,
 ) -> tuple[list[Finding], TreeStats]:
     """Findings in every regular file below ``root``, paths relative to it; skips ``.git``.
 
     With ``archives``, archives (by name, confirmed by their first bytes) are opened and
     searched inside within those limits, whatever their size; without, they are skipped.
+    ``skip(name)`` true passes a file (or an archive member) over unread (``skip_path``).
     """
     if not root.is_dir():
         raise ScanError(f"not a directory: {root}", reason="unreadable_path")
@@ -106,8 +109,11 @@ def scan_tree(
     findings: list[Finding] = []
     for path in walk_files(root):
         name = path.relative_to(root).as_posix()
+        if skip is not None and skip(name):
+            stats.skipped.append((name, "skip_path"))
+            continue
         if archives is not None and is_shipped(path):
-            found, read = scan_archive(path, matcher=matcher, name=name, limits=archives)
+            found, read = scan_archive(path, matcher=matcher, name=name, limits=archives, skip=skip)
             findings += found
             stats.files += 1
             stats.bytes += read.bytes

@@ -1,6 +1,7 @@
 """Ignores and configuration: keyward:allow, skip-path globs, .keyward.toml and [tool.keyward]."""
 
 import json
+import zipfile
 
 import pytest
 
@@ -214,3 +215,33 @@ def test_config_is_not_looked_for_above_the_repository(run_cli, repo):
     (repo.path.parent / ".keyward.toml").write_text('skip-paths = ["a.txt"]\n')
     repo.commit("add", **{"a.txt": make_token()})
     assert run_cli(str(repo.path)).exit_code == 1
+
+
+def test_a_broken_pyproject_without_our_table_is_ignored(run_cli, tmp_path):
+    (tmp_path / "a.txt").write_text(make_token())
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 'x'\n")
+    assert run_cli(str(tmp_path)).exit_code == 1
+    (tmp_path / "pyproject.toml").write_text("[tool.keyward\nskip-paths = ['a.txt']\n")
+    result = run_cli(str(tmp_path))
+    assert result.exit_code == 2
+    assert "[bad_config]" in result.output
+
+
+def test_skipped_paths_are_not_even_opened(run_cli, tmp_path):
+    """A skip glob keeps the scan out of a directory: a bomb there is never inflated."""
+    (tmp_path / "fixtures").mkdir()
+    with zipfile.ZipFile(tmp_path / "fixtures" / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as bomb:
+        bomb.writestr("zeros", bytes(64 << 20))
+    (tmp_path / "a.txt").write_text(make_token())
+    assert "[archive_bomb]" in run_cli(str(tmp_path)).output
+    (tmp_path / ".keyward.toml").write_text('skip-paths = ["fixtures"]\n')
+    result = run_cli(str(tmp_path), "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["stats"]["skipped_by_path"] == 1
+    outer = tmp_path / "outer.zip"
+    with zipfile.ZipFile(outer, "w") as archive:
+        archive.write(tmp_path / "fixtures" / "bomb.zip", "fixtures/bomb.zip")
+        archive.writestr("b.txt", make_token())
+    inside = run_cli(str(outer), "--skip-path", "fixtures/**", "--format", "json")
+    assert inside.exit_code == 1, inside.output
+    assert [f["path"][-5:] for f in findings_of(inside)] == ["b.txt"]
