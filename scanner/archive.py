@@ -37,8 +37,6 @@ SEPARATOR = "!/"
 RATIO_FLOOR = 16 << 20  # a small member may compress very well (a file of zeros)
 SPOOL_MEMORY = 8 << 20
 SNIFF = 512
-ARCHIVE_SUFFIXES = (".zip", ".whl", ".jar", ".war", ".ear", ".egg", ".nupkg", ".tar", ".tgz",
-                    ".gz", ".bz2", ".tbz2", ".xz", ".txz", ".npm", ".crate", ".gem")  # fmt: skip
 _FORMAT_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,

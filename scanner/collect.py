@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanner.archive import ArchiveLimits, is_archive, scan_archive
 from scanner.config import PathFilter, ScanConfig
 from scanner.errors import ScanError
 from scanner.findings import STDIN, Finding
@@ -42,12 +41,15 @@ class Request:
     jobs: int | None = None
     inline_allow: bool = True
     skip_paths: tuple[str, ...] = ()
-    archive_depth: int = ArchiveLimits.max_depth
-    archive_max_bytes: int = ArchiveLimits.max_bytes
-    archive_max_ratio: int = ArchiveLimits.max_ratio
+    archive_depth: int = 8
+    archive_max_bytes: int = 4 << 30
+    archive_max_ratio: int = 250
 
     @property
-    def archive_limits(self) -> ArchiveLimits:
+    def archive_limits(self):
+        """The archive limits (the archive modules load only when an archive is met)."""
+        from scanner.archive import ArchiveLimits
+
         return ArchiveLimits(
             max_depth=self.archive_depth,
             max_bytes=self.archive_max_bytes,
@@ -135,6 +137,9 @@ def scan_one_file(path: Path, request: Request, matcher: TokenMatcher) -> Outcom
     root = top_level(path.parent)
     place = relative_prefix(path.parent, root) + path.name
     given = path.as_posix()
+    # Loaded here, not with the module: the pre-commit hook never needs tarfile and zipfile.
+    from scanner.archive import is_archive, scan_archive
+
     if is_archive(path):
         skips = PathFilter(request.skip_paths)
         findings, read = scan_archive(

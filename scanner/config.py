@@ -16,7 +16,6 @@ everything.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +94,8 @@ def read_toml(path: Path) -> dict:
         raise ScanError(f"cannot read {path}: {error.strerror}", reason="bad_config") from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ScanError(f"{path} is larger than 1 MiB", reason="bad_config")
+    import tomllib  # only when a settings file exists: the hook starts faster without it
+
     try:
         return tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:

@@ -12,13 +12,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from scanner.archive import ARCHIVE_SUFFIXES, ArchiveLimits, is_archive, scan_archive
 from scanner.errors import ScanError
 from scanner.findings import FILE, Finding, make_finding, sort_key
 from scanner.matcher import TokenMatcher, line_and_column
 
+if TYPE_CHECKING:
+    from scanner.archive import ArchiveLimits
+
 MAX_FILE_SIZE = 10 << 20
+# Archive names a directory scan opens (when their first bytes agree); scanner.archive,
+# with tarfile and zipfile, loads only when one is met.
+ARCHIVE_SUFFIXES = (".zip", ".whl", ".jar", ".war", ".ear", ".egg", ".nupkg", ".tar", ".tgz",
+                    ".gz", ".bz2", ".tbz2", ".xz", ".txz", ".npm", ".crate", ".gem")  # fmt: skip
 COMPRESSED_SUFFIXES = frozenset(
     {
         ".png",
@@ -113,6 +120,8 @@ def scan_tree(
             stats.skipped.append((name, "skip_path"))
             continue
         if archives is not None and is_shipped(path):
+            from scanner.archive import scan_archive
+
             found, read = scan_archive(path, matcher=matcher, name=name, limits=archives, skip=skip)
             findings += found
             stats.files += 1
@@ -140,7 +149,11 @@ def walk_files(root: Path):
 
 def is_shipped(path: Path) -> bool:
     """An archive name whose content starts like one (a ``.gz`` that is not gzip is skipped)."""
-    return path.name.lower().endswith(ARCHIVE_SUFFIXES) and is_archive(path)
+    if not path.name.lower().endswith(ARCHIVE_SUFFIXES):
+        return False
+    from scanner.archive import is_archive
+
+    return is_archive(path)
 
 
 def skip_reason(path: Path, *, max_size: int) -> str | None:

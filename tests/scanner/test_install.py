@@ -150,3 +150,23 @@ def test_the_pre_commit_hook_entry_runs_without_the_service(repo):
     leaked = run_blocked(code, cwd=repo.path)
     assert leaked.returncode == 1
     assert "leak.py:1:8" in leaked.stdout
+
+
+def test_the_hook_path_loads_no_archive_or_toml_modules(repo):
+    """A commit hook pays for what it uses: tarfile, zipfile and tomllib load on demand."""
+    repo.commit("base", **{"a.txt": "a"})
+    result = run_blocked(
+        """
+        import sys
+        from web.entry import main
+        sys.argv = ["keyward", "scan", "--staged", "--quiet"]
+        try:
+            main()
+        finally:
+            heavy = ("tarfile", "zipfile", "tomllib", "scanner.archive", "scanner.chunks")
+            print("loaded:", [name for name in heavy if name in sys.modules])
+        """,
+        cwd=repo.path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "loaded: []" in result.stdout
