@@ -57,6 +57,8 @@ class ArchiveLimits:
     max_bytes: int = 4 << 30
     max_ratio: int = 250
     max_entries: int = 200_000
+    # A member of one token repeated (checksum and all) must not fill memory with findings.
+    max_findings: int = 100_000
 
 
 @dataclass
@@ -165,6 +167,11 @@ class Walker:
 
         found, _ = scan_chunks(read, matcher=self.matcher, kind=ARCHIVE, path=name)
         self.findings += found
+        if len(self.findings) > self.limits.max_findings:
+            raise ScanError(
+                f"{name}: more than {self.limits.max_findings:,} tokens inside archives",
+                reason="too_many_findings",
+            )
 
     def scan_zip(self, source, name: str, depth: int) -> None:
         """Every regular, unencrypted member of a zip (central directory order)."""

@@ -15,7 +15,7 @@ import click
 from keystore.errors import KeywardError
 from scanner.baseline import load_baseline, new_findings, write_baseline
 from scanner.collect import Outcome, Request, collect
-from scanner.config import PathFilter, ScanConfig, discover, load_explicit
+from scanner.config import PathFilter, ScanConfig, check_globs, discover, load_explicit
 from scanner.errors import ScanError
 from scanner.gitleaks import render_gitleaks
 from scanner.remote import is_url
@@ -149,6 +149,7 @@ def scan(**options) -> None:
 def run(request: Request, options: dict) -> int:
     """Collect, filter by paths and the baseline, report, save the state; return the exit code."""
     started = time.monotonic()
+    check_globs(list(options["skip_paths"]), source="--skip-path")
     config = load_config(request, options)
     request = request.configured(config)
     outcome = collect(request)

@@ -25,6 +25,10 @@ CONFIG_NAME = ".keyward.toml"
 PYPROJECT = "pyproject.toml"
 KEYS = ("skip-paths", "baseline", "extra-prefixes")
 MAX_CONFIG_BYTES = 1 << 20
+# Globs come from the scanned tree: bounded, so a hostile one cannot make matching slow.
+MAX_GLOBS = 1000
+MAX_GLOB_LENGTH = 512
+MAX_WILDCARDS = 32
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ def validate(path: Path, table: object) -> dict:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ScanError(f"{path}: {key} must be a list of strings", reason="bad_config")
+    check_globs(table.get("skip-paths", []), source=str(path))
     values = dict(table)
     if "baseline" in table:
         if not isinstance(table["baseline"], str) or not table["baseline"]:
@@ -142,29 +147,73 @@ def validate(path: Path, table: object) -> dict:
     return values
 
 
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A gitignore-like glob: ``*`` and ``?`` stay in one directory, ``**`` crosses them.
+def check_globs(patterns: list[str], *, source: str) -> None:
+    """Refuse glob lists that are too long, or globs too long or with too many wildcards."""
+    if len(patterns) > MAX_GLOBS:
+        raise ScanError(f"{source}: more than {MAX_GLOBS} skip-paths", reason="bad_config")
+    for pattern in patterns:
+        wildcards = len(re.findall(r"\*+|\?", pattern))
+        if len(pattern) > MAX_GLOB_LENGTH or wildcards > MAX_WILDCARDS or "\0" in pattern:
+            raise ScanError(
+                f"{source}: skip-paths glob too long or with more than {MAX_WILDCARDS} wildcards",
+                reason="bad_config",
+            )
 
-    A pattern without ``/`` matches a name at any depth; one with ``/`` is anchored at
-    the root.  A pattern that matches a directory covers everything below it.
+
+class Glob:
+    """A gitignore-like glob: ``*`` and ``?`` stay in one directory, a ``**`` segment crosses
+    any number of them.  A pattern without ``/`` matches a name at any depth; one with
+    ``/`` is anchored at the root.  A pattern that matches a directory covers everything
+    below it.  ``[`` and other characters are literal.
+
+    Matched segment by segment with a table, never by backtracking, so no glob (they come
+    from the scanned tree) can make a long path slow: at worst pattern by path steps.
     """
-    anchored = "/" in pattern.rstrip("/")
-    body = pattern.strip("/")
-    parts = []
-    index = 0
-    while index < len(body):
-        if body.startswith("**/", index):
-            parts.append("(?:.*/)?")
-            index += 3
-        elif body.startswith("**", index):
-            parts.append(".*")
-            index += 2
+
+    def __init__(self, pattern: str) -> None:
+        anchored = "/" in pattern.rstrip("/")
+        segments = [part for part in pattern.strip("/").split("/") if part]
+        collapsed = [
+            s for i, s in enumerate(segments) if not (s == "**" and segments[i - 1 : i] == ["**"])
+        ]
+        lead = [] if anchored or collapsed[:1] == ["**"] else ["**"]
+        tail = [] if collapsed[-1:] == ["**"] else ["**"]
+        self.segments = tuple(lead + collapsed + tail)
+
+    def matches(self, path: str) -> bool:
+        """True when ``path`` (``/``-separated) matches."""
+        names = [part for part in path.split("/") if part]
+        pattern = self.segments
+        # ahead[j]: the pattern from segment i on matches names[j:]; filled from the end.
+        ahead = [False] * len(names) + [True]
+        for segment in reversed(pattern):
+            row = [False] * (len(names) + 1)
+            for j in range(len(names), -1, -1):
+                if segment == "**":
+                    row[j] = ahead[j] or (j < len(names) and row[j + 1])
+                else:
+                    row[j] = j < len(names) and ahead[j + 1] and segment_matches(segment, names[j])
+            ahead = row
+        return ahead[0]
+
+
+def segment_matches(pattern: str, name: str) -> bool:
+    """``*`` (any run) and ``?`` (one character) within one name; greedy with one restart point."""
+    if "*" not in pattern and "?" not in pattern:
+        return pattern == name
+    p = n = 0
+    star, mark = -1, 0
+    while n < len(name):
+        if p < len(pattern) and pattern[p] in ("?", name[n]) and pattern[p] != "*":
+            p, n = p + 1, n + 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark, p = p, n, p + 1
+        elif star >= 0:
+            mark += 1
+            p, n = star + 1, mark
         else:
-            char = body[index]
-            parts.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
-            index += 1
-    lead = "" if anchored else "(?:.*/)?"
-    return re.compile(f"{lead}{''.join(parts)}(?:/.*)?", re.DOTALL)
+            return False
+    return all(char == "*" for char in pattern[p:])
 
 
 class PathFilter:
@@ -172,10 +221,10 @@ class PathFilter:
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self.patterns = patterns
-        self._regexes = [glob_regex(pattern) for pattern in patterns if pattern.strip("/")]
+        self._globs = [Glob(pattern) for pattern in patterns if pattern.strip("/")]
 
     def __bool__(self) -> bool:
-        return bool(self._regexes)
+        return bool(self._globs)
 
     def skips(self, path: str | None) -> bool:
         """True when ``path`` matches a glob; inside an archive (``outer!/inner``) the glob
@@ -184,4 +233,4 @@ class PathFilter:
             return False
         parts = path.split("!/")
         names = ["/".join(parts[index:]).lstrip("/") for index in range(len(parts))]
-        return any(regex.fullmatch(name) for regex in self._regexes for name in names)
+        return any(glob.matches(name) for glob in self._globs for name in names)

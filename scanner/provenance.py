@@ -54,9 +54,10 @@ def public_url(url: str) -> str | None:
         return f"ssh://{scp.group(1)}/{scp.group(2)}"
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return None
     if not parts.scheme or not parts.hostname:
         return None
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    host = parts.hostname + (f":{port}" if port else "")
     return urlunsplit((parts.scheme, host, parts.path, "", ""))

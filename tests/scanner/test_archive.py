@@ -232,6 +232,19 @@ def test_the_total_size_limit(run_cli, tmp_path):
     assert run_cli(str(target), "--archive-max-bytes", "20000").exit_code == 0
 
 
+def test_a_member_full_of_one_token_stops_at_the_findings_limit(tmp_path):
+    target = tmp_path / "tokens.tar"
+    target.write_bytes(tar_bytes({"t.txt": (make_token() + "\n").encode() * 20}))
+    limits = ArchiveLimits(max_findings=10)
+    with pytest.raises(Exception, match="more than 10 tokens") as caught:
+        scan_archive(target, matcher=MATCHER, name="tokens.tar", limits=limits)
+    assert caught.value.reason == "too_many_findings"
+    found, _ = scan_archive(
+        target, matcher=MATCHER, name="t", limits=ArchiveLimits(max_findings=20)
+    )
+    assert len(found) == 20
+
+
 def test_too_many_members(tmp_path):
     target = tmp_path / "many.tar"
     target.write_bytes(tar_bytes({f"f{n}": b"" for n in range(20)}))

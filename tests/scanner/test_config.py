@@ -38,6 +38,12 @@ def findings_of(result) -> list[dict]:
         ("pkg/*.py", "a.tar!/b.whl!/pkg/settings.py", True),
         ("other/settings.py", "dist/pkg.whl!/pkg/settings.py", False),
         ("a[b].py", "a[b].py", True),
+        ("**/**/x/**", "a/x/b", True),
+        ("d*/*", "dist/a.whl", True),
+        ("*.py", "a.py/b.txt", True),  # a directory called a.py: everything below it
+        # Globs come from the scanned tree: matching must stay linear-ish, never backtrack.
+        ("*a*a*a*a*a*a*b", "a" * 5000, False),
+        ("**/a/**/a/**/a/**/b", "a/" * 3000, False),
         ("a[b].py", "ab.py", False),
     ],
 )
@@ -197,6 +203,13 @@ def test_bad_bytes_and_a_bad_prefix_in_the_config(run_cli, tmp_path):
     assert "[bad_config]" in run_cli(str(tmp_path)).output
     (tmp_path / ".keyward.toml").write_text("extra-prefixes = ['BAD!']\n")
     assert "[bad_prefix]" in run_cli(str(tmp_path)).output
+
+
+def test_too_many_or_too_wild_globs_are_refused(run_cli, tmp_path):
+    (tmp_path / "a.txt").write_text("clean")
+    assert "[bad_config]" in run_cli(str(tmp_path), "--skip-path", "*?" * 40).output
+    (tmp_path / ".keyward.toml").write_text(f"skip-paths = {['x'] * 1001!r}\n")
+    assert "[bad_config]" in run_cli(str(tmp_path)).output
 
 
 def test_an_explicit_config_file(run_cli, tmp_path):

@@ -194,6 +194,7 @@ def test_sarif_outside_any_repository_and_from_stdin(run_cli, tmp_path, validato
         ("ssh://git@host/o/r", "ssh://host/o/r"),
         ("/local/path", None),
         ("https://[::1", None),
+        ("https://host:99999/o/r", None),
     ],
 )
 def test_public_url(url, public):
