@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from scanner.config import PathFilter, ScanConfig
@@ -66,13 +66,15 @@ class Request:
 
     def configured(self, config: ScanConfig) -> Request:
         """With the configuration's extra prefixes, and its skip globs unless given here."""
-        names = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        names["prefixes"] = tuple(dict.fromkeys(self.prefixes + config.extra_prefixes))
-        names["skip_paths"] = tuple(self.skip_paths or config.skip_paths)
-        return Request(**names)
+        return replace(
+            self,
+            prefixes=tuple(dict.fromkeys(self.prefixes + config.extra_prefixes)),
+            skip_paths=tuple(self.skip_paths or config.skip_paths),
+        )
 
 
 def same(path: str | None) -> str | None:
+    """A history's or staged scan's paths are already relative to the top level."""
     return path
 
 
