@@ -152,7 +152,7 @@ class Walker:
             else:
                 self.scan_compressed(reader, kind, name, depth)
         except _FORMAT_ERRORS as error:
-            detail = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            detail = clean(str(error)[:200]) if str(error) else type(error).__name__
             raise ScanError(
                 f"{name}: not a readable {kind}: {detail}", reason="bad_archive"
             ) from None
@@ -165,13 +165,9 @@ class Walker:
             self.charge(len(data), name)
             return data
 
-        found, _ = scan_chunks(read, matcher=self.matcher, kind=ARCHIVE, path=name)
+        room = self.limits.max_findings - len(self.findings)
+        found, _ = scan_chunks(read, matcher=self.matcher, kind=ARCHIVE, path=name, limit=room)
         self.findings += found
-        if len(self.findings) > self.limits.max_findings:
-            raise ScanError(
-                f"{name}: more than {self.limits.max_findings:,} tokens inside archives",
-                reason="too_many_findings",
-            )
 
     def scan_zip(self, source, name: str, depth: int) -> None:
         """Every regular, unencrypted member of a zip (central directory order)."""

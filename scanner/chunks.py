@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from scanner.errors import ScanError
 from scanner.findings import Finding, make_finding
 from scanner.matcher import TokenMatcher
 
@@ -19,9 +20,19 @@ KEEP = 10 + 1 + 8 + 1 + 36 + 2
 
 
 def scan_chunks(
-    read: Callable[[int], bytes], *, matcher: TokenMatcher, kind: str, path: str, chunk=CHUNK
+    read: Callable[[int], bytes],
+    *,
+    matcher: TokenMatcher,
+    kind: str,
+    path: str,
+    chunk: int = CHUNK,
+    limit: int | None = None,
 ) -> tuple[list[Finding], int]:
-    """Findings in everything ``read`` returns until it returns ``b""``; and the byte count."""
+    """Findings in everything ``read`` returns until it returns ``b""``; and the byte count.
+
+    More than ``limit`` findings is an error (``too_many_findings``): a stream of one token
+    repeated must not fill memory with findings.
+    """
     findings: list[Finding] = []
     carry = b""
     lines = 0  # newlines before ``carry``
@@ -38,6 +49,11 @@ def scan_chunks(
             if low <= offset < cut:
                 line, column = place(buf, offset, lines, column_base)
                 findings.append(make_finding(token, kind=kind, path=path, line=line, column=column))
+                if limit is not None and len(findings) > limit:
+                    raise ScanError(
+                        f"{path}: too many tokens (stopped after {limit:,})",
+                        reason="too_many_findings",
+                    )
         if final:
             return findings, total
         # Keep one byte before the cut: the match looks at the character before a token.

@@ -236,7 +236,7 @@ def test_a_member_full_of_one_token_stops_at_the_findings_limit(tmp_path):
     target = tmp_path / "tokens.tar"
     target.write_bytes(tar_bytes({"t.txt": (make_token() + "\n").encode() * 20}))
     limits = ArchiveLimits(max_findings=10)
-    with pytest.raises(Exception, match="more than 10 tokens") as caught:
+    with pytest.raises(Exception, match="too many tokens") as caught:
         scan_archive(target, matcher=MATCHER, name="tokens.tar", limits=limits)
     assert caught.value.reason == "too_many_findings"
     found, _ = scan_archive(
