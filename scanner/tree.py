@@ -120,12 +120,7 @@ def scan_tree(
             stats.skipped.append((name, "skip_path"))
             continue
         if archives is not None and is_shipped(path):
-            from scanner.archive import scan_archive
-
-            found, read = scan_archive(path, matcher=matcher, name=name, limits=archives, skip=skip)
-            findings += found
-            stats.files += 1
-            stats.bytes += read.bytes
+            findings += scan_shipped(path, name, matcher, archives, skip, stats)
             continue
         reason = skip_reason(path, max_size=max_size)
         if reason is not None:
@@ -145,6 +140,25 @@ def walk_files(root: Path):
             path = Path(directory, filename)
             if path.is_file() and not path.is_symlink():
                 yield path
+
+
+def scan_shipped(path: Path, name: str, matcher, archives, skip, stats: TreeStats) -> list:
+    """An archive in the tree; a broken one (a test fixture, say) is passed over and listed.
+
+    Limits (bombs, depth, size) still stop the scan: they are for the user to see.
+    """
+    from scanner.archive import scan_archive
+
+    try:
+        found, read = scan_archive(path, matcher=matcher, name=name, limits=archives, skip=skip)
+    except ScanError as error:
+        if error.reason != "bad_archive":
+            raise
+        stats.skipped.append((name, "bad_archive"))
+        return []
+    stats.files += 1
+    stats.bytes += read.bytes
+    return found
 
 
 def is_shipped(path: Path) -> bool:

@@ -171,6 +171,18 @@ def test_a_directory_scan_opens_the_archives_in_it(run_cli, tmp_path):
     assert places(document) == [("dist/pkg.whl!/pkg/settings.py", 12, 8)]
 
 
+def test_a_directory_scan_passes_over_a_broken_archive_but_not_a_bomb(run_cli, tmp_path):
+    (tmp_path / "a.txt").write_text(make_token())
+    broken = zip_bytes({"a.txt": random.Random(2).randbytes(5000)})[:-40]
+    (tmp_path / "cut.zip").write_bytes(broken)
+    result, document = scan_json(run_cli, tmp_path)
+    assert result.exit_code == 1
+    assert document["stats"]["skipped"] == 1
+    assert [f["path"] for f in document["findings"]] == ["a.txt"]
+    (tmp_path / "bomb.zip").write_bytes(zip_bytes({"zeros": bytes(64 << 20)}))
+    assert "[archive_bomb]" in run_cli(str(tmp_path)).output
+
+
 def test_a_token_across_chunk_boundaries_is_found_once_with_its_place():
     random.seed(15)
     pieces = ["\n", "é", " ", "x", "kw_", "ab\ncd"]
