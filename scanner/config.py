@@ -15,6 +15,7 @@ everything.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,11 +69,26 @@ def find_upwards(start: Path, name: str, *, section: bool = False) -> Path | Non
     directory = start.resolve()
     while True:
         candidate = directory / name
-        if candidate.is_file() and (not section or has_keyward_table(candidate)):
+        if trusted(candidate) and (not section or has_keyward_table(candidate)):
             return candidate
         if (directory / ".git").exists() or directory.parent == directory:
             return None
         directory = directory.parent
+
+
+def trusted(path: Path) -> bool:
+    """A regular file owned by the user running the scan (or root), as git's safe.directory.
+
+    Outside a repository the search goes up to ``/``: a ``/tmp/.keyward.toml`` that another
+    user dropped there must not decide what a scan of ``/tmp/build`` reports.
+    """
+    try:
+        status = path.stat()
+    except OSError:
+        return False
+    if not path.is_file():
+        return False
+    return not hasattr(os, "getuid") or status.st_uid in (os.getuid(), 0)
 
 
 def has_keyward_table(path: Path) -> bool:

@@ -1,6 +1,7 @@
 """Ignores and configuration: keyward:allow, skip-path globs, .keyward.toml and [tool.keyward]."""
 
 import json
+import os
 import zipfile
 
 import pytest
@@ -222,6 +223,18 @@ def test_an_explicit_config_file(run_cli, tmp_path):
     missing = run_cli(str(tmp_path / "scan"), "--config", str(tmp_path / "none.toml"))
     assert missing.exit_code == 2
     assert "[bad_config]" in missing.output
+
+
+def test_a_settings_file_of_another_user_is_ignored(run_cli, tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text(make_token())
+    settings = tmp_path / ".keyward.toml"
+    settings.write_text('skip-paths = ["a.txt"]\n')
+    assert run_cli(str(tmp_path)).exit_code == 0
+    if os.getuid() == 0:
+        os.chown(settings, 65534, 65534)  # root hands the file to nobody
+    else:
+        monkeypatch.setattr(os, "getuid", lambda: settings.stat().st_uid + 1)
+    assert run_cli(str(tmp_path)).exit_code == 1
 
 
 def test_config_is_not_looked_for_above_the_repository(run_cli, repo):
