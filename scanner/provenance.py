@@ -49,6 +49,8 @@ def git_value(root: Path, args: list[str]) -> str | None:
 
 def public_url(url: str) -> str | None:
     """The URL without credentials; scp-like addresses as ``ssh://``; None if unusable."""
+    if url.startswith("/"):
+        return Path(url).as_uri()  # a remote that is a local path
     scp = _SCP_LIKE.match(url)
     if scp and "://" not in url:
         return f"ssh://{scp.group(1)}/{scp.group(2)}"
@@ -57,6 +59,8 @@ def public_url(url: str) -> str | None:
         port = parts.port
     except ValueError:
         return None
+    if parts.scheme == "file":
+        return urlunsplit(("file", "", parts.path, "", ""))
     if not parts.scheme or not parts.hostname:
         return None
     host = parts.hostname + (f":{port}" if port else "")

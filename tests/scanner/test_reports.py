@@ -4,6 +4,7 @@ import io
 import json
 import re
 import shlex
+import zipfile
 from importlib import resources
 from pathlib import Path
 
@@ -192,7 +193,9 @@ def test_sarif_outside_any_repository_and_from_stdin(run_cli, tmp_path, validato
         ("https://github.com:8443/o/r?token=1#x", "https://github.com:8443/o/r"),
         ("git@github.com:o/r.git", "ssh://github.com/o/r.git"),
         ("ssh://git@host/o/r", "ssh://host/o/r"),
-        ("/local/path", None),
+        ("/local/path", "file:///local/path"),
+        ("file:///srv/git/r.git", "file:///srv/git/r.git"),
+        ("relative/path", None),
         ("https://[::1", None),
         ("https://host:99999/o/r", None),
     ],
@@ -266,3 +269,19 @@ def test_progress_shows_rate_and_eta(monkeypatch):
     live.start(100)
     live.advance(10)
     assert "/s" in drawn.getvalue()
+
+
+def test_sarif_for_a_remote_and_an_archive_is_valid(run_cli, repo, validator):
+    repo.commit("add", **{"src__a.py": make_token()})
+    remote = sarif_of(run_cli, repo.path.resolve().as_uri())
+    assert uris(remote) == ["src/a.py"]
+    [provenance] = remote["runs"][0]["versionControlProvenance"]
+    assert provenance["repositoryUri"] == repo.path.resolve().as_uri()
+    assert list(validator.iter_errors(remote)) == []
+    wheel = repo.path / "dist" / "pkg.whl"
+    wheel.parent.mkdir()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("pkg/settings.py", f"K = '{make_token()}'\n")
+    shipped = sarif_of(run_cli, str(wheel))
+    assert uris(shipped) == ["dist/pkg.whl%21/pkg/settings.py"]
+    assert list(validator.iter_errors(shipped)) == []
