@@ -47,7 +47,7 @@ def record(finding: Finding, path: str | None, commit: dict | None) -> dict:
     """One gitleaks finding; a message finding's File is empty, as in gitleaks."""
     commit = commit or {}
     in_message = finding.kind in (COMMIT_MESSAGE, TAG_MESSAGE)
-    file = "" if in_message or path is None else path
+    file = "" if in_message else (path if path is not None else finding.path or "")
     end_column = finding.column + len(finding.token) - 1
     place = f"{file}:{RULE_ID}:{finding.line}"
     return {
