@@ -12,7 +12,7 @@ COPY migrations ./migrations
 # /var/lib/keyward is the data directory, and repos/ the scan cache: owned by the service
 # user, so a named volume mounted there starts out writable (scans failed with
 # "Permission denied: 'keyward-data'" when the cache was a relative path under /app).
-RUN pip install --no-cache-dir . \
+RUN pip install --no-cache-dir ".[server]" \
     && mkdir -p /run/keyward-metrics /var/lib/keyward/repos \
     && useradd --system --home-dir /var/lib/keyward keyward \
     && chown keyward /run/keyward-metrics /var/lib/keyward /var/lib/keyward/repos

@@ -20,6 +20,7 @@ TAG_MESSAGE = "tag_message"
 STAGED = "staged"
 STDIN = "stdin"
 UNREACHABLE = "unreachable"
+ARCHIVE = "archive"  # a member of a zip, tar, wheel, image...: path is "outer!/inner"
 
 RULE_ID = "keyward-token"
 

@@ -73,14 +73,17 @@ def scan_repository(
     workers: int | None = None,
     include_unreachable: bool = False,
     progress: ProgressSink | None = None,
+    inline_allow: bool = False,
 ) -> HistoryScan:
     """Find every valid token in the history of the repository at ``path``.
 
     ``since_refs`` (a previous scan's state) limits the scan to objects new since
     those tips; ``since_rev`` to what ``HEAD`` added since that revision.  Returns
-    the findings, the state to pass next time, and statistics.
+    the findings, the state to pass next time, and statistics.  ``inline_allow``
+    honours ``keyward:allow`` on a token's line (the CLI's choice; the service, which
+    revokes what leaked, never lets a committed comment hide a token).
     """
-    matcher = TokenMatcher(prefixes)
+    matcher = TokenMatcher(prefixes, inline_allow=inline_allow)
     if not is_repository(path):
         raise ScanError(f"not a git repository: {path}", reason="not_a_repository")
     full = since_refs is None and since_rev is None
@@ -125,7 +128,7 @@ def _read_store(path, *, matcher, workers, progress, **_) -> _Reading:
 
     store = scan_store(
         path,
-        prefixes=matcher.prefixes,
+        matcher=matcher,
         workers=workers,
         start=progress.start if progress is not None else None,
         progress=progress.advance if progress is not None else None,
@@ -166,7 +169,7 @@ def _read_listed(path, objects, revs, matcher, workers, progress) -> _Reading:
     if progress is not None:
         progress.start(stats.objects)
     advance = progress.advance if progress is not None else None
-    jobs = [(part, matcher.prefixes) for part in parts]
+    jobs = [(part, matcher) for part in parts]
     found = run_jobs(scan_part, jobs, shared=str(path), workers=workers, progress=advance)
     return _Reading([hit for hits in found for hit in hits], stats, revs)
 

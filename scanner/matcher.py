@@ -17,13 +17,19 @@ from keystore import tokens
 from scanner.errors import ScanError
 
 DEFAULT_PREFIXES = ("kw",)
+# On a token's line, tells ``keyward scan`` the token is known and accepted (a test
+# fixture, a revoked key in documentation), as ``gitleaks:allow`` does for gitleaks.
+ALLOW_MARKER = b"keyward:allow"
 
 
 class TokenMatcher:
     """Compiled search for the configured token prefixes (default ``kw``)."""
 
-    def __init__(self, prefixes: Iterable[str] = DEFAULT_PREFIXES) -> None:
+    def __init__(
+        self, prefixes: Iterable[str] = DEFAULT_PREFIXES, *, inline_allow: bool = False
+    ) -> None:
         self.prefixes = tuple(sorted(set(prefixes)))
+        self.inline_allow = inline_allow
         if not self.prefixes:
             raise ScanError("at least one token prefix is needed", reason="bad_prefix")
         for prefix in self.prefixes:
@@ -51,7 +57,7 @@ class TokenMatcher:
                 offset = data.find(needle, offset + 1, end)
         for offset in sorted(offsets):
             token = self._match_at(data, offset, end)
-            if token is not None:
+            if token is not None and not (self.inline_allow and allowed(data, offset, start, end)):
                 yield offset, token
 
     def _match_at(self, data, offset: int, end: int) -> str | None:
@@ -61,6 +67,13 @@ class TokenMatcher:
             return None
         token = found.group(0).decode("ascii")
         return token if tokens.is_token(token) else None
+
+
+def allowed(data, offset: int, start: int, end: int) -> bool:
+    """True when the line holding ``offset`` carries :data:`ALLOW_MARKER`."""
+    line_start = data.rfind(b"\n", start, offset) + 1 or start
+    line_end = data.find(b"\n", offset, end)
+    return data.find(ALLOW_MARKER, line_start, end if line_end < 0 else line_end) >= 0
 
 
 def line_and_column(data, offset: int, start: int = 0) -> tuple[int, int]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from scanner.gitcmd import run_git
 from scanner.loose import loose_paths
+from scanner.matcher import TokenMatcher
 from scanner.objectlist import split_parts
 from scanner.packindex import UnsupportedStore, read_index
 from scanner.packplan import PackPlan, plan_pack
@@ -39,7 +40,7 @@ class _StorePlan:
 def scan_store(
     repo: Path | str,
     *,
-    prefixes: tuple[str, ...],
+    matcher: TokenMatcher,
     workers: int,
     start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -56,7 +57,7 @@ def scan_store(
         start(plan.objects())
     workers = workers if plan.packed_bytes() >= POOL_THRESHOLD else 1
     shares = _shares(plan, count=workers * SHARES_PER_WORKER if workers > 1 else 1)
-    jobs = [(share, prefixes) for share in shares]
+    jobs = [(share, matcher) for share in shares]
     results = run_jobs(scan_share, jobs, shared=plan.packs, workers=workers, progress=progress)
     found = _merge(results)
     # An object stored twice (two packs, or packed and loose) is read twice: report it once.

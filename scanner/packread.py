@@ -47,9 +47,10 @@ class ReadResult:
     bytes: int = 0
 
 
-def scan_share(plans: list[PackPlan], share: Share, prefixes, progress=None) -> ReadResult:
-    """Every valid token in the objects of ``share``."""
-    matcher = TokenMatcher(prefixes)
+def scan_share(
+    plans: list[PackPlan], share: Share, matcher: TokenMatcher, progress=None
+) -> ReadResult:
+    """Every valid token in the objects of ``share`` (the matcher travels pickled)."""
     result, counter = ReadResult(), BatchedProgress(progress)
     for number, roots in share.roots.items():
         _scan_pack(plans[number], roots, matcher=matcher, result=result, counter=counter)

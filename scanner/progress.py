@@ -1,6 +1,7 @@
 """A progress bar on stderr for long history scans, only when stderr is a terminal.
 
-Nothing is drawn for the first second, so short scans and pipelines stay quiet.
+Nothing is drawn for the first second, so short scans and pipelines stay quiet.  The
+line shows the rate (objects per second since the start) and the time left at that rate.
 """
 
 from __future__ import annotations
@@ -45,9 +46,24 @@ class Progress:
             self.stream.flush()
 
     def _draw(self) -> None:
+        self.stream.write("\r" + self.line(time.monotonic() - self._started) + "\x1b[K")
+        self.stream.flush()
+        self._shown = True
+
+    def line(self, elapsed: float) -> str:
+        """``scanning history [###---]  40% 12,000 objects 8,000/s ETA 0:02``."""
         fraction = min(1.0, self.done / self.total) if self.total else 0.0
         filled = int(fraction * WIDTH)
         bar = "#" * filled + "-" * (WIDTH - filled)
-        self.stream.write(f"\rscanning history [{bar}] {fraction:4.0%} {self.done:,} objects")
-        self.stream.flush()
-        self._shown = True
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        text = f"scanning history [{bar}] {fraction:4.0%} {self.done:,} objects {rate:,.0f}/s"
+        if rate > 0 and self.total > self.done:
+            text += f" ETA {clock((self.total - self.done) / rate)}"
+        return text
+
+
+def clock(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``) for an estimate."""
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

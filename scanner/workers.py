@@ -66,9 +66,10 @@ def run_jobs(
     return results
 
 
-def scan_part(repo: str, object_ids: list[bytes], prefixes, progress=None) -> list[RawHit]:
+def scan_part(
+    repo: str, object_ids: list[bytes], matcher: TokenMatcher, progress=None
+) -> list[RawHit]:
     """Read one list of objects through ``cat-file --batch`` and return the tokens found."""
-    matcher = TokenMatcher(prefixes)
     with tempfile.TemporaryFile() as listing:
         listing.write(b"\n".join(object_ids) + b"\n")
         listing.seek(0)

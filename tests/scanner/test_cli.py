@@ -47,7 +47,7 @@ def test_json_report_has_hints_digests_and_places(run_cli, repo):
     token = make_token()
     commit = repo.commit("add", **{"dir__a.py": f"\n  {token}\n"})
     result = run_cli(str(repo.path), "--format", "json")
-    document = json.loads(result.output)
+    document = json.loads(result.stdout)
     [finding] = document["findings"]
     assert finding["path"] == "dir/a.py"
     assert (finding["line"], finding["column"], finding["commit"]) == (2, 3, commit)
@@ -136,7 +136,7 @@ def test_errors_exit_2_with_one_line(run_cli, repo, args, reason):
     repo.commit("a", **{"a.txt": "a"})
     result = run_cli(*(arg.format(repo=repo.path) for arg in args))
     assert result.exit_code == 2
-    assert result.output.strip().count("\n") == 0
+    assert result.output.strip().count("\n") == 0  # the error line, and no summary
     assert f"[{reason}]" in result.output
     assert "Traceback" not in result.output
 
@@ -152,7 +152,10 @@ def test_python_dash_m_scanner_runs_as_a_program(repo):
     )
     assert done.returncode == 1
     assert len(json.loads(done.stdout)["findings"]) == 1
-    assert done.stderr == b""  # no progress bar when stderr is not a terminal
+    # No progress bar when stderr is not a terminal: only the one-line summary.
+    assert done.stderr.startswith(b"keyward scan: history, ")
+    assert done.stderr.count(b"\n") == 1
+    assert b"\r" not in done.stderr
     assert token.encode() not in done.stdout
 
 

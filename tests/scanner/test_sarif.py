@@ -51,11 +51,17 @@ def test_what_github_code_scanning_reads(validator):
     for result in run["results"]:
         assert result["ruleId"] == "keyward-token"
         assert result["message"]["text"]
+        assert len(result["partialFingerprints"]["keywardFingerprint/v1"]) == 32
+        if result["properties"]["kind"] == "commit_message":
+            [logical] = result["locations"][0]["logicalLocations"]
+            assert (logical["kind"], logical["name"]) == ("commit", "b" * 40)
+            assert "physicalLocation" not in result["locations"][0]
+            continue
         location = result["locations"][0]["physicalLocation"]
         assert location["artifactLocation"]["uri"]
         assert location["region"]["startLine"] >= 1
         assert location["region"]["startColumn"] >= 1
-        assert len(result["partialFingerprints"]["keywardFingerprint/v1"]) == 32
+        assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
     assert run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
         "dir/a%20b.py"
     )
