@@ -16,9 +16,11 @@ from web.gateway import gateway
 from web.headers import install_outcome_headers
 from web.leaks import leaks
 from web.logs import configure_logging, install_request_logging
+from web.oauth import oauth
 from web.ops import ops
 from web.portal import portal
 from web.runtime import Runtime
+from web.wellknown import wellknown
 
 
 class KeywardFlask(Flask):
@@ -50,6 +52,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
     install_request_logging(app)
     install_outcome_headers(app)
-    for blueprint in (api, gateway, leaks, ops, console, portal):
+    for blueprint in (api, gateway, leaks, ops, console, portal, oauth, wellknown):
         app.register_blueprint(blueprint)
     return app

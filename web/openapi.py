@@ -14,7 +14,7 @@ from flask import Flask
 from web.schemas import SCHEMAS, array_of, ref
 
 _CONVERTER_RE = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
-DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz", "/livez")
+DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz", "/livez", "/oauth/", "/.well-known/")
 
 
 def operation(
@@ -24,6 +24,7 @@ def operation(
     body: str | None = None,
     query: dict[str, str] | None = None,
     tag: str = "admin",
+    media: str = "application/json",
 ):
     """Attach OpenAPI facts to a view.  ``responses`` maps status to a schema name (or None)."""
 
@@ -34,6 +35,7 @@ def operation(
             "body": body,
             "query": query or {},
             "tag": tag,
+            "media": media,
         }
         return view
 
@@ -117,7 +119,7 @@ def _operation(rule, view, meta: dict) -> dict:
             op["responses"].setdefault(str(status), _response("Error"))
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": ref(meta["body"])}},
+            "content": {meta.get("media", "application/json"): {"schema": ref(meta["body"])}},
         }
     return op
 
