@@ -86,7 +86,8 @@ def thumbprint(public) -> str:
 
 def public_key(key) -> PublicKey:
     public = key.public_key() if hasattr(key, "public_key") else key
-    return PublicKey(kid=thumbprint(public), key=public, algorithm=algorithm_of(public))
+    algorithm = algorithm_of(public)  # first: only a supported key has a thumbprint
+    return PublicKey(kid=thumbprint(public), key=public, algorithm=algorithm)
 
 
 _cache: dict[tuple, tuple[float, Keyring]] = {}

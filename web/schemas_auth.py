@@ -92,6 +92,7 @@ AUTH_SCHEMAS = {
         created_by=STR,
         created_at=DATETIME,
     ),
+    "TrustedIssuerPatch": obj(["enabled"], enabled=BOOL),
     "TrustedIssuerInput": obj(
         ["name", "issuer", "jwks_url", "audience", "clients"],
         name=STR,

@@ -1,6 +1,12 @@
 """All mapped classes, so ``Base.metadata`` is complete wherever one is imported."""
 
 from keystore.models.audit import AuditEvent
+from keystore.models.auth_methods import (
+    JWT_KEY_ALGORITHMS,
+    ClientJwtKey,
+    JwtReplay,
+    TrustedIssuer,
+)
 from keystore.models.base import Base, utcnow
 from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
@@ -13,6 +19,7 @@ from keystore.models.webhooks import WEBHOOK_KINDS, Webhook
 
 __all__ = [
     "INCIDENT_STATES",
+    "JWT_KEY_ALGORITHMS",
     "KEY_STATES",
     "LEAK_ACTIONS",
     "ORIGINS",
@@ -22,9 +29,11 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Client",
+    "ClientJwtKey",
     "Endpoint",
     "Environment",
     "Incident",
+    "JwtReplay",
     "KeyToken",
     "Notification",
     "Occurrence",
@@ -34,6 +43,7 @@ __all__ = [
     "Role",
     "ScanFinding",
     "ScanRun",
+    "TrustedIssuer",
     "UsageCount",
     "WatchedRepository",
     "Webhook",

@@ -1,0 +1,231 @@
+"""Public keys published by someone else (an identity provider's JWKS), fetched safely.
+
+* Only https URLs whose host resolves to public addresses (``http://127.0.0.1``
+  only under the test-only ``KEYWARD_OIDC_ALLOW_LOOPBACK``); redirects are not
+  followed, environment proxies are not used, every step has a time limit and
+  the document a size limit.
+* Documents are cached for ``KEYWARD_PARTNER_KEYS_TTL_SECONDS`` and refetched
+  for an unknown ``kid`` at most once per ``KEYWARD_PARTNER_REFETCH_SECONDS``
+  per URL, as partner keys are: forged key ids cannot make us hammer the IdP.
+* Only EC P-256 and 2048+ bit RSA keys are kept; a symmetric (``oct``) key in a
+  JWKS is ignored, so nobody can make us verify an HMAC with a public value.
+
+The cache belongs to this process (the keystore has no Redis handle); each web
+process therefore fetches on its own, still at most once per window.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+
+from keystore import jwks
+from keystore.config import Settings
+from keystore.errors import ConfigError, ValidationError
+from keystore.services.webhooks import is_public_address
+
+log = logging.getLogger("keyward.keystore")
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+READ_TIMEOUT_SECONDS = 5.0
+MAX_DOCUMENT_BYTES = 256 * 1024
+MAX_KEYS = 50
+MAX_URL_LENGTH = 500
+# The only host the test-only allowance opens: a local test identity provider.
+LOOPBACK_HOST = "127.0.0.1"
+
+
+class FetchError(Exception):
+    """The document could not be had; never carries the response body."""
+
+
+def check_url(url, settings: Settings, *, field: str) -> str:
+    """A well-formed https URL (or loopback http under the test-only setting)."""
+    if not isinstance(url, str) or not 1 <= len(url) <= MAX_URL_LENGTH or not url.isascii():
+        raise ValidationError(
+            f"{field} must be an ASCII URL of at most {MAX_URL_LENGTH} characters", field=field
+        )
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ValidationError(f"{field} must not contain spaces or control characters", field=field)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ValidationError(f"{field} is not a valid URL", field=field) from None
+    host = (parts.hostname or "").lower()
+    if not host or "@" in parts.netloc or parts.fragment:
+        raise ValidationError(f"{field} needs a host, and no user info or fragment", field=field)
+    if _loopback_allowed(settings, host):
+        if parts.scheme not in ("http", "https"):
+            raise ValidationError(f"{field} must start with https://", field=field)
+        return url
+    if parts.scheme != "https":
+        raise ValidationError(f"{field} must start with https://", field=field)
+    if not _public_literal(host):
+        raise ValidationError(
+            f"{field} must not name a private, loopback or local host", field=field
+        )
+    return url
+
+
+def _loopback_allowed(settings: Settings, host: str) -> bool:
+    return settings.oidc_allow_loopback and host == LOOPBACK_HOST
+
+
+def _public_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host != "localhost" and not host.endswith((".localhost", ".local", ".internal"))
+    return is_public_address(host.strip("[]"))
+
+
+def fetch_keys(url: str, settings: Settings) -> dict[str, jwks.PublicKey]:
+    """GET the JWKS and keep its usable signing keys by kid; raises FetchError."""
+    host = (urlsplit(url).hostname or "").lower()
+    if not _loopback_allowed(settings, host):
+        addresses = _lookup(host, urlsplit(url).port or 443)
+        if not addresses or not all(is_public_address(a) for a in addresses):
+            raise FetchError("the JWKS host does not resolve to public addresses only")
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        with session.get(
+            url,
+            timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+            allow_redirects=False,
+            stream=True,
+            headers={"Accept": "application/json", "User-Agent": "keyward-jwks"},
+        ) as response:
+            if response.status_code != 200:
+                raise FetchError(f"the JWKS URL answered {response.status_code}")
+            body = _bounded(response)
+    except requests.RequestException as exc:
+        raise FetchError(f"the JWKS URL could not be reached ({type(exc).__name__})") from None
+    finally:
+        session.close()
+    return parse_document(body)
+
+
+def _bounded(response) -> bytes:
+    body = b""
+    deadline = time.monotonic() + READ_TIMEOUT_SECONDS
+    for chunk in response.iter_content(16384):
+        body += chunk
+        if len(body) > MAX_DOCUMENT_BYTES or time.monotonic() > deadline:
+            raise FetchError("the JWKS document is too large or too slow")
+    return body
+
+
+def parse_document(body: bytes) -> dict[str, jwks.PublicKey]:
+    try:
+        document = json.loads(body)
+        entries = document["keys"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        raise FetchError("the JWKS document is not a JSON key set") from None
+    if not isinstance(entries, list):
+        raise FetchError("the JWKS document is not a JSON key set")
+    keys = {}
+    for entry in entries[:MAX_KEYS]:
+        parsed = _signing_key(entry)
+        if parsed is not None:
+            keys[str(entry.get("kid", ""))] = parsed
+    return keys
+
+
+def _signing_key(entry) -> jwks.PublicKey | None:
+    if not isinstance(entry, dict) or entry.get("kty") not in ("EC", "RSA") or "d" in entry:
+        return None
+    if entry.get("use", "sig") != "sig":
+        return None
+    try:
+        public = jwks.public_key(jwt.PyJWK(entry).key)
+    except (jwt.PyJWTError, ValueError, TypeError, ConfigError):
+        return None
+    # A JWK that names an algorithm must name the one its key allows.
+    return public if entry.get("alg", public.algorithm) == public.algorithm else None
+
+
+def _lookup(host: str, port: int) -> list[str]:
+    """getaddrinfo has no timeout: it runs in a daemon thread we wait on, bounded."""
+    found: list = []
+
+    def work() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as exc:
+            found.append(exc)
+
+    worker = threading.Thread(target=work, name="keyward-jwks-resolve", daemon=True)
+    worker.start()
+    worker.join(CONNECT_TIMEOUT_SECONDS)
+    if not found or isinstance(found[0], Exception):
+        raise FetchError("the JWKS host could not be resolved")
+    return list(dict.fromkeys(info[4][0] for info in found[0]))
+
+
+@dataclass
+class _Entry:
+    fetched_at: float
+    keys: dict[str, jwks.PublicKey]
+
+
+class JwksCache:
+    """Documents by URL, with at most one fetch per URL and refetch window."""
+
+    def __init__(self, fetch=fetch_keys) -> None:
+        self._fetch = fetch
+        self._entries: dict[str, _Entry] = {}
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def key(self, url: str, kid, settings: Settings, *, now: float | None = None):
+        """The key named ``kid`` (or the only key, when the JWT names none), else None."""
+        now = time.time() if now is None else now
+        with self._lock:
+            entry = self._entries.get(url)
+        fresh = entry is not None and now - entry.fetched_at < settings.partner_keys_ttl_seconds
+        found = _pick(entry.keys, kid) if entry else None
+        if found is None or not fresh:
+            entry = self._refresh(url, settings, now) or entry
+            found = _pick(entry.keys, kid) if entry else None
+        return found
+
+    def _refresh(self, url: str, settings: Settings, now: float) -> _Entry | None:
+        window = int(now // max(1, settings.partner_refetch_seconds))
+        with self._lock:
+            if self._attempts.get(url) == window:
+                return None  # someone already fetched (or failed to) in this window
+            self._attempts[url] = window
+        try:
+            keys = self._fetch(url, settings)
+        except FetchError as exc:
+            log.warning("JWKS fetch failed: %s", exc)
+            return None
+        entry = _Entry(fetched_at=now, keys=keys)
+        with self._lock:
+            self._entries[url] = entry
+        return entry
+
+    def forget(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._attempts.clear()
+
+
+def _pick(keys: dict[str, jwks.PublicKey], kid) -> jwks.PublicKey | None:
+    if kid is None:
+        return next(iter(keys.values())) if len(keys) == 1 else None
+    return keys.get(kid) if isinstance(kid, str) else None
+
+
+CACHE = JwksCache()
