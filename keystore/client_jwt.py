@@ -26,6 +26,7 @@ from keystore.config import Settings
 from keystore.decision import Decision, Request
 from keystore.errors import ConfigError, LimitError, NotFoundError, ValidationError
 from keystore.models import JWT_KEY_ALGORITHMS, ClientJwtKey, JwtReplay
+from keystore.serialize import iso
 from keystore.services import audit
 from keystore.services.clients import get_client
 
@@ -151,6 +152,19 @@ def _load(value):
     if isinstance(value, str) and len(value) <= MAX_PUBLIC_KEY_CHARS:
         return serialization.load_pem_public_key(value.encode("ascii"))
     raise ValueError("a PEM text or a JWK object")
+
+
+def serialize_key(row: ClientJwtKey) -> dict:
+    """What the API, CLI and console show of a key (never the secret)."""
+    return {
+        "id": row.id,
+        "client_id": row.client_id,
+        "algorithm": row.algorithm,
+        "kid": str(row.id),
+        "fingerprint": row.fingerprint,
+        "created_by": row.created_by,
+        "created_at": iso(row.created_at),
+    }
 
 
 def _bad_key(message: str) -> ValidationError:

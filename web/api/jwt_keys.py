@@ -3,8 +3,6 @@
 from flask import jsonify
 
 from keystore import client_jwt
-from keystore.models import ClientJwtKey
-from keystore.serialize import iso
 from web.api import actor, api
 from web.auth import requires
 from web.openapi import operation
@@ -16,16 +14,7 @@ from web.runtime import runtime
 READ, WRITE = "keyward.clients.read", "keyward.clients.write"
 
 
-def jwt_key(row: ClientJwtKey) -> dict:
-    return {
-        "id": row.id,
-        "client_id": row.client_id,
-        "algorithm": row.algorithm,
-        "kid": str(row.id),
-        "fingerprint": row.fingerprint,
-        "created_by": row.created_by,
-        "created_at": iso(row.created_at),
-    }
+jwt_key = client_jwt.serialize_key
 
 
 @api.get("/clients/<int:client_id>/jwt-keys")
