@@ -10,19 +10,19 @@
 * Only EC P-256 and 2048+ bit RSA keys are kept; a symmetric (``oct``) key in a
   JWKS is ignored, so nobody can make us verify an HMAC with a public value.
 
-The cache belongs to this process (the keystore has no Redis handle); each web
-process therefore fetches on its own, still at most once per window.
+Documents are shared through :mod:`keystore.key_cache` (Redis in production,
+installed by the app with :meth:`JwksCache.use`; this process alone when embedded).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import jwt
@@ -31,6 +31,7 @@ import requests
 from keystore import jwks
 from keystore.config import Settings
 from keystore.errors import ConfigError, ValidationError
+from keystore.key_cache import KeyCache, KeyDocument, MemoryKeyCache
 from keystore.services.webhooks import is_public_address
 
 log = logging.getLogger("keyward.keystore")
@@ -89,8 +90,8 @@ def _public_literal(host: str) -> bool:
     return is_public_address(host.strip("[]"))
 
 
-def fetch_keys(url: str, settings: Settings) -> dict[str, jwks.PublicKey]:
-    """GET the JWKS and keep its usable signing keys by kid; raises FetchError."""
+def fetch_keys(url: str, settings: Settings) -> dict[str, dict]:
+    """GET the JWKS and keep its usable signing keys (as JWKs) by kid; raises FetchError."""
     host = (urlsplit(url).hostname or "").lower()
     if not _loopback_allowed(settings, host):
         addresses = _lookup(host, urlsplit(url).port or 443)
@@ -126,7 +127,7 @@ def _bounded(response) -> bytes:
     return body
 
 
-def parse_document(body: bytes) -> dict[str, jwks.PublicKey]:
+def parse_document(body: bytes) -> dict[str, dict]:
     try:
         document = json.loads(body)
         entries = document["keys"]
@@ -136,9 +137,8 @@ def parse_document(body: bytes) -> dict[str, jwks.PublicKey]:
         raise FetchError("the JWKS document is not a JSON key set")
     keys = {}
     for entry in entries[:MAX_KEYS]:
-        parsed = _signing_key(entry)
-        if parsed is not None:
-            keys[str(entry.get("kid", ""))] = parsed
+        if _signing_key(entry) is not None:
+            keys[str(entry.get("kid", ""))] = entry
     return keys
 
 
@@ -173,53 +173,72 @@ def _lookup(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in found[0]))
 
 
-@dataclass
-class _Entry:
-    fetched_at: float
-    keys: dict[str, jwks.PublicKey]
-
-
 class JwksCache:
-    """Documents by URL, with at most one fetch per URL and refetch window."""
+    """Key sets by URL in a :class:`~keystore.key_cache.KeyCache` (Redis in production, shared
+    by every process), with at most one fetch per URL and refetch window.
 
-    def __init__(self, fetch=fetch_keys) -> None:
-        self._fetch = fetch
-        self._entries: dict[str, _Entry] = {}
-        self._attempts: dict[str, int] = {}
+    The cache holds each key as its JWK text; parsed keys are kept per document in this
+    process, so a key is parsed once per fetch, not once per token.
+    """
+
+    def __init__(self, store: KeyCache | None = None, fetch=None) -> None:
+        self._store = store or MemoryKeyCache()
+        self._fetch = fetch or fetch_keys
+        self._parsed: dict[tuple[str, float], dict[str, jwks.PublicKey]] = {}
         self._lock = threading.Lock()
+
+    def use(self, store: KeyCache) -> None:
+        """Share documents through ``store`` (the app installs Redis here)."""
+        self._store = store
+        self.forget()
 
     def key(self, url: str, kid, settings: Settings, *, now: float | None = None):
         """The key named ``kid`` (or the only key, when the JWT names none), else None."""
         now = time.time() if now is None else now
-        with self._lock:
-            entry = self._entries.get(url)
-        fresh = entry is not None and now - entry.fetched_at < settings.partner_keys_ttl_seconds
-        found = _pick(entry.keys, kid) if entry else None
+        slot = "jwks:" + hashlib.sha256(url.encode()).hexdigest()[:32]
+        document = self._store.load(slot)
+        ttl = settings.partner_keys_ttl_seconds
+        fresh = document is not None and now - document.fetched_at < ttl
+        found = _pick(self._keys(slot, document), kid)
         if found is None or not fresh:
-            entry = self._refresh(url, settings, now) or entry
-            found = _pick(entry.keys, kid) if entry else None
+            window = max(1, settings.partner_refetch_seconds)
+            if self._store.claim_fetch(slot, now, window):
+                document = self._refresh(slot, url, settings, now) or document
+                found = _pick(self._keys(slot, document), kid)
         return found
 
-    def _refresh(self, url: str, settings: Settings, now: float) -> _Entry | None:
-        window = int(now // max(1, settings.partner_refetch_seconds))
-        with self._lock:
-            if self._attempts.get(url) == window:
-                return None  # someone already fetched (or failed to) in this window
-            self._attempts[url] = window
+    def _refresh(self, slot: str, url: str, settings: Settings, now: float) -> KeyDocument | None:
         try:
-            keys = self._fetch(url, settings)
+            entries = self._fetch(url, settings)
         except FetchError as exc:
             log.warning("JWKS fetch failed: %s", exc)
             return None
-        entry = _Entry(fetched_at=now, keys=keys)
+        document = KeyDocument(fetched_at=now, keys={k: json.dumps(v) for k, v in entries.items()})
+        self._store.store(slot, document, settings.partner_keys_ttl_seconds)
+        return document
+
+    def _keys(self, slot: str, document: KeyDocument | None) -> dict[str, jwks.PublicKey]:
+        if document is None:
+            return {}
         with self._lock:
-            self._entries[url] = entry
-        return entry
+            parsed = self._parsed.get((slot, document.fetched_at))
+        if parsed is None:
+            parsed = {}
+            for kid, text in document.keys.items():
+                key = _signing_key(json.loads(text))
+                if key is not None:
+                    parsed[kid] = key
+            with self._lock:
+                if len(self._parsed) > 64:
+                    self._parsed.clear()
+                self._parsed[(slot, document.fetched_at)] = parsed
+        return parsed
 
     def forget(self) -> None:
         with self._lock:
-            self._entries.clear()
-            self._attempts.clear()
+            self._parsed.clear()
+        if isinstance(self._store, MemoryKeyCache):
+            self._store = MemoryKeyCache()
 
 
 def _pick(keys: dict[str, jwks.PublicKey], kid) -> jwks.PublicKey | None:
