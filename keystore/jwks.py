@@ -9,11 +9,15 @@ Where the keys live:
 * ``KEYWARD_JWT_PRIVATE_KEY_FILE`` (ES256 or RS256) signs when set;
   ``KEYWARD_JWT_PREVIOUS_KEY_FILES`` lists keys it replaced, published and
   accepted until the operator removes them (after the longest JWT lifetime).
-* Otherwise an ES256 key is created in ``<data dir>/jwt/signing.pem`` on first
-  use (mode 0600; created under a temporary name then hard-linked into place,
-  so concurrent processes agree on one key).  :func:`rotate` retires it: its
-  public key stays in ``<data dir>/jwt/retired/`` and is published until every
-  JWT it could have signed has expired.
+* Otherwise, in the embedded mode, an ES256 key is created in
+  ``<data dir>/jwt/signing.pem`` on first run (mode 0600; created under a
+  temporary name then hard-linked into place, so concurrent processes agree on
+  one key).  :func:`rotate` retires it: its public key stays in
+  ``<data dir>/jwt/retired/`` and is published until every JWT it could have
+  signed has expired.
+* Otherwise (production without a key file) the ES256 key is derived from the
+  pepper, so every web process, worker and host signs with the same key without
+  writing anything; rotating it needs a key file.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keystore.config import Settings
 from keystore.errors import ConfigError
@@ -39,6 +44,7 @@ from keystore.errors import ConfigError
 RETIRED_KEEP_SECONDS = 24 * 3600 + 300
 # Other processes notice a rotation within this many seconds.
 RELOAD_SECONDS = 30
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +124,23 @@ def _load(settings: Settings, now: float) -> Keyring:
     if settings.jwt_private_key_file:
         private = _read_private(Path(settings.jwt_private_key_file))
         previous = tuple(_read_any(Path(p)) for p in settings.jwt_previous_key_files)
+    elif settings.mode == "production":
+        private, previous = _derived_key(settings.pepper_bytes), ()
     else:
         private = _embedded_key(_key_dir(settings) / "signing.pem")
         previous = _retired(_key_dir(settings) / "retired", now)
     current = public_key(private)
     return Keyring(private, current, tuple(k for k in previous if k.kid != current.kid))
+
+
+def _derived_key(pepper: bytes):
+    """An ES256 key from the pepper (HKDF, its own label): the same in every process."""
+    material = HKDF(
+        algorithm=hashes.SHA256(), length=48, salt=None, info=b"keyward-jwt-es256-v1"
+    ).derive(pepper)
+    # 384 bits reduced modulo the group order: the bias is negligible (2**-128).
+    scalar = int.from_bytes(material, "big") % (P256_ORDER - 1) + 1
+    return ec.derive_private_key(scalar, ec.SECP256R1())
 
 
 def _key_dir(settings: Settings) -> Path:
@@ -173,10 +191,10 @@ def rotate(settings: Settings, *, now: float | None = None) -> tuple[str, str]:
     The old public key stays published until every JWT it signed has expired.
     A configured KEYWARD_JWT_PRIVATE_KEY_FILE is rotated by the operator instead.
     """
-    if settings.jwt_private_key_file:
+    if settings.jwt_private_key_file or settings.mode == "production":
         raise ConfigError(
-            "KEYWARD_JWT_PRIVATE_KEY_FILE is set: install the new key there and list the old "
-            "one in KEYWARD_JWT_PREVIOUS_KEY_FILES"
+            "rotate by installing a new key in KEYWARD_JWT_PRIVATE_KEY_FILE and listing the "
+            "old one in KEYWARD_JWT_PREVIOUS_KEY_FILES"
         )
     now = time.time() if now is None else now
     directory = _key_dir(settings)

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import jwt_access, tokens
+from keystore import ipnets, jwt_access, tokens
 from keystore.config import Settings
-from keystore.errors import KeywardError
+from keystore.decision import _ip_failure
+from keystore.errors import KeywardError, ValidationError
 from keystore.models import ApiKey, KeyToken
 
 GRANT_TYPE = "client_credentials"
@@ -70,10 +71,22 @@ def parse_key_id(raw) -> int | None:
 
 
 def client_credentials(
-    session: Session, settings: Settings, *, client_id, client_secret, scope: str | None
+    session: Session,
+    settings: Settings,
+    *,
+    client_id,
+    client_secret,
+    scope: str | None,
+    address: str | None = None,
 ) -> AccessToken:
-    """Authenticate the key, check the requested scope, and mint the access token."""
+    """Authenticate the key, check its IP rules and the scope, and mint the access token.
+
+    The key's IP rules are checked here too: a gateway that verifies the token offline
+    never sees them, so a token is only handed out where the key may be used.
+    """
     key = authenticate(session, settings, client_id=client_id, client_secret=client_secret)
+    if _ip_refused(key, address):
+        raise OAuthError("unauthorized_client", "this key may not be used from this address")
     granted = sorted(endpoint.name for endpoint in key.client.role.endpoints)
     requested = parse_scope(scope)
     if requested is not None and not requested <= set(granted):
@@ -110,6 +123,16 @@ def authenticate(session: Session, settings: Settings, *, client_id, client_secr
     if not _usable(row, datetime.now(UTC)):
         raise invalid_client()
     return row.key
+
+
+def _ip_refused(key: ApiKey, address: str | None) -> bool:
+    if not (key.allowed_ips or key.blocked_ips):
+        return False
+    try:
+        parsed = None if address is None else ipnets.parse_address(address)
+    except ValidationError:
+        parsed = None
+    return _ip_failure(key, parsed) is not None
 
 
 def _usable(row: KeyToken, now: datetime) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, request
 from werkzeug.routing import IntegerConverter
 
+from keystore import jwks
 from keystore.config import Settings
 from keystore.db import retrying_read
 from web import browser_session
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = KeywardFlask(__name__)
     app.url_map.converters["int"] = IdConverter
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    # Fail at start-up on an unreadable signing key; the embedded mode creates its own here.
+    jwks.keyring(settings)
     app.extensions["keyward"] = Runtime.build(settings)
     browser_session.configure(app, settings)
     register_error_handlers(app)

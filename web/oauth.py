@@ -70,6 +70,7 @@ def token():
             client_id=client_id,
             client_secret=client_secret,
             scope=form.get("scope"),
+            address=client_address(rt.settings),
         )
     return jsonify(answer.as_response()), 200, NO_STORE
 

@@ -77,9 +77,15 @@ def test_issuers_from_the_cli(cli):
     assert json.loads(cli("--json", "issuer", "list").stdout) == []
 
 
-def test_signing_keys_rotate_and_stay_published(cli):
+def test_signing_keys_rotate_and_stay_published(cli, request):
     before = json.loads(cli("--json", "signing-key", "list").stdout)
     (current,) = before["keys"]
+    if request.node.callspec.params["cli"] == "postgresql":
+        # Production without a key file signs with a key derived from the pepper: rotating
+        # it means configuring a key file, and the CLI says so.
+        refused = cli("signing-key", "rotate", code=1)
+        assert "KEYWARD_JWT_PRIVATE_KEY_FILE" in refused.stderr
+        return
     rotated = json.loads(cli("--json", "signing-key", "rotate").stdout)
     assert rotated["retired"] == current["kid"]
     after = json.loads(cli("--json", "signing-key", "list").stdout)

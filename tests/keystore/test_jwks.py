@@ -121,3 +121,19 @@ def test_weak_or_odd_keys_are_refused(tmp_path):
         )
         with pytest.raises(ConfigError):
             jwks.keyring(settings)
+
+
+def test_production_without_a_key_file_derives_one_key_from_the_pepper(tmp_path):
+    def production(directory):
+        return Settings.from_env(
+            {}, mode="production", data_dir=tmp_path / directory, pepper=TEST_PEPPER
+        )
+
+    first, second = jwks.keyring(production("a")), jwks.keyring(production("b"))
+    assert first.current.kid == second.current.kid  # every host and process agrees
+    assert first.current.algorithm == "ES256"
+    assert not any(tmp_path.iterdir())  # nothing written
+    other = Settings.from_env({}, mode="production", data_dir=tmp_path, pepper="p" * 40)
+    assert jwks.keyring(other).current.kid != first.current.kid
+    with pytest.raises(ConfigError):
+        jwks.rotate(production("a"))

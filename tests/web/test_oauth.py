@@ -208,3 +208,19 @@ def test_brute_force_on_a_key_id_is_throttled(client, issue):
     assert statuses[30] == 429
     # Even the right secret waits now: guessing it is no faster.
     assert fetch(client, key, token).status_code == 429
+
+
+def test_a_key_bound_to_addresses_gets_a_token_only_from_them(client, session, issue):
+    key, token = issue(allowed_ips=["10.9.0.0/16"])
+    inside = client.post(
+        "/oauth/token",
+        data=GRANT,
+        headers={**basic(key.id, token), "X-Forwarded-For": "10.9.1.2"},
+    )
+    assert inside.status_code == 200
+    outside = client.post(
+        "/oauth/token",
+        data=GRANT,
+        headers={**basic(key.id, token), "X-Forwarded-For": "192.0.2.1"},
+    )
+    assert (outside.status_code, outside.json["error"]) == (400, "unauthorized_client")

@@ -177,3 +177,23 @@ def test_outside_tests_loopback_jwks_urls_are_refused(app, admin, idp, world):
     response = register(admin, idp)
     assert response.status_code == 422
     assert response.json["field"] == "issuer"
+
+
+def test_keys_embedded_in_the_token_header_are_never_used(admin, client, idp, world):
+    import json
+
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    register(admin, idp)
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(attacker.public_key()))
+    claims = {"iss": idp.issuer, "aud": "keyward", "sub": "acme", "exp": 2**32}
+    for header in (
+        {"kid": "rsa-1", "jwk": public},
+        {"kid": "rsa-1", "jku": "https://attacker.example/jwks"},
+        {"jwk": public},
+    ):
+        forged = jwt.encode(claims, attacker, algorithm="RS256", headers=header)
+        verdict = verify(client, forged)
+        assert (verdict["allowed"], verdict["client_id"]) == (False, None), header
