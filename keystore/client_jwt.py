@@ -35,6 +35,7 @@ MAX_LIFETIME_SECONDS = 24 * 3600
 LEEWAY_SECONDS = 30
 MAX_JTI_LENGTH = 128
 MAX_PUBLIC_KEY_CHARS = 8192
+SWEEP_EVERY = 64
 CREDENTIAL = "client_jwt"
 
 
@@ -243,21 +244,26 @@ def _verifier(settings: Settings, row: ClientJwtKey):
 
 
 def _first_use(session: Session, client_id: int, claims: dict) -> bool:
-    """Record the jti (atomically: INSERT ... ON CONFLICT DO NOTHING); False if it was used."""
+    """Record the jti atomically; False if it is in use (an expired record is taken over).
+
+    INSERT ... ON CONFLICT DO UPDATE ... WHERE expired RETURNING: one statement, so two
+    gateways presenting the same JWT at once cannot both win.  Expired records are
+    swept now and then (1 in SWEEP_EVERY uses), not on every request.
+    """
     jti = claims.get("jti")
     if jti is None:
         return True
     now = datetime.now(UTC)
-    session.execute(
-        delete(JwtReplay).where(JwtReplay.client_id == client_id, JwtReplay.expires_at < now)
-    )
+    table = JwtReplay.__table__
+    if secrets.randbelow(SWEEP_EVERY) == 0:
+        session.execute(delete(table).where(table.c.expires_at < now))
     expires = datetime.fromtimestamp(claims["exp"], UTC) + timedelta(seconds=LEEWAY_SECONDS)
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(JwtReplay.__table__)
-        .values(client_id=client_id, jti=jti, expires_at=expires)
-        .on_conflict_do_nothing(index_elements=["client_id", "jti"])
-        .returning(JwtReplay.__table__.c.id)
-    )
+    insert = dialect.insert(table).values(client_id=client_id, jti=jti, expires_at=expires)
+    statement = insert.on_conflict_do_update(
+        index_elements=["client_id", "jti"],
+        set_={"expires_at": insert.excluded.expires_at},
+        where=table.c.expires_at < now,
+    ).returning(table.c.id)
     # RETURNING, not rowcount: psycopg reports -1 for this statement.
     return session.execute(statement).first() is not None

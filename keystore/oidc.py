@@ -162,7 +162,10 @@ def _clients(session: Session, refs) -> list:
         raise ValidationError(f"clients must list 1-{MAX_CLIENTS} clients", field="clients")
     if not all(isinstance(r, str) or (type(r) is int and 1 <= r <= MAX_ID) for r in refs):
         raise ValidationError("clients are names or ids", field="clients")
-    found = {get_client(session, r).id: get_client(session, r) for r in refs}
+    found = {}
+    for reference in refs:
+        client = get_client(session, reference)
+        found[client.id] = client
     return list(found.values())
 
 

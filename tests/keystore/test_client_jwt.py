@@ -244,3 +244,21 @@ def test_a_client_has_a_bounded_number_of_keys(session, settings, world, signer)
         signer("HS256")
     with pytest.raises(LimitError):
         signer("HS256")
+
+
+def test_a_jti_may_be_used_again_once_its_record_expired(session, settings, world, signer):
+    from datetime import UTC, datetime, timedelta
+
+    from keystore.models import JwtReplay
+
+    _, sign = signer("ES256")
+    session.add(
+        JwtReplay(
+            client_id=world.client.id,
+            jti="old",
+            expires_at=datetime.now(UTC) - timedelta(minutes=5),
+        )
+    )
+    session.flush()
+    assert check(session, settings, sign(claims_for(world.client, jti="old"))).allowed
+    assert check(session, settings, sign(claims_for(world.client, jti="old"))).reason == "replayed"
