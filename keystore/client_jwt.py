@@ -228,11 +228,16 @@ def _checked(settings: Settings, claims: dict) -> dict | str:
     latest = datetime.now(UTC).timestamp() + MAX_LIFETIME_SECONDS + LEEWAY_SECONDS
     if type(exp) not in (int, float) or exp > latest:
         return "malformed"  # a "short-lived" JWT may live 24 hours at most
-    if jti is not None and (not isinstance(jti, str) or not 1 <= len(jti) <= MAX_JTI_LENGTH):
+    if jti is not None and not _good_jti(jti):
         return "malformed"
     if aud is not None and settings.public_url not in (aud if isinstance(aud, list) else [aud]):
         return "malformed"  # meant for someone else
     return claims
+
+
+def _good_jti(jti) -> bool:
+    # Printable excludes NUL and lone surrogates, which the database would refuse.
+    return isinstance(jti, str) and 1 <= len(jti) <= MAX_JTI_LENGTH and jti.isprintable()
 
 
 def _verifier(settings: Settings, row: ClientJwtKey):

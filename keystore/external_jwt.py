@@ -18,6 +18,8 @@ from keystore.decision import Decision, Request
 
 MAX_EXTERNAL_JWT_LENGTH = 8192
 CLIENT_ISSUER = re.compile(r"[1-9][0-9]{0,9}")
+# Registered issuers are ASCII URLs of at most 300 characters (trusted_issuers.issuer).
+MAX_ISSUER_LENGTH = 300
 
 
 def decide(session: Session, settings: Settings, credential: str, request: Request) -> Decision:
@@ -32,8 +34,19 @@ def decide(session: Session, settings: Settings, credential: str, request: Reque
         from keystore import client_jwt
 
         return client_jwt.decide(session, settings, credential, request, int(claimed))
-    if isinstance(claimed, str) and claimed.startswith(("https://", "http://")):
+    if _plausible_url(claimed):
         from keystore import oidc
 
         return oidc.decide(session, settings, credential, request, claimed)
     return Decision(False, "malformed", credential="jwt")
+
+
+def _plausible_url(claimed) -> bool:
+    """An ``iss`` worth one lookup: anything else (NUL, surrogates, 10 kB) is malformed unread."""
+    return (
+        isinstance(claimed, str)
+        and len(claimed) <= MAX_ISSUER_LENGTH
+        and claimed.isascii()
+        and claimed.isprintable()
+        and claimed.startswith(("https://", "http://"))
+    )

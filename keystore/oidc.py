@@ -157,10 +157,16 @@ def _text(value, field: str, limit: int) -> str:
     return value
 
 
+def _client_ref(value) -> bool:
+    if isinstance(value, str):
+        return 1 <= len(value) <= 100 and value.isprintable()
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
 def _clients(session: Session, refs) -> list:
     if not isinstance(refs, list) or not 1 <= len(refs) <= MAX_CLIENTS:
         raise ValidationError(f"clients must list 1-{MAX_CLIENTS} clients", field="clients")
-    if not all(isinstance(r, str) or (type(r) is int and 1 <= r <= MAX_ID) for r in refs):
+    if not all(_client_ref(r) for r in refs):
         raise ValidationError("clients are names or ids", field="clients")
     found = {}
     for reference in refs:

@@ -112,3 +112,50 @@ def test_unknown_clients_and_keys_are_404(admin, world):
     assert admin("GET", "/api/v1/clients/2147483000/jwt-keys").status_code == 404
     path = f"/api/v1/clients/{world.client.id}/jwt-keys/2147483000"
     assert admin("DELETE", path).status_code == 404
+
+
+def _hostile_claims(client_id: int) -> list[dict]:
+    base = claims_for(client_id)
+    return [
+        {**base, "jti": "a\u0000b"},
+        {**base, "jti": "\ud800"},
+        {**base, "jti": {"nested": ["x"] * 10}},
+        {**base, "jti": "x" * 10_000},
+        {**base, "iss": "https://idp.example/\u0000"},
+        {**base, "iss": "https://\ud800.example/"},
+        {**base, "iss": "https://idp.example/" + "a" * 5000},
+        {**base, "iss": str(2**40)},
+        {**base, "iss": "0" + str(client_id)},
+        {**base, "exp": float("inf")},
+        {**base, "exp": "tomorrow"},
+        {**base, "aud": [["nested"]]},
+    ]
+
+
+def test_hostile_claims_in_foreign_jwts_are_refused_never_a_5xx(
+    admin, client, world, autocommit_reads
+):
+    path = f"/api/v1/clients/{world.client.id}/jwt-keys"
+    secret = admin("POST", path, json={"algorithm": "HS256"}).json["secret"]
+    for claims in _hostile_claims(world.client.id):
+        token = jwt.encode(claims, secret, algorithm="HS256")
+        verdict = verify(client, token)
+        assert not verdict["allowed"], claims
+        assert verdict["client_id"] is None, claims
+    for header in ({"kid": {"a": 1}}, {"kid": "x" * 5000}, {"alg": "none"}, {"crit": ["exp"]}):
+        token = _signed_by_hand(claims_for(world.client.id), secret.encode(), header)
+        assert verify(client, token)["client_id"] in (None, world.client.id)
+
+
+def _signed_by_hand(claims: dict, secret: bytes, header: dict) -> str:
+    """HS256 with any header (PyJWT refuses to write odd ones)."""
+    import base64
+    import hashlib
+    import hmac
+
+    def part(data) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    signing_input = f"{part({'alg': 'HS256', **header})}.{part(claims)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
