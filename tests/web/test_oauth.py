@@ -54,6 +54,14 @@ def test_a_token_verifies_offline_then_fails_at_once_after_revocation(
     claims = offline(client, answer["access_token"])
     assert claims["sub"] == f"client:{world.client.id}"
     assert verify(client, answer["access_token"])["allowed"] is True
+    nginx = client.get(
+        "/v1/auth",
+        headers={
+            "Authorization": f"Bearer {answer['access_token']}",
+            "X-Keyward-Endpoint": "orders.list",
+        },
+    )
+    assert (nginx.status_code, nginx.headers["X-Keyward-Key-Id"]) == (200, str(key.id))
     keys.revoke_key(session, actor=ACTOR, key_id=key.id)
     session.flush()
     assert verify(client, answer["access_token"])["reason"] == "revoked"

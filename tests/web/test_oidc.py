@@ -201,3 +201,14 @@ def test_keys_embedded_in_the_token_header_are_never_used(admin, client, idp, wo
         forged = jwt.encode(claims, attacker, algorithm="RS256", headers=header)
         verdict = verify(client, forged)
         assert (verdict["allowed"], verdict["client_id"]) == (False, None), header
+
+
+def test_an_identity_providers_token_works_on_the_admin_api(admin, client, idp, session):
+    created = register(admin, idp, name="ops-sso", clients=["root"])
+    assert created.status_code == 201
+    token = idp.token(sub="root")
+    listed = client.get("/api/v1/clients", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200
+    other = idp.token(sub="root", audience="another-service")
+    refused = client.get("/api/v1/clients", headers={"Authorization": f"Bearer {other}"})
+    assert refused.status_code == 401
