@@ -96,22 +96,43 @@ def public_key(key) -> PublicKey:
     return PublicKey(kid=thumbprint(public), key=public, algorithm=algorithm)
 
 
-_cache: dict[tuple, tuple[float, Keyring]] = {}
+_cache: dict[tuple, tuple[float, int | None, Keyring]] = {}
 _lock = threading.Lock()
 
 
-def keyring(settings: Settings, *, now: float | None = None) -> Keyring:
-    """The keyring for these settings, re-read from disk at most every RELOAD_SECONDS."""
+def keyring(settings: Settings, *, now: float | None = None, kid=None) -> Keyring:
+    """The keyring for these settings, re-read from disk at most every RELOAD_SECONDS.
+
+    Asked for a ``kid`` it does not know, it looks at once whether the signing key file
+    changed (one ``stat``): another process's rotation is then seen on its first JWT.
+    """
     now = time.time() if now is None else now
     slot = (settings.jwt_private_key_file, settings.jwt_previous_key_files, str(settings.data_dir))
     with _lock:
         cached = _cache.get(slot)
-        if cached and now - cached[0] < RELOAD_SECONDS:
-            return cached[1]
+    if cached and now - cached[0] < RELOAD_SECONDS:
+        _, stamp, ring = cached
+        if kid is None or ring.find(kid) is not None or _stamp(settings) == stamp:
+            return ring
+    stamp = _stamp(settings)
     ring = _load(settings, now)
     with _lock:
-        _cache[slot] = (now, ring)
+        _cache[slot] = (now, stamp, ring)
     return ring
+
+
+def _stamp(settings: Settings) -> int | None:
+    """When the signing key file last changed (None: no file, e.g. a derived key)."""
+    if settings.jwt_private_key_file:
+        path = Path(settings.jwt_private_key_file)
+    elif settings.mode == "production":
+        return None
+    else:
+        path = _key_dir(settings) / "signing.pem"
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def forget() -> None:

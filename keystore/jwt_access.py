@@ -190,8 +190,8 @@ def verified_claims(settings: Settings, credential: str) -> JwtClaims | str:
 
 
 def _verifier(settings: Settings, credential: str):
-    ring = jwks.keyring(settings)
     kid = jwt.get_unverified_header(credential).get("kid")
+    ring = jwks.keyring(settings, kid=kid)
     if kid is not None or settings.jwt_private_key_file:
         key = ring.find(kid) or ring.current
         return key.key, key.algorithm

@@ -137,3 +137,22 @@ def test_production_without_a_key_file_derives_one_key_from_the_pepper(tmp_path)
     assert jwks.keyring(other).current.kid != first.current.kid
     with pytest.raises(ConfigError):
         jwks.rotate(production("a"))
+
+
+def test_another_processs_rotation_is_seen_on_its_first_jwt(session, settings, issue):
+    key, _ = issue()
+    old_kid = jwks.keyring(settings).current.kid  # cached here, as in every process
+    # Another process rotates: this one's cache is not told.
+    path = settings.data_dir / "jwt" / "signing.pem"
+    new_private = ec.generate_private_key(ec.SECP256R1())
+    pem = new_private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    jwks._create_atomically(path, pem, replace=True)
+    os.utime(path, ns=(1, 1))  # a different stamp even within the file system's time resolution
+    new_kid = jwks.public_key(new_private).kid
+    assert jwks.keyring(settings).current.kid == old_kid  # still cached
+    token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)  # signed by the old one
+    claims = jwt.decode(token, options={"verify_signature": False})
+    fresh = jwt.encode(claims, new_private, algorithm="ES256", headers={"kid": new_kid})
+    assert decide(session, settings, credential=fresh, request=REQ).allowed
