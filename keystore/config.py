@@ -32,6 +32,11 @@ class Settings:
     token_prefix: str = "kw"
     jwt_ttl_seconds: int = 3600
     jwt_private_key_file: str | None = None
+    # Keys the configured one replaced: still published and accepted until removed.
+    jwt_previous_key_files: tuple[str, ...] = ()
+    # External identity providers (OpenID Connect): allowed clock skew, and test-only loopback.
+    oidc_clock_skew_seconds: int = 60
+    oidc_allow_loopback: bool = False
     log_level: str = "INFO"
     log_format: str = "json"
     max_body_bytes: int = 1024 * 1024
@@ -96,6 +101,9 @@ class Settings:
             "token_prefix": env.get("KEYWARD_TOKEN_PREFIX") or "kw",
             "jwt_ttl_seconds": _int(env, "KEYWARD_JWT_TTL_SECONDS", 3600),
             "jwt_private_key_file": env.get("KEYWARD_JWT_PRIVATE_KEY_FILE") or None,
+            "jwt_previous_key_files": _list(env, "KEYWARD_JWT_PREVIOUS_KEY_FILES", ""),
+            "oidc_clock_skew_seconds": _int(env, "KEYWARD_OIDC_CLOCK_SKEW_SECONDS", 60),
+            "oidc_allow_loopback": _bool(env, "KEYWARD_OIDC_ALLOW_LOOPBACK", False),
             "log_level": (env.get("KEYWARD_LOG_LEVEL") or "INFO").upper(),
             "log_format": env.get("KEYWARD_LOG_FORMAT") or "json",
             "max_body_bytes": _int(env, "KEYWARD_MAX_BODY_BYTES", 1024 * 1024),
@@ -127,6 +135,8 @@ class Settings:
             raise ConfigError("KEYWARD_TOKEN_PREFIX must match [a-z][a-z0-9]{1,9}")
         if self.jwt_ttl_seconds <= 0:
             raise ConfigError("KEYWARD_JWT_TTL_SECONDS must be positive")
+        if not 0 <= self.oidc_clock_skew_seconds <= 600:
+            raise ConfigError("KEYWARD_OIDC_CLOCK_SKEW_SECONDS must be between 0 and 600")
         if self.log_format not in ("json", "text"):
             raise ConfigError("KEYWARD_LOG_FORMAT must be json or text")
         if self.smtp_tls not in ("none", "starttls", "ssl"):

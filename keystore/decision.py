@@ -56,11 +56,12 @@ REASONS = (
     "environment_denied",
     "project_denied",
     "endpoint_denied",
+    "replayed",
 )
 # "Who are you?" reasons: the caller has not shown a live credential, so it learns
 # nothing about the key its credential names, and nothing is counted against that key.
 UNAUTHENTICATED = frozenset(
-    {"missing", "malformed", "unknown", "bad_signature", "revoked", "expired"}
+    {"missing", "malformed", "unknown", "bad_signature", "revoked", "expired", "replayed"}
 )
 
 

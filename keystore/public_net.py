@@ -24,6 +24,19 @@ def is_public(address: str) -> bool:
     return all(_global_unicast(inner) for inner in _embedded_ipv4(ip))
 
 
+def may_be_public(host: str) -> bool:
+    """Before DNS: a host name passes unless it is a local one; an IP literal must be public.
+
+    The addresses a name resolves to are checked again at every connection.
+    """
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        return host != "localhost" and not host.endswith((".localhost", ".local", ".internal"))
+    return is_public(bare)
+
+
 def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback

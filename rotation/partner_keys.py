@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from keystore.config import Settings
 from keystore.errors import ConfigError
-from rotation.partner_cache import KeyCache, KeyDocument, MemoryKeyCache, RedisKeyCache
+from keystore.key_cache import KeyCache, KeyDocument, MemoryKeyCache, RedisKeyCache
 from rotation.partner_errors import (
     BAD_SIGNATURE,
     MALFORMED_SIGNATURE,

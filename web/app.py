@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
+from keystore import jwks
 from keystore.config import Settings
 from keystore.db import retrying_read
 from web import browser_session, guards
@@ -15,9 +16,11 @@ from web.gateway import gateway
 from web.headers import install_outcome_headers
 from web.leaks import leaks
 from web.logs import configure_logging, install_request_logging
+from web.oauth import oauth
 from web.ops import ops
 from web.portal import portal
 from web.runtime import Runtime
+from web.wellknown import wellknown
 
 
 class KeywardFlask(Flask):
@@ -36,12 +39,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     check_exposure(settings)
     app = KeywardFlask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    # Fail at start-up on an unreadable signing key; the embedded mode creates its own here.
+    jwks.keyring(settings)
     app.extensions["keyward"] = Runtime.build(settings)
     browser_session.configure(app, settings)
     register_error_handlers(app)
     guards.install(app)  # before the routes: it bounds their <int:...> ids
     install_request_logging(app)
     install_outcome_headers(app)
-    for blueprint in (api, gateway, leaks, ops, console, portal):
+    for blueprint in (api, gateway, leaks, ops, console, portal, oauth, wellknown):
         app.register_blueprint(blueprint)
     return app

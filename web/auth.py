@@ -32,6 +32,7 @@ _MESSAGES = {
     "revoked": "the credential has been revoked",
     "expired": "the credential has expired",
     "bad_signature": "the JWT signature does not verify",
+    "replayed": "this JWT's jti was already used",
     "endpoint_denied": "your role does not grant this operation",
     "rate_limited": "rate limit reached; retry later",
     "quota_exceeded": "quota exhausted; retry later",

@@ -15,7 +15,7 @@ from web.inputs import ID, PATH_TEXT, query_schema
 from web.schemas import SCHEMAS, array_of, ref
 
 _CONVERTER_RE = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
-DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz", "/livez")
+DOCUMENTED_PREFIXES = ("/api/v1/", "/v1/", "/healthz", "/livez", "/oauth/", "/.well-known/")
 
 
 def operation(
@@ -26,6 +26,7 @@ def operation(
     query: dict[str, str | dict] | None = None,
     headers: dict[str, dict] | None = None,
     tag: str = "admin",
+    media: str = "application/json",
 ):
     """Attach OpenAPI facts to a view.  ``responses`` maps status to a schema name (or None)."""
 
@@ -37,6 +38,7 @@ def operation(
             "query": query or {},
             "headers": headers or {},
             "tag": tag,
+            "media": media,
         }
         return view
 
@@ -127,7 +129,7 @@ def _operation(rule, view, meta: dict) -> dict:
             op["responses"].setdefault(str(status), _response("Error"))
         op["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": ref(meta["body"])}},
+            "content": {meta.get("media", "application/json"): {"schema": ref(meta["body"])}},
         }
     return op
 

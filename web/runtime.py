@@ -12,8 +12,10 @@ from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from keystore import remote_jwks
 from keystore.config import Settings
 from keystore.db import make_engine, make_read_session_factory, make_session_factory, transaction
+from keystore.key_cache import MemoryKeyCache, RedisKeyCache
 from keystore.limits_factory import make_rate_limiter, make_redis, make_usage_recorder
 from keystore.ratelimit import RateLimiter
 from keystore.usage import UsageRecorder
@@ -48,6 +50,8 @@ class Runtime:
             usage=make_usage_recorder(client),
             partners=partner_sources(settings, client, requests.Session()),
         )
+        # Identity providers' JWKS are cached like partner keys: in Redis, shared by all processes.
+        remote_jwks.CACHE.use(RedisKeyCache(client) if client is not None else MemoryKeyCache())
         runtime.install_task_context()
         # Tasks are sent through this app (the Redis broker), never Celery's default one.
         make_celery(settings).set_default()

@@ -273,3 +273,8 @@ SCHEMAS = {
     "Live": obj(["status"], status=STR),
     "Health": obj(["status", "database", "redis"], status=STR, database=STR, redis=STR),
 }
+
+# The authentication methods' schemas live with them (OAuth, JWKS, client keys, issuers).
+from web.schemas_auth import AUTH_SCHEMAS  # noqa: E402
+
+SCHEMAS.update(AUTH_SCHEMAS)

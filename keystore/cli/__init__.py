@@ -4,6 +4,7 @@ Bad input ends in a one-line ``error: ...`` on stderr and exit status 1, and
 nothing is changed; usage mistakes exit with 2 (click's convention).
 """
 
+from keystore.cli.auth_methods import issuer_group, jwt_key_group, signing_key_group
 from keystore.cli.base import KeywardGroup, pass_context
 from keystore.cli.catalogue import endpoint_group, env_group, project_group
 from keystore.cli.clients import client_group, role_group
@@ -26,6 +27,9 @@ COMMANDS = (
     audit_command,
     incident_group,
     check_command,
+    jwt_key_group,
+    issuer_group,
+    signing_key_group,
 )
 
 

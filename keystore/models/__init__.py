@@ -1,6 +1,12 @@
 """All mapped classes, so ``Base.metadata`` is complete wherever one is imported."""
 
 from keystore.models.audit import AuditEvent
+from keystore.models.auth_methods import (
+    JWT_KEY_ALGORITHMS,
+    ClientJwtKey,
+    JwtReplay,
+    TrustedIssuer,
+)
 from keystore.models.base import Base, utcnow
 from keystore.models.browser import BrowserSession, SignInThrottle
 from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
@@ -14,6 +20,7 @@ from keystore.models.webhooks import WEBHOOK_KINDS, Webhook
 
 __all__ = [
     "INCIDENT_STATES",
+    "JWT_KEY_ALGORITHMS",
     "KEY_STATES",
     "LEAK_ACTIONS",
     "ORIGINS",
@@ -24,9 +31,11 @@ __all__ = [
     "Base",
     "BrowserSession",
     "Client",
+    "ClientJwtKey",
     "Endpoint",
     "Environment",
     "Incident",
+    "JwtReplay",
     "KeyToken",
     "Notification",
     "Occurrence",
@@ -37,6 +46,7 @@ __all__ = [
     "ScanFinding",
     "ScanRun",
     "SignInThrottle",
+    "TrustedIssuer",
     "UsageCount",
     "WatchedRepository",
     "Webhook",

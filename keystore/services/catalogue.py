@@ -38,6 +38,8 @@ BUILTIN_ENDPOINTS = {
     "keyward.repositories.write": "Manage watched repositories and start scans",
     "keyward.webhooks.read": "Read the outgoing webhooks of leak notifications (never secrets)",
     "keyward.webhooks.write": "Add, test and remove outgoing webhooks of leak notifications",
+    "keyward.issuers.read": "Read trusted OpenID Connect issuers",
+    "keyward.issuers.write": "Register, enable, disable and remove trusted OpenID Connect issuers",
 }
 
 

@@ -7,7 +7,6 @@ with the pepper; the secret is shown once, when the webhook is created.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ from keystore import sealing, validate
 from keystore.config import Settings
 from keystore.errors import LimitError, NotFoundError, ValidationError
 from keystore.models import WEBHOOK_KINDS, Webhook
-from keystore.public_net import is_public
+from keystore.public_net import may_be_public
 from keystore.services import audit
 
 MAX_URL_LENGTH = 2000
@@ -144,7 +143,7 @@ def check_url(url, settings: Settings) -> str:
         return url
     if parts.scheme != "https":
         raise _bad_url("url must start with https://", reason="scheme_not_allowed")
-    if port == 0 or not _public_literal(host):
+    if port == 0 or not may_be_public(host):
         raise _bad_url(
             "url must not name a private, loopback or reserved address", reason="target_not_public"
         )
@@ -159,15 +158,6 @@ def display_url(url: str) -> str:
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{parts.netloc}"
     return shown + ("/…" if parts.path.strip("/") or parts.query else "")
-
-
-def _public_literal(host: str) -> bool:
-    """A host name passes (DNS decides later); an IP literal must be public."""
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return not host.endswith((".localhost", ".local", ".internal")) and host != "localhost"
-    return is_public(host.strip("[]"))
 
 
 def _bad_url(message: str, *, reason: str = "invalid_url") -> ValidationError:

@@ -126,9 +126,14 @@ def test_es256_signing_with_the_operators_key(session, settings, issue, tmp_path
     token, _ = issue_jwt(session, es, actor=ACTOR, key_id=key.id)
     assert jwt.get_unverified_header(token)["alg"] == "ES256"
     assert check(session, es, token).allowed
-    # An HS256 JWT cannot pass where ES256 is configured.
-    hs_token, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
-    assert check(session, es, hs_token).reason == "malformed"
+    # A JWT from another key (the embedded one) does not pass for the configured one...
+    embedded, _ = issue_jwt(session, settings, actor=ACTOR, key_id=key.id)
+    assert check(session, es, embedded).reason == "bad_signature"
+    # ...and an HS256 JWT with the client's legacy secret cannot pass where ES256 is configured.
+    claims = jwt.decode(token, options={"verify_signature": False})
+    legacy = jwt.encode(claims, _client_secret(es, key.client_id, claims["ver"]), algorithm="HS256")
+    assert check(session, es, legacy).reason == "malformed"
+    assert check(session, settings, legacy).allowed  # still accepted without a configured file
 
 
 def test_jwt_needs_a_usable_key_and_a_sane_ttl(session, settings, issue):

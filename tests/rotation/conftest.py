@@ -12,7 +12,7 @@ import responses
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rotation.partner_cache import MemoryKeyCache, RedisKeyCache
+from keystore.key_cache import MemoryKeyCache, RedisKeyCache
 from rotation.partner_keys import PartnerKeySource
 from tests.conftest import REDIS_URL, service_missing
 

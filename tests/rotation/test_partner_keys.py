@@ -12,7 +12,7 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from rotation.partner_cache import MemoryKeyCache, RedisKeyCache
+from keystore.key_cache import MemoryKeyCache, RedisKeyCache
 from rotation.partner_errors import KeyFetchError, SignatureError
 from tests.conftest import REDIS_URL, unreachable_redis
 from tests.rotation.conftest import KEYS_URL, Signer, key_document

@@ -46,6 +46,7 @@ def _error_page(exc: KeywardError):
 # The views register themselves on the blueprint.
 from web.console import (  # noqa: E402,F401
     audit_views,
+    auth_views,
     client_views,
     incident_views,
     invitation_views,

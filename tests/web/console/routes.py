@@ -17,6 +17,7 @@ class Ids:
     incident_id: int
     change: str = "deactivate"
     webhook_id: int = 1
+    issuer_id: int = 1
 
 
 def routes(app, method: str) -> list[Rule]:

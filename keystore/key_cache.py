@@ -1,4 +1,8 @@
-"""Where fetched partner key documents live: Redis (shared) or this process (embedded).
+"""Where fetched public-key documents live: Redis (shared) or this process (embedded).
+
+Used for the partners' alert-signing keys (:mod:`rotation.partner_keys`) and for
+identity providers' JWKS (:mod:`keystore.remote_jwks`); it lives in the keystore
+so both layers can use it.
 
 Both caches keep the document together with the time it was fetched, so the
 caller decides freshness with its own clock (tests inject one).  Both also
@@ -24,7 +28,7 @@ from typing import Protocol
 import redis
 import redis.lock
 
-log = logging.getLogger("keyward.rotation")
+log = logging.getLogger("keyward.keystore")
 
 REDIS_PREFIX = "keyward:partner-keys"
 # A fetcher that dies holding the guard frees it after this long (fetches are bounded far below).
@@ -55,7 +59,7 @@ class KeyDocument:
 
 
 class KeyCache(Protocol):
-    """What :class:`rotation.partner_keys.PartnerKeySource` needs from a cache."""
+    """What a key source (partner keys, a JWKS) needs from a cache."""
 
     def load(self, slot: str) -> KeyDocument | None: ...
 
@@ -210,6 +214,4 @@ class RedisGuard:
 
 
 def _degraded(exc: Exception) -> None:
-    log.warning(
-        "partner key cache: Redis unavailable (%s); using this process's cache", type(exc).__name__
-    )
+    log.warning("key cache: Redis unavailable (%s); using this process's cache", type(exc).__name__)

@@ -1,0 +1,91 @@
+"""The access decision for credentials that stand for a whole client, not one of its keys.
+
+A client's own JWT and an identity provider's token name a client, so the
+key-level checks (token row, key state, IP rules, the key's environment) do not
+apply; the client's enabled state, environments, projects, role and limits do,
+read in one query on every request (nothing cached), as for keys.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, exists, literal, select
+from sqlalchemy.orm import Session
+
+from keystore.decision import Decision, Limits, Request
+from keystore.models import Client, Endpoint, Environment, Project
+from keystore.models.catalogue import role_endpoints
+from keystore.models.clients import client_environments, client_projects
+
+_LIMIT_FIELDS = ("rate_limit", "rate_window_seconds", "quota_daily", "quota_monthly")
+
+
+def _statement():
+    c, e, p, ep = Client.__table__, Environment.__table__, Project.__table__, Endpoint.__table__
+    ce, cp, re_ = client_environments, client_projects, role_endpoints
+    endpoint, environment = bindparam("endpoint"), bindparam("environment")
+    project = bindparam("project")
+    return select(
+        c.c.id.label("client_id"),
+        c.c.enabled,
+        exists()
+        .where(ce.c.client_id == c.c.id, ce.c.environment_id == e.c.id, e.c.tag == environment)
+        .label("env_granted"),
+        select(e.c.allows_dev_only).where(e.c.tag == environment).scalar_subquery().label("dev"),
+        exists()
+        .where(cp.c.client_id == c.c.id, cp.c.project_id == p.c.id, p.c.name == project)
+        .label("project_granted"),
+        exists()
+        .where(re_.c.role_id == c.c.role_id, re_.c.endpoint_id == ep.c.id, ep.c.name == endpoint)
+        .label("endpoint_granted"),
+        select(ep.c.dev_only).where(ep.c.name == endpoint).scalar_subquery().label("dev_only"),
+        literal(True).label("present"),
+        *(c.c[f].label(f) for f in _LIMIT_FIELDS),
+    ).where(c.c.id == bindparam("client_id"))
+
+
+FACTS_BY_CLIENT = _statement()
+
+
+def load_client_facts(session: Session, request: Request, client_id: int):
+    params = {
+        "client_id": client_id,
+        "endpoint": request.endpoint,
+        "environment": request.environment,
+        "project": request.project,
+    }
+    return session.execute(FACTS_BY_CLIENT, params).one_or_none()
+
+
+def judge_client(facts, request: Request, *, credential_kind: str) -> Decision:
+    """Checks 6 and 10-12 of :mod:`keystore.decision` for a client-wide credential."""
+    reason = _first_failure(facts, request)
+    return Decision(
+        allowed=reason is None,
+        reason=reason or "allowed",
+        credential=credential_kind,
+        client_id=facts.client_id,
+        environment=request.environment,
+        client_limits=Limits(*(getattr(facts, f) for f in _LIMIT_FIELDS)),
+    )
+
+
+def _first_failure(facts, request: Request) -> str | None:
+    if not facts.enabled:
+        return "client_disabled"
+    if request.environment is not None and not facts.env_granted:
+        return "environment_denied"
+    if request.project is not None and not facts.project_granted:
+        return "project_denied"
+    # A dev-only endpoint needs a named environment that allows it: no key names one here.
+    if not facts.endpoint_granted or (facts.dev_only and not facts.dev):
+        return "endpoint_denied"
+    return None
+
+
+def decide_for_client(
+    session: Session, request: Request, client_id: int, *, credential_kind: str
+) -> Decision:
+    facts = load_client_facts(session, request, client_id)
+    if facts is None:
+        return Decision(False, "unknown", credential=credential_kind)
+    return judge_client(facts, request, credential_kind=credential_kind)
