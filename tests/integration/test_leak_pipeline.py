@@ -242,11 +242,15 @@ def test_smtp_down_then_recovered(stack):
 def test_with_every_worker_down_a_reported_key_is_refused_on_the_next_request(stack):
     key_id, token = new_client(stack.database_url, TEST_PEPPER, "india", environment="prod")
     verify = {"token": token, "endpoint": "orders.list"}
-    assert requests.post(f"{stack.base_url}/v1/verify", json=verify, timeout=10).json()["allowed"]
+    assert requests.post(
+        f"{stack.base_url}/v1/verify", json=verify, headers=GATEWAY_HEADERS, timeout=10
+    ).json()["allowed"]
     stack.worker.stop()
     try:
         assert post_github(stack, alert(token)).status_code == 200
-        verdict = requests.post(f"{stack.base_url}/v1/verify", json=verify, timeout=10).json()
+        verdict = requests.post(
+            f"{stack.base_url}/v1/verify", json=verify, headers=GATEWAY_HEADERS, timeout=10
+        ).json()
         assert verdict["reason"] == "revoked"
         assert incident_of(stack, key_id).state == "received"  # no task has run
     finally:
