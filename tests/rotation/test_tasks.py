@@ -10,7 +10,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import redis
 from celery import current_app
 from sqlalchemy.orm import sessionmaker
 
@@ -21,24 +20,12 @@ from rotation import context, dispatch, response
 from rotation.celery_app import LEAKS_QUEUE, LEASED_TASKS, make_celery
 from rotation.intake import Report, record_reports
 from rotation.mail import MailError
-from tests.conftest import REDIS_URL, service_missing
+from tests.conftest import REDIS_URL
 from tests.mailbox import mailbox
 from tests.worlds import issue, world
 
 __all__ = ["issue", "mailbox", "world"]
 QUEUE = LEAKS_QUEUE
-
-
-@pytest.fixture
-def broker_db():
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        service_missing("Redis", exc)
-    yield client
-    client.flushdb()
-    client.close()
 
 
 def use(monkeypatch, connection, settings):
@@ -55,7 +42,7 @@ def use(monkeypatch, connection, settings):
 
 
 @pytest.fixture
-def on_broker(monkeypatch, connection, settings, broker_db):
+def on_broker(monkeypatch, connection, settings, redis_client):
     live = dataclasses.replace(settings, redis_url=REDIS_URL, mode="production")
     app, previous = use(monkeypatch, connection, live)
     yield app
@@ -89,17 +76,19 @@ def queued(client) -> list[tuple[str, list]]:
     return found
 
 
-def test_duplicate_reports_send_one_task(on_broker, broker_db, session, settings, issue):
+def test_duplicate_reports_send_one_task(on_broker, redis_client, session, settings, issue):
     incident_id = open_incident(session, settings, issue)
     for _ in range(5):
         dispatch.enqueue_incident(incident_id)
-    sent = queued(broker_db)
+    sent = queued(redis_client)
     assert [name for name, _ in sent] == ["keyward.handle_incident"]
     lease = sent[0][1][1]
     assert session.get(Incident, incident_id).lease_id == lease
 
 
-def test_the_sweeper_sends_only_what_no_task_holds(on_broker, broker_db, session, settings, issue):
+def test_the_sweeper_sends_only_what_no_task_holds(
+    on_broker, redis_client, session, settings, issue
+):
     incident_id = open_incident(session, settings, issue)
     dispatch.enqueue_incident(incident_id)
     assert dispatch.sweep(context.current()) == 0
@@ -108,7 +97,7 @@ def test_the_sweeper_sends_only_what_no_task_holds(on_broker, broker_db, session
     session.flush()
     assert dispatch.sweep(context.current()) == 1
     assert dispatch.sweep(context.current()) == 0
-    leases = [args[1] for _, args in queued(broker_db)]
+    leases = [args[1] for _, args in queued(redis_client)]
     assert len(leases) == 2
     assert leases[0] != leases[1]
     session.refresh(incident)
