@@ -100,14 +100,6 @@ def notify_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = N
     return _finish(ctx, incident_id, wait=wait)
 
 
-def handle_incident(ctx: TaskContext, incident_id: int) -> Progress:
-    """Both steps in one go (tests and tools); the tasks run them as two tasks."""
-    lease = act_on_incident(ctx, incident_id)
-    if lease is None:
-        return Progress(done=True)
-    return notify_incident(ctx, incident_id, lease=lease)
-
-
 def _delivery(session, ctx: TaskContext, note: Notification) -> Delivery:
     base = Delivery(note.id, note.recipient, note.channel, note.message_id, note.attempts)
     if note.channel != "webhook":

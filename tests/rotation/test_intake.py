@@ -23,7 +23,7 @@ from rotation.intake import (
     store_public,
     unmatched_public,
 )
-from rotation.response import handle_incident
+from tests.leak_steps import handle_incident
 from tests.mailbox import mailbox
 from tests.worlds import ACTOR, issue, world
 

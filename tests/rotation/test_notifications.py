@@ -10,7 +10,7 @@ from keystore.models import Incident
 from keystore.services import admins, portal
 from rotation.context import TaskContext
 from rotation.intake import Report, record_reports
-from rotation.response import handle_incident
+from tests.leak_steps import handle_incident
 from tests.mailbox import body_text, mailbox
 from tests.worlds import ACTOR, issue, world
 

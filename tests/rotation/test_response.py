@@ -14,7 +14,7 @@ from keystore.services.leaks import claim_notifications
 from rotation.context import TaskContext
 from rotation.intake import Report, record_reports
 from rotation.mail import MailError
-from rotation.response import handle_incident
+from tests.leak_steps import handle_incident
 from tests.mailbox import body_text, mailbox
 from tests.worlds import ACTOR, issue, world
 

@@ -17,7 +17,8 @@ from rotation.context import TaskContext
 from rotation.hooks import sign
 from rotation.intake import Report, record_reports
 from rotation.mail import MailError
-from rotation.response import handle_incident, notify_incident
+from rotation.response import notify_incident
+from tests.leak_steps import handle_incident
 from tests.mailbox import mailbox
 from tests.receiver import receiver, verify
 from tests.worlds import ACTOR, issue, world
