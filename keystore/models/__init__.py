@@ -8,7 +8,7 @@ from keystore.models.auth_methods import (
     TrustedIssuer,
 )
 from keystore.models.base import Base, utcnow
-from keystore.models.browser import BrowserSession, SignInThrottle
+from keystore.models.browser import BrowserSession, OneTimeView, SignInThrottle
 from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
@@ -39,6 +39,7 @@ __all__ = [
     "KeyToken",
     "Notification",
     "Occurrence",
+    "OneTimeView",
     "PortalInvitation",
     "PortalUser",
     "Project",

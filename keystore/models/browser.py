@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keystore.models.base import Base, UTCDateTime, utcnow
@@ -48,3 +48,16 @@ class SignInThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OneTimeView(Base):
+    """A page to be shown once to one browser session (a new token): sealed, short-lived."""
+
+    __tablename__ = "one_time_views"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Keyed digest of the view id and the browser session id: neither is stored.
+    view_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

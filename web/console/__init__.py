@@ -8,6 +8,7 @@ from keystore.errors import KeywardError
 from keystore.privileges import OPERATOR, Caller
 from web import browser_session
 from web.sign_in import signed_in
+from web.token_page import add_one_time_view
 
 console = Blueprint("console", __name__, url_prefix="/console")
 PUBLIC_ENDPOINTS = {"console.sign_in"}
@@ -36,6 +37,7 @@ def _guard():
 
 
 console.after_request(browser_session.protect_page)
+add_one_time_view(console, gone_template="console/token_gone.html")
 
 
 @console.errorhandler(KeywardError)

@@ -9,7 +9,7 @@ from keystore.services import clients
 from web.console import actor, console
 from web.forms import FormErrors, lines, run_form, text
 from web.runtime import runtime
-from web.token_page import no_store
+from web.token_page import see_once, show_once
 
 ISSUER_FIELDS = ("name", "issuer", "jwks_url", "audience", "client_claim", "clients")
 KEY_FIELDS = ("algorithm", "public_key")
@@ -97,18 +97,15 @@ def client_jwt_key_add(client_id: int):
             algorithm=text("algorithm"),
             public_key=text("public_key") or None,
         )
-        return row.id, secret
+        if secret is None:  # a public key: nothing secret to show
+            return url_for("console.client_jwt_keys", client_id=client_id)
+        page = "console/jwt_key_secret.html"
+        return show_once(session, page, client_id=client_id, key_id=row.id, secret=secret)
 
-    result, errors = run_form(work, fields=KEY_FIELDS)
+    address, errors = run_form(work, fields=KEY_FIELDS)
     if errors:
         return _keys_page(client_id, errors=errors)
-    key_id, secret = result
-    if secret is None:
-        return redirect(url_for("console.client_jwt_keys", client_id=client_id))
-    page = render_template(
-        "console/jwt_key_secret.html", client_id=client_id, key_id=key_id, secret=secret
-    )
-    return no_store(page)
+    return see_once(address)
 
 
 @console.post("/clients/<int:client_id>/jwt-keys/<int:key_id>/delete")

@@ -41,7 +41,6 @@ def client_show(client_id: int):
             client=client,
             keys=keys.list_keys(session, client_ref=client_id),
             max_keys=MAX_KEYS_PER_CLIENT,
-            invitation_link=None,
             notice=None,
             errors={},
         )

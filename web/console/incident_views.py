@@ -10,7 +10,7 @@ from keystore.services import incidents
 from web.console import actor, caller, console
 from web.forms import run_form
 from web.runtime import runtime
-from web.token_page import token_page
+from web.token_page import see_once, show_once
 
 
 @console.get("/incidents")
@@ -32,17 +32,15 @@ def incident_pickup(incident_id: int):
         incident, token = incidents.pick_up_replacement(
             session, runtime().settings, actor=actor(), caller=caller(), incident_id=incident_id
         )
-        return {
-            "hint": incident.replacement_hint,
-            "name": f"incident {incident.id}",
-            "token": token,
-        }
+        issued = {"hint": incident.replacement_hint, "name": f"incident {incident.id}"}
+        back = url_for("console.incident_show", incident_id=incident_id)
+        issued["token"] = token
+        return show_once(session, "console/token.html", issued=issued, back=back)
 
-    issued, errors = run_form(work)
+    address, errors = run_form(work)
     if errors:
         return _incident_page(incident_id, errors=errors), errors.status
-    back = url_for("console.incident_show", incident_id=incident_id)
-    return token_page("console/token.html", issued=issued, back=back)
+    return see_once(address)
 
 
 def _incident_page(incident_id: int, *, errors: dict):

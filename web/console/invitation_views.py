@@ -10,9 +10,9 @@ from keystore.services import clients, keys, portal
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from rotation.mail import send
 from web.console import actor, console
-from web.forms import run_form, text
+from web.forms import FormErrors, run_form, text
 from web.runtime import runtime
-from web.token_page import no_store
+from web.token_page import see_once, show_once
 
 
 @console.post("/clients/<int:client_id>/invite")
@@ -23,27 +23,32 @@ def client_invite(client_id: int):
         invitation, token = portal.invite(
             session, settings, actor=actor(), client_id=client_id, email=text("email")
         )
-        return invitation.email, token
-
-    result, errors = run_form(work, fields=("email",))
-    link = notice = None
-    if result:
-        email, token = result
         link = settings.public_url + url_for("portal.accept", invitation=token)
         if settings.smtp_host:
-            send(_invitation_mail(settings, email=email, link=link), settings)
-            notice, link = f"invitation sent to {email}", None
-    return no_store(_client_page(client_id, link=link, notice=notice, errors=errors))
+            return invitation.email, link
+        # No mail: the admin passes the link on, so it is shown to them once (a reload of
+        # that page neither shows it again nor invites a second time).
+        back = url_for("console.client_show", client_id=client_id)
+        page = "console/invitation_link.html"
+        return None, show_once(session, page, email=invitation.email, link=link, back=back)
+
+    result, errors = run_form(work, fields=("email",))
+    if errors:
+        return _client_page(client_id, notice=None, errors=errors)
+    email, link = result
+    if email is None:
+        return see_once(link)
+    send(_invitation_mail(settings, email=email, link=link), settings)
+    return _client_page(client_id, notice=f"invitation sent to {email}", errors=FormErrors())
 
 
-def _client_page(client_id: int, *, link, notice, errors):
+def _client_page(client_id: int, *, notice, errors):
     with runtime().unit_of_work() as session:
         return render_template(
             "console/client.html",
             client=clients.get_client(session, client_id),
             keys=keys.list_keys(session, client_ref=client_id),
             max_keys=MAX_KEYS_PER_CLIENT,
-            invitation_link=link,
             notice=notice,
             errors=errors,
         ), errors.status

@@ -11,7 +11,7 @@ from web.console.usage_views import flush_usage, key_chart
 from web.forms import FormErrors, run_form
 from web.key_actions import KEY_FIELDS, change_state, issue_from_form, regenerate_from_form
 from web.runtime import runtime
-from web.token_page import token_page
+from web.token_page import see_once, show_once
 
 
 @console.route("/clients/<int:client_id>/keys/new", methods=["GET", "POST"])
@@ -20,12 +20,13 @@ def key_new(client_id: int):
     if request.method == "POST":
 
         def work(session):
-            return issue_from_form(session, actor=actor(), caller=caller(), client_id=client_id)
-
-        issued, errors = run_form(work, fields=KEY_FIELDS)
-        if not errors:
+            issued = issue_from_form(session, actor=actor(), caller=caller(), client_id=client_id)
             back = url_for("console.client_show", client_id=client_id)
-            return token_page("console/token.html", issued=issued, back=back)
+            return show_once(session, "console/token.html", issued=issued, back=back)
+
+        address, errors = run_form(work, fields=KEY_FIELDS)
+        if not errors:
+            return see_once(address)
     with runtime().unit_of_work() as session:
         client = clients.get_client(session, client_id)
         live = [key for key in client.keys if key.state != "revoked"]
@@ -40,13 +41,15 @@ def key_new(client_id: int):
 
 @console.post("/keys/<int:key_id>/regenerate")
 def key_regenerate(key_id: int):
-    issued, errors = run_form(
-        lambda s: regenerate_from_form(s, actor=actor(), caller=caller(), key_id=key_id)
-    )
+    def work(session):
+        issued = regenerate_from_form(session, actor=actor(), caller=caller(), key_id=key_id)
+        back = url_for("console.client_show", client_id=issued["client_id"])
+        return show_once(session, "console/token.html", issued=issued, back=back)
+
+    address, errors = run_form(work)
     if errors:
         return _key_page(key_id, errors=errors)
-    back = url_for("console.client_show", client_id=issued["client_id"])
-    return token_page("console/token.html", issued=issued, back=back)
+    return see_once(address)
 
 
 @console.post("/keys/<int:key_id>/<any(deactivate, reactivate, revoke):change>")

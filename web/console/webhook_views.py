@@ -10,7 +10,7 @@ from rotation import hooks, outbound
 from web.console import actor, console
 from web.forms import FormErrors, run_form, text
 from web.runtime import runtime
-from web.token_page import no_store
+from web.token_page import see_once, show_once
 
 FIELDS = ("name", "kind", "url")
 
@@ -35,15 +35,14 @@ def webhook_add():
         hook, secret = webhooks.create_webhook(
             session, settings, actor=actor(), name=text("name"), kind=text("kind"), url=url
         )
-        return hook.name, secret
+        if secret is None:  # a Slack hook: its URL is the secret, never shown again
+            return url_for("console.webhooks_list")
+        return show_once(session, "console/webhook_secret.html", name=hook.name, secret=secret)
 
-    result, errors = run_form(work, fields=FIELDS)
+    address, errors = run_form(work, fields=FIELDS)
     if errors:
         return _page(errors=errors)
-    name, secret = result
-    if secret is None:
-        return redirect(url_for("console.webhooks_list"))
-    return no_store(render_template("console/webhook_secret.html", name=name, secret=secret))
+    return see_once(address)
 
 
 @console.post("/webhooks/<int:webhook_id>/delete")

@@ -7,6 +7,7 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from keystore.errors import KeywardError
 from web import browser_session
 from web.sign_in import signed_in
+from web.token_page import add_one_time_view
 
 portal = Blueprint("portal", __name__, url_prefix="/portal")
 PUBLIC_ENDPOINTS = {"portal.sign_in", "portal.accept"}
@@ -31,6 +32,7 @@ def _guard():
 
 
 portal.after_request(browser_session.protect_page)
+add_one_time_view(portal, gone_template="portal/token_gone.html")
 
 
 @portal.errorhandler(KeywardError)

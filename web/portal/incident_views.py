@@ -13,7 +13,7 @@ from keystore.services import portal as portal_service
 from web.forms import FormErrors, run_form
 from web.portal import actor, portal
 from web.runtime import runtime
-from web.token_page import token_page
+from web.token_page import see_once, show_once
 
 
 @portal.get("/incidents/<int:incident_id>")
@@ -30,17 +30,15 @@ def incident_pickup(incident_id: int):
         incident, token = incidents.pick_up_replacement(
             session, runtime().settings, actor=actor(), incident_id=incident_id
         )
-        return {
-            "hint": incident.replacement_hint,
-            "name": f"incident {incident.id}",
-            "token": token,
-        }
+        issued = {"hint": incident.replacement_hint, "name": f"incident {incident.id}"}
+        back = url_for("portal.incident_show", incident_id=incident_id)
+        issued["token"] = token
+        return show_once(session, "portal/token.html", issued=issued, back=back)
 
-    issued, errors = run_form(work)
+    address, errors = run_form(work)
     if errors:
         return _page(incident_id, errors=errors)
-    back = url_for("portal.incident_show", incident_id=incident_id)
-    return token_page("portal/token.html", issued=issued, back=back)
+    return see_once(address)
 
 
 def _page(incident_id: int, *, errors: FormErrors):

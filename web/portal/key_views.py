@@ -15,7 +15,7 @@ from web.forms import FormErrors, run_form
 from web.key_actions import KEY_FIELDS, change_state, issue_from_form, regenerate_from_form
 from web.portal import actor, portal
 from web.runtime import runtime
-from web.token_page import token_page
+from web.token_page import see_once, show_once
 
 
 @portal.get("/")
@@ -27,26 +27,30 @@ def home():
 def key_new():
     def work(session):
         client_id = _user(session).client_id
-        return issue_from_form(session, actor=actor(), caller=_caller(session), client_id=client_id)
+        issued = issue_from_form(
+            session, actor=actor(), caller=_caller(session), client_id=client_id
+        )
+        return show_once(session, "portal/token.html", issued=issued, back=url_for("portal.home"))
 
-    issued, errors = run_form(work, fields=KEY_FIELDS)
+    address, errors = run_form(work, fields=KEY_FIELDS)
     if errors:
         return _home_page(errors=errors)
-    return token_page("portal/token.html", issued=issued, back=url_for("portal.home"))
+    return see_once(address)
 
 
 @portal.post("/keys/<int:key_id>/regenerate")
 def key_regenerate(key_id: int):
     def work(session):
         owned = portal_service.client_key(session, user=_user(session), key_id=key_id)
-        return regenerate_from_form(
+        issued = regenerate_from_form(
             session, actor=actor(), caller=_caller(session), key_id=owned.id
         )
+        return show_once(session, "portal/token.html", issued=issued, back=url_for("portal.home"))
 
-    issued, errors = run_form(work)
+    address, errors = run_form(work)
     if errors:
         return _home_page(errors=errors)
-    return token_page("portal/token.html", issued=issued, back=url_for("portal.home"))
+    return see_once(address)
 
 
 @portal.post("/keys/<int:key_id>/<any(deactivate, reactivate, revoke):change>")

@@ -41,7 +41,7 @@ def test_the_page_lists_signing_keys_and_manages_issuers(console, session, world
 def test_a_clients_jwt_keys_page_shows_an_hs256_secret_once(console, session, world):
     path = f"/console/clients/{world.client.id}/jwt-keys"
     assert console.get(path).status_code == 200
-    shown = console.post(path, {"algorithm": "HS256"})
+    shown = console.post(path, {"algorithm": "HS256"}, follow_redirects=True)
     assert shown.status_code == 200
     assert shown.headers["Cache-Control"].startswith("no-store")
     row = session.scalar(select(ClientJwtKey))
@@ -51,7 +51,7 @@ def test_a_clients_jwt_keys_page_shows_an_hs256_secret_once(console, session, wo
     pem = public.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
-    assert console.post(path, {"algorithm": "ES256", "public_key": pem}).status_code == 302
+    assert console.post(path, {"algorithm": "ES256", "public_key": pem}).status_code == 303
     wrong = console.post(path, {"algorithm": "RS256", "public_key": pem})
     assert wrong.status_code == 422
     assert console.post(f"{path}/{row.id}/delete").status_code == 302

@@ -136,6 +136,24 @@ def test_an_admin_issues_a_key_uses_it_and_regenerates_it(page, keyward):
     screenshot(page, "client-usage")
 
 
+def test_reloading_the_token_page_issues_no_second_key_and_shows_nothing(page, keyward):
+    sign_in(page, keyward)
+    create_role(page, name="reloader", endpoint="orders.list")
+    create_client(page, name="reload-co", role="reloader")
+    token = issue_key(page, name="once")
+    assert "/console/shown/" in page.url
+    assert token not in page.url
+    page.reload()
+    assert page.locator("#token-gone").is_visible()
+    assert token not in page.content()
+    page.go_back()
+    assert token not in page.content()
+    page.goto(f"{keyward.url}/console/clients")
+    page.click("main >> text=reload-co")
+    assert page.locator("table.keys tr[id^=key-]").count() == 1
+    assert verify(keyward, token)["allowed"] is True
+
+
 def create_role(page, *, name: str, endpoint: str) -> None:
     page.click("header >> text=Roles")
     page.click("text=New role")

@@ -33,7 +33,7 @@ def test_a_replacement_token_is_picked_up_once(
     incident = session.scalar(select(Incident))
     page = console.get(f"/console/incidents/{incident.id}")
     assert "Pick up the replacement token" in page.text
-    picked = console.post(f"/console/incidents/{incident.id}/replacement")
+    picked = console.post(f"/console/incidents/{incident.id}/replacement", follow_redirects=True)
     assert picked.status_code == 200
     assert picked.headers["Cache-Control"] == "no-store"
     token = new_token(picked)

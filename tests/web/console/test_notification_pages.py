@@ -49,7 +49,7 @@ def test_the_contact_picks_the_replacement_up_once_in_the_portal(
     assert page.status_code == 200
     assert incident.replacement_hint in page.text
     assert "https://github.com/acme/app/blob/main/.env" in page.text
-    picked = browser.post(f"/portal/incidents/{incident.id}/replacement")
+    picked = browser.post(f"/portal/incidents/{incident.id}/replacement", follow_redirects=True)
     assert picked.status_code == 200
     assert picked.headers["Cache-Control"] == "no-store"
     token = picked.text.split('id="new-token">')[1].split("<")[0]
@@ -117,7 +117,9 @@ def test_the_console_incident_page_shows_what_an_admin_needs(console, session, s
 
 def test_webhooks_are_added_tested_and_removed_in_the_console(console, session, receiver):
     added = console.post(
-        "/console/webhooks", {"name": "pager", "kind": "json", "url": receiver.url}
+        "/console/webhooks",
+        {"name": "pager", "kind": "json", "url": receiver.url},
+        follow_redirects=True,
     )
     assert added.status_code == 200
     assert added.headers["Cache-Control"] == "no-store"

@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import func, select
 
 from keystore.decision import Request, decide
-from keystore.models import ApiKey, AuditEvent, Client, Role
+from keystore.models import ApiKey, AuditEvent, Client, OneTimeView, Role
 from keystore.services import audit
 from rotation.intake import Report, record_reports
+from tests.web.console.conftest import Browser
 from tests.web.console.routes import Ids, routes, url
 from tests.worlds import ACTOR
 
@@ -36,7 +37,9 @@ def test_every_console_page_renders(app, console, ids):
     pages = [rule for rule in routes(app, "GET") if rule.rule.startswith("/console")]
     for rule in pages:
         response = console.get(url(app, rule, ids), follow_redirects=True)
-        assert response.status_code == 200, f"{rule.rule}: {response.status_code}"
+        # A one-time page that was never stashed (or was shown already) is gone.
+        expected = 410 if rule.endpoint.endswith("one_time_view") else 200
+        assert response.status_code == expected, f"{rule.rule}: {response.status_code}"
         assert "<h1>" in response.text
 
 
@@ -92,7 +95,9 @@ def test_clients_can_be_searched(console, world):
 
 def test_a_new_key_shows_its_token_once_and_never_again(console, world, session, settings):
     form = {"name": "ci", "environment": "prod"}
-    response = console.post(f"/console/clients/{world.client.id}/keys/new", form)
+    response = console.post(
+        f"/console/clients/{world.client.id}/keys/new", form, follow_redirects=True
+    )
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert "you will not see this token again" in response.text
@@ -104,9 +109,47 @@ def test_a_new_key_shows_its_token_once_and_never_again(console, world, session,
     assert token not in console.get(f"/console/keys/{key.id}").text
 
 
+def test_reloading_the_token_page_issues_nothing_and_shows_nothing(console, world, session):
+    form = {"name": "ci", "environment": "prod"}
+    posted = console.post(f"/console/clients/{world.client.id}/keys/new", form)
+    assert posted.status_code == 303  # post/redirect/get: a reload is a GET
+    address = posted.headers["Location"]
+    assert address.startswith("/console/shown/")
+    shown = console.get(address)
+    assert shown.status_code == 200
+    assert shown.headers["Cache-Control"] == "no-store"
+    token = shown.text.split('<code id="new-token">')[1].split("</code>")[0]
+    assert token not in address
+    assert token not in posted.text
+    for _ in range(2):
+        again = console.get(address)
+        assert again.status_code == 410
+        assert token not in again.text
+        assert 'id="token-gone"' in again.text
+    assert count(session, ApiKey) == 1
+
+
+def test_a_one_time_page_is_sealed_and_only_for_the_browser_that_made_it(
+    app, console, world, session, ada
+):
+    form = {"name": "ci", "environment": "prod"}
+    address = console.post(f"/console/clients/{world.client.id}/keys/new", form).headers["Location"]
+    stored = session.scalars(select(OneTimeView.sealed)).all()
+    assert len(stored) == 1
+    other = Browser(app)  # the same admin signed in from another browser
+    assert other.sign_in("console", ada.email).status_code == 302
+    assert other.get(address).status_code == 410
+    shown = console.get(address)  # the other browser's look did not use it up
+    token = shown.text.split('<code id="new-token">')[1].split("</code>")[0]
+    assert token.encode() not in stored[0]
+    assert console.get("/console/shown/not-a-view-id").status_code == 410
+
+
 def test_regenerating_refuses_the_old_token(console, issue, session, settings):
     key, old = issue()
-    response = console.post(f"/console/keys/{key.id}/regenerate", {"grace_seconds": "0"})
+    response = console.post(
+        f"/console/keys/{key.id}/regenerate", {"grace_seconds": "0"}, follow_redirects=True
+    )
     assert response.status_code == 200
     new = response.text.split('<code id="new-token">')[1].split("</code>")[0]
     assert new != old
@@ -193,12 +236,18 @@ def test_templates_escape_what_people_typed(console, world, session):
 
 
 def test_an_invitation_link_is_shown_once_without_smtp(console, world):
-    response = console.post(
+    posted = console.post(
         f"/console/clients/{world.client.id}/invite", {"email": "dev@acme.example"}
     )
+    assert posted.status_code == 303
+    assert "invitation=" not in posted.headers["Location"]
+    response = console.get(posted.headers["Location"])
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     assert "/portal/accept?invitation=" in response.text
+    again = console.get(posted.headers["Location"])
+    assert again.status_code == 410
+    assert "/portal/accept?invitation=" not in again.text
     assert (
         "/portal/accept?invitation=" not in console.get(f"/console/clients/{world.client.id}").text
     )
@@ -225,7 +274,9 @@ def test_a_role_is_edited_by_ticking_other_endpoints(console, world, session):
 def test_no_token_reaches_the_logs(console, world, caplog):
     caplog.set_level("DEBUG")
     form = {"name": "logged", "environment": "prod"}
-    response = console.post(f"/console/clients/{world.client.id}/keys/new", form)
+    response = console.post(
+        f"/console/clients/{world.client.id}/keys/new", form, follow_redirects=True
+    )
     token = response.text.split('<code id="new-token">')[1].split("</code>")[0]
     assert caplog.records
     assert all(token not in record.getMessage() for record in caplog.records)

@@ -85,12 +85,14 @@ def test_another_clients_key_cannot_be_touched_by_changing_the_id(
 
 
 def test_a_portal_user_manages_their_own_keys(signed_in, session):
-    response = signed_in.post("/portal/keys", {"name": "mine", "environment": "dev"})
+    response = signed_in.post(
+        "/portal/keys", {"name": "mine", "environment": "dev"}, follow_redirects=True
+    )
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     key = session.scalar(select(ApiKey).where(ApiKey.name == "mine"))
     assert signed_in.post(f"/portal/keys/{key.id}/deactivate").status_code == 302
-    assert signed_in.post(f"/portal/keys/{key.id}/regenerate").status_code == 200
+    assert signed_in.post(f"/portal/keys/{key.id}/regenerate").status_code == 303
     assert signed_in.post(f"/portal/keys/{key.id}/revoke").status_code == 302
     session.expire_all()
     assert session.get(ApiKey, key.id).state == "revoked"
