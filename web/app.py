@@ -14,6 +14,7 @@ from web.errors import register_error_handlers
 from web.exposure import check_exposure
 from web.gateway import gateway
 from web.headers import install_outcome_headers
+from web.landing import landing
 from web.leaks import leaks
 from web.logs import configure_logging, install_request_logging
 from web.oauth import oauth
@@ -47,6 +48,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     guards.install(app)  # before the routes: it bounds their <int:...> ids
     install_request_logging(app)
     install_outcome_headers(app)
-    for blueprint in (api, gateway, leaks, ops, console, portal, oauth, wellknown):
+    for blueprint in (api, gateway, leaks, ops, console, portal, oauth, wellknown, landing):
         app.register_blueprint(blueprint)
     return app

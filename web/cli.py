@@ -8,10 +8,12 @@ from keystore import serialize
 from keystore.cli import KeywardGroup, pass_context, register
 from keystore.cli.base import CliContext
 from keystore.redaction import install_scrubbing
+from keystore.services import admins
 from keystore.services.bootstrap import bootstrap_admin
 from rotation.cli import repo_group
 from scanner.cli import scan
 from web.exposure import refuse_open_gateway
+from web.landing import first_steps
 from web.serve import serve
 
 
@@ -61,6 +63,8 @@ def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, th
         f"{ctx.engine.url.render_as_string(hide_password=True)})",
         err=True,
     )
+    for line in _next_steps(ctx, host=host, port=port):
+        click.echo(line, err=True)
     serve(
         settings,
         host=host,
@@ -68,6 +72,16 @@ def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, th
         workers=workers or (1 if settings.embedded else 2),
         threads=threads,
     )
+
+
+def _next_steps(ctx: CliContext, *, host: str, port: int) -> list[str]:
+    """Where to sign in, and first how to create an admin who can."""
+    # A wildcard bind is reached on the loopback address from the same machine.
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    console_url = f"http://{f'[{shown}]' if ':' in shown else shown}:{port}/console/login"
+    with ctx.session() as session:
+        ready = admins.anyone_can_sign_in(session)
+    return [f"Console: sign in at {console_url}"] if ready else first_steps(console_url)
 
 
 @main.command("bootstrap")

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from flask import redirect, render_template, request
 
 from keystore import passwords
-from keystore.services import sign_in_throttle
+from keystore.services import admins, sign_in_throttle
 from web import browser_session
 from web.addresses import client_address
+from web.landing import first_steps
 from web.runtime import runtime
 
 WRONG = "wrong email or password"
@@ -26,7 +27,7 @@ def sign_in_page(*, surface: str, kind: str, authenticate: Callable, success: Ca
     """GET shows the form; POST signs in as ``kind`` and redirects to ``success()``."""
     template = f"{surface}/sign_in.html"
     if request.method == "GET":
-        return render_template(template, errors={}, email="")
+        return render_template(template, errors={}, email="", first_steps=_first_steps(surface))
     email = _field("email", MAX_EMAIL_LENGTH).strip()
     password = _field("password", passwords.MAX_LENGTH)
     rt = runtime()
@@ -46,6 +47,19 @@ def sign_in_page(*, surface: str, kind: str, authenticate: Callable, success: Ca
     if person is None:
         return render_template(template, errors={"password": WRONG}, email=email), 401
     return redirect(success())
+
+
+def _first_steps(surface: str) -> list[str]:
+    """On the console's sign-in page of a fresh install: how to make the first admin.
+
+    It tells a stranger only that nobody can sign in yet, which a fresh install is anyway.
+    """
+    if surface != "console":
+        return []
+    with runtime().unit_of_work() as db:
+        if admins.anyone_can_sign_in(db):
+            return []
+    return first_steps(request.base_url)
 
 
 def _field(name: str, limit: int) -> str:

@@ -21,6 +21,12 @@ def list_admins(session: Session, *, page: PageRequest | None = None) -> Page:
     return fetch_page(session, select(Admin), (SortKey(Admin.email), SortKey(Admin.id)), page)
 
 
+def anyone_can_sign_in(session: Session) -> bool:
+    """Whether any admin has a console password yet (a fresh install has none)."""
+    query = select(Admin.id).where(Admin.password_hash.is_not(None)).limit(1)
+    return session.scalar(query) is not None
+
+
 def leak_recipients(session: Session) -> list[Admin]:
     """Admins who asked to receive leak notifications."""
     return list(
