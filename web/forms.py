@@ -8,6 +8,7 @@ from flask import request
 from sqlalchemy.orm import Session
 
 from keystore.errors import KeywardError
+from keystore.services.clients import LIMIT_FIELDS
 from web.runtime import runtime
 
 GENERAL = "form"
@@ -57,6 +58,11 @@ def optional_int(name: str) -> int | str | None:
         return None
     # isascii: str.isdigit() also accepts digits int() refuses ("²").
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 20 else raw
+
+
+def limits() -> dict:
+    """A form's rate limit and quotas (blank: none) for the services' ``apply_limits``."""
+    return {name: optional_int(name) for name in LIMIT_FIELDS}
 
 
 def posted(name: str, default=""):

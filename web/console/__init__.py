@@ -47,12 +47,15 @@ def _error_page(exc: KeywardError):
 
 # The views register themselves on the blueprint.
 from web.console import (  # noqa: E402,F401
+    admin_views,
     audit_views,
     auth_views,
+    catalogue_views,
     client_views,
     incident_views,
     invitation_views,
     key_views,
+    repository_views,
     role_views,
     sign_in_views,
     usage_views,

@@ -6,12 +6,13 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import catalogue, keys, roles
 from keystore.services import clients as clients_service
+from keystore.services.clients import LIMIT_FIELDS
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.console import actor, caller, console
-from web.forms import FormErrors, chosen, run_form, text
+from web.forms import FormErrors, chosen, limits, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "contact_email", "role", "environments", "projects")
+FIELDS = ("name", "description", "contact_email", "role", "environments", "projects", *LIMIT_FIELDS)
 
 
 @console.get("/clients")
@@ -102,6 +103,7 @@ def _save(session, *, client_id: int | None):
         "role": text("role") or None,
         "environments": chosen("environments"),
         "projects": chosen("projects"),
+        "limits": limits(),
     }
     if client_id is None:
         return clients_service.create_client(session, actor=actor(), caller=caller(), **values)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 
 from keystore.services import clients, keys
+from keystore.services.clients import LIMIT_FIELDS
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.console import actor, caller, console
 from web.console.usage_views import flush_usage, key_chart
-from web.forms import FormErrors, run_form
+from web.forms import FormErrors, limits, run_form
 from web.key_actions import KEY_FIELDS, change_state, issue_from_form, regenerate_from_form
 from web.runtime import runtime
 from web.token_page import see_once, show_once
@@ -58,6 +59,19 @@ def key_state(key_id: int, change: str):
         return change_state(session, actor=actor(), caller=caller(), key_id=key_id, change=change)
 
     _, errors = run_form(work)
+    if errors:
+        return _key_page(key_id, errors=errors)
+    return redirect(url_for("console.key_show", key_id=key_id))
+
+
+@console.post("/keys/<int:key_id>/limits")
+def key_limits(key_id: int):
+    def work(session):
+        return keys.update_key(
+            session, actor=actor(), caller=caller(), key_id=key_id, limits=limits()
+        )
+
+    _, errors = run_form(work, fields=LIMIT_FIELDS)
     if errors:
         return _key_page(key_id, errors=errors)
     return redirect(url_for("console.key_show", key_id=key_id))

@@ -11,7 +11,7 @@ from web.console import actor, caller, console
 from web.forms import FormErrors, chosen, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "endpoints")
+FIELDS = ("name", "description", "endpoints", "leak_action")
 
 
 @console.get("/roles")
@@ -66,6 +66,7 @@ def _save(session, *, role_id: int | None):
         "name": text("name"),
         "description": text("description"),
         "endpoints": chosen("endpoints"),
+        "leak_action": text("leak_action") or None,
     }
     if role_id is None:
         return roles.create_role(session, actor=actor(), caller=caller(), **values)

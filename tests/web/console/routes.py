@@ -19,6 +19,8 @@ class Ids:
     webhook_id: int = 1
     issuer_id: int = 1
     view_id: str = "A" * 32
+    repo_id: int = 1
+    run_id: int = 1
 
 
 def routes(app, method: str) -> list[Rule]:

@@ -1,5 +1,6 @@
 """Every console page renders; forms put a refusal next to its field and change nothing."""
 
+import dataclasses
 import html
 import re
 
@@ -7,7 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from keystore.decision import Request, decide
-from keystore.models import ApiKey, AuditEvent, Client, OneTimeView, Role
+from keystore.models import (
+    ApiKey,
+    AuditEvent,
+    Client,
+    OneTimeView,
+    Role,
+    ScanRun,
+    WatchedRepository,
+)
 from keystore.services import audit
 from rotation.intake import Report, record_reports
 from tests.web.console.conftest import Browser
@@ -29,8 +38,14 @@ def ids(session, settings, world, issue) -> Ids:
         origin="github",
         reports=[Report(token=token, url="https://github.com/o/r/blob/x/a.py", source="content")],
     )
+    repo = WatchedRepository(url="https://github.com/acme/app.git")
+    session.add(repo)
     session.flush()
-    return Ids(world.client.id, world.role.id, key.id, intake.incident_ids[0])
+    run = ScanRun(repository_id=repo.id, trigger="manual")
+    session.add(run)
+    session.flush()
+    ids = Ids(world.client.id, world.role.id, key.id, intake.incident_ids[0])
+    return dataclasses.replace(ids, repo_id=repo.id, run_id=run.id)
 
 
 def test_every_console_page_renders(app, console, ids):
