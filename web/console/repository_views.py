@@ -51,12 +51,21 @@ def repository_show(repo_id: int):
         return render_template("console/repository.html", repo=repo, runs=runs, errors={})
 
 
-@console.post("/repositories/<int:repo_id>/<any(pause, resume):change>")
-def repository_switch(repo_id: int, change: str):
+@console.post("/repositories/<int:repo_id>/pause")
+def repository_pause(repo_id: int):
+    return _switch(repo_id, enabled=False)
+
+
+@console.post("/repositories/<int:repo_id>/resume")
+def repository_resume(repo_id: int):
+    return _switch(repo_id, enabled=True)
+
+
+def _switch(repo_id: int, *, enabled: bool):
     settings = runtime().settings
     _, errors = run_form(
         lambda session: repositories.update_repository(
-            session, settings, actor=actor(), repo_id=repo_id, enabled=change == "resume"
+            session, settings, actor=actor(), repo_id=repo_id, enabled=enabled
         )
     )
     if errors:
