@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import ID, CliContext, pass_context
+from keystore.cli.base import ID, CliContext, Group, pass_context
 from keystore.models import INCIDENT_STATES
 from keystore.services import incidents
 
 
-@click.group("incident")
+@click.group("incident", cls=Group)
 def incident_group() -> None:
     """Leak incidents (one per leaked token)."""
 
@@ -20,6 +20,7 @@ def incident_group() -> None:
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @pass_context
 def incident_list(ctx: CliContext, state: str | None, limit: int) -> None:
+    """List leak incidents, newest first."""
     with ctx.session() as session:
         rows = [
             serialize.incident(i)

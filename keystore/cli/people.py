@@ -7,11 +7,11 @@ import sys
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, yes_no
+from keystore.cli.base import CliContext, Group, confirmation, pass_context, yes_no
 from keystore.services import admins
 
 
-@click.group("admin")
+@click.group("admin", cls=Group)
 def admin_group() -> None:
     """Workspace admins (they receive leak notifications)."""
 
@@ -19,6 +19,7 @@ def admin_group() -> None:
 @admin_group.command("list")
 @pass_context
 def admin_list(ctx: CliContext) -> None:
+    """List the workspace admins."""
     with ctx.session() as session:
         rows = [serialize.admin(a) for a in admins.list_admins(session)]
     ctx.emit(
@@ -37,6 +38,7 @@ def admin_list(ctx: CliContext) -> None:
 @click.option("--no-notify", is_flag=True, help="Do not send leak notifications.")
 @pass_context
 def admin_add(ctx: CliContext, name: str, email: str, no_notify: bool) -> None:
+    """Add a workspace admin (leak emails go to admins)."""
     with ctx.session() as session:
         data = serialize.admin(
             admins.create_admin(
@@ -51,6 +53,7 @@ def admin_add(ctx: CliContext, name: str, email: str, no_notify: bool) -> None:
 @click.option("--on/--off", "notify", required=True)
 @pass_context
 def admin_notify(ctx: CliContext, email: str, notify: bool) -> None:
+    """Turn an admin's leak emails on or off."""
     with ctx.session() as session:
         data = serialize.admin(
             admins.set_notifications(session, actor=ctx.actor, email=email, notify_leaks=notify)
@@ -60,9 +63,10 @@ def admin_notify(ctx: CliContext, email: str, notify: bool) -> None:
 
 @admin_group.command("remove")
 @click.argument("email")
-@click.confirmation_option(prompt="Remove this admin?")
+@confirmation("Remove this admin?")
 @pass_context
 def admin_remove(ctx: CliContext, email: str) -> None:
+    """Remove an admin; their console sessions end at once."""
     with ctx.session() as session:
         admins.delete_admin(session, actor=ctx.actor, email=email)
     ctx.emit({"removed": email}, f"admin {email} removed")
