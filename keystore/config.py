@@ -52,6 +52,8 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     # /v1/auth also takes the credential from this header ("" turns it off).
     api_key_header: str = "X-API-Key"
+    # A Celery worker's own Prometheus port (the sum of its pool's processes); None: none.
+    worker_metrics_port: int | None = None
     # Leak response
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -119,6 +121,7 @@ class Settings:
             "gateway_open": _bool(env, "KEYWARD_GATEWAY_OPEN", False),
             "metrics_token": env.get("KEYWARD_METRICS_TOKEN") or None,
             "api_key_header": env.get("KEYWARD_API_KEY_HEADER", "X-API-Key").strip(),
+            "worker_metrics_port": _int(env, "KEYWARD_WORKER_METRICS_PORT", 0) or None,
             **_leak_settings(env),
             **_scan_settings(env),
             "github_keys_url": env.get("KEYWARD_GITHUB_KEYS_URL") or GITHUB_PARTNER_KEYS_URL,
@@ -161,6 +164,8 @@ class Settings:
             raise ConfigError("KEYWARD_API_KEY_HEADER must be a header name (letters, digits, -)")
         if self.api_key_header.lower() in _RESERVED_HEADERS:
             raise ConfigError(f"KEYWARD_API_KEY_HEADER cannot be {self.api_key_header}")
+        if self.worker_metrics_port is not None and not 1 <= self.worker_metrics_port <= 65535:
+            raise ConfigError("KEYWARD_WORKER_METRICS_PORT must be a port number (1-65535)")
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:
