@@ -23,8 +23,6 @@ from keystore.config import Settings
 from keystore.errors import KeywardError, ValidationError
 from web.auth import bearer_credential
 
-AUTH_PATH = "/v1/auth"
-
 
 class AmbiguousRequest(KeywardError):
     status = 400
