@@ -117,7 +117,15 @@ def test_every_gunicorn_line_is_json_access_log_included(services):
 
 def test_every_worker_and_beat_line_is_json_and_task_lines_name_the_task(services):
     tmp, env = services
-    environment = service_env(env)
+    metrics_port = free_port()
+    (tmp / "metrics-worker").mkdir()
+    environment = service_env(
+        {
+            **env,
+            "KEYWARD_WORKER_METRICS_PORT": str(metrics_port),
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics-worker"),
+        }
+    )
     worker = Service(
         "worker",
         [
@@ -129,7 +137,7 @@ def test_every_worker_and_beat_line_is_json_and_task_lines_name_the_task(service
             "--queues",
             "leaks",
             "--concurrency",
-            "1",
+            "2",
             "--loglevel",
             "INFO",
             "--hostname",
@@ -146,6 +154,9 @@ def test_every_worker_and_beat_line_is_json_and_task_lines_name_the_task(service
         )
         sent = make_celery(settings).send_task("keyward.sweep_incidents", queue="leaks")
         wait_until(lambda: "succeeded" in worker.output(), timeout=60, what="the task to run")
+        # The worker is its own scrape target: its pool's leak-response metrics.
+        scraped = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert "keyward_leak_receipt_to_action_seconds_count" in scraped
     finally:
         output = stopped(worker)
     records = json_records(output)
