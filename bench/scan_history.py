@@ -271,49 +271,44 @@ def main() -> None:
     planted = plant_tokens(repo, args.tokens)
     git(repo, "gc", "--auto", "--quiet")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    reports = {"keyward": workdir / "keyward.json"}
-    commands = {
-        "keyward": keyward_command(
-            repo, HERE.parent, "--format", "json", "--output", str(reports["keyward"])
-        ),
-        "git cat-file --batch-all-objects --batch": floor_command(repo),
-    }
+    checkouts = {"keyward": HERE.parent}
     if args.compare:
-        reports["keyward (compared)"] = workdir / "compared.json"
-        commands["keyward (compared)"] = keyward_command(
-            repo, args.compare, "--format", "json", "--output", str(reports["keyward (compared)"])
-        )
+        checkouts["keyward (compared)"] = args.compare
+    reports, commands = {}, {}
+    for name, checkout in checkouts.items():
+        reports[name] = workdir / f"{name.replace(' ', '-')}.json"
+        output = ["--format", "json", "--output", str(reports[name])]
+        commands[name] = keyward_command(repo, checkout, *output)
+    commands[FLOOR] = floor_command(repo)
+    for name, checkout in checkouts.items():
+        commands[f"{name} rescan, nothing new"] = rescan_command(repo, workdir, name, checkout)
     tools = peers(args, repo, workdir)
     commands.update((name, command) for name, (command, _) in tools.items())
     timings = Timings()
     for _ in range(args.rounds):
         for name, command in commands.items():
             timings.run(name, command, **quiet)
-    floor = "git cat-file --batch-all-objects --batch"
     print(f"repository: {args.repo} ({len(planted)} tokens planted, with decoys)")
-    print(
-        f"medians of {args.rounds} interleaved rounds; ratios against the floor in the same rounds"
-    )
+    print(f"medians of {args.rounds} interleaved rounds; ratios against the same rounds' floor")
     for name in commands:
-        print(timings.line(name, floor))
+        print(timings.line(name, FLOOR))
         if name in reports:
             print(f"  {keyward_found(reports[name], planted)}")
         elif name in tools:
             misses = "no checksum check; no commit messages"
             print(f"  {summarise(name, planted, tools[name][1]())} ({misses})")
-    print(f"keyward rescan, nothing new: {rescan_time(repo, workdir, HERE.parent):.2f} s")
 
 
-def rescan_time(repo: Path, workdir: Path, checkout: Path) -> float:
-    """A scan that saves its state, then the timed one that finds nothing new since it."""
-    state = workdir / "state.json"
+FLOOR = "git cat-file --batch-all-objects --batch"
+
+
+def rescan_command(repo: Path, workdir: Path, name: str, checkout: Path) -> list[str]:
+    """A scan from a state saved now (by a first scan): it finds nothing new to read."""
+    state = workdir / f"{name.replace(' ', '-')}-state.json"
     state.unlink(missing_ok=True)
     command = keyward_command(repo, checkout, "--state", str(state), "--format", "json")
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    subprocess.run(command, check=False, **quiet)
-    timings = Timings()
-    timings.run("rescan", command, **quiet)
-    return timings.median("rescan")
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return command
 
 
 if __name__ == "__main__":
