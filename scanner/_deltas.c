@@ -18,10 +18,8 @@
 #include <Python.h>
 #include <string.h>
 
-#define MAX_NEEDLES 64
-
 typedef struct {
-    Py_buffer views[MAX_NEEDLES];
+    Py_buffer *views;
     Py_ssize_t count;
     Py_ssize_t longest;
     unsigned char first[256];
@@ -203,9 +201,15 @@ static int read_needles(PyObject *sequence, Needles *needles)
     if (items == NULL)
         return -1;
     Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
-    if (count < 1 || count > MAX_NEEDLES) {
-        PyErr_SetString(PyExc_ValueError, "between 1 and 64 needles are needed");
+    if (count < 1) {
+        PyErr_SetString(PyExc_ValueError, "at least one needle is needed");
         Py_DECREF(items);
+        return -1;
+    }
+    needles->views = PyMem_Calloc(count, sizeof(Py_buffer));
+    if (needles->views == NULL) {
+        Py_DECREF(items);
+        PyErr_NoMemory();
         return -1;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
@@ -235,6 +239,7 @@ static void release_needles(Needles *needles)
 {
     for (Py_ssize_t i = 0; i < needles->count; i++)
         PyBuffer_Release(&needles->views[i]);
+    PyMem_Free(needles->views);
 }
 
 /* The base's needle offsets as a C array (ascending, as resolve returns them). */

@@ -212,3 +212,12 @@ def test_a_delta_that_does_not_apply_is_a_value_error(delta, why):
 def test_bad_arguments_are_refused(needles, offsets):
     with pytest.raises((ValueError, TypeError)):
         _deltas.resolve(b"abcd", encode_delta(4, [("copy", 0, 4)]), needles, offsets)
+
+
+def test_a_hundred_prefixes_are_searched_as_one():
+    matcher = TokenMatcher([f"p{number:02d}" for number in range(100)])
+    token = make_token("p42").encode()
+    base = b"x = 1\n" * 50
+    ops = [("copy", 0, 96), ("insert", b"KEY=" + token + b"\n"), ("copy", 96, 204)]
+    target, offsets = assert_like_a_full_search(base, ops, matcher)
+    assert [found for _, found in matcher.matches_at(target, offsets)] == [token.decode()]
