@@ -21,6 +21,8 @@ from tests.scanner.conftest import make_token
 from tests.scanner.deltacheck import DeltaCheck
 from tests.scanner.test_history import LAYOUTS, arrange
 
+pytestmark = pytest.mark.usefixtures("compiled_deltas")
+
 # The layouts whose packs the scanner reads itself, resolving deltas.
 PACKED = ("packed", "ref_deltas", "packed_and_loose")
 

@@ -17,13 +17,12 @@ from scanner import packread
 from scanner.matcher import TokenMatcher
 from tests.scanner.conftest import decoy, make_token
 
-_deltas = packread._deltas
+# Installed with a C compiler (as in CI) the scanner must use it: see the fixture.
+pytestmark = pytest.mark.usefixtures("compiled_deltas")
 
 
-def test_the_compiled_delta_search_is_built():
-    # Installed with a C compiler (as here and in CI) the scanner must use it; the
-    # tests below would otherwise test nothing.
-    assert _deltas is not None
+def test_the_scanner_uses_the_compiled_delta_search(compiled_deltas):
+    assert packread._deltas is compiled_deltas
 
 
 def encode_size(size: int) -> bytes:
@@ -62,7 +61,7 @@ def encode_delta(base_size: int, ops: list) -> bytes:
 
 def resolve(base: bytes, ops: list, matcher: TokenMatcher, base_offsets=None):
     offsets = matcher.needle_offsets(base) if base_offsets is None else base_offsets
-    return _deltas.resolve(base, encode_delta(len(base), ops), matcher.needles, offsets)
+    return packread._deltas.resolve(base, encode_delta(len(base), ops), matcher.needles, offsets)
 
 
 def assert_like_a_full_search(base: bytes, ops: list, matcher: TokenMatcher, base_offsets=None):
@@ -201,7 +200,7 @@ def test_random_delta_chains_agree_with_a_full_search(prefixes):
 )
 def test_a_delta_that_does_not_apply_is_a_value_error(delta, why):
     with pytest.raises(ValueError, match="does not apply"):
-        _deltas.resolve(b"abc", delta, (b"kw_",), [])
+        packread._deltas.resolve(b"abc", delta, (b"kw_",), [])
 
 
 @pytest.mark.parametrize(
@@ -211,7 +210,7 @@ def test_a_delta_that_does_not_apply_is_a_value_error(delta, why):
 )
 def test_bad_arguments_are_refused(needles, offsets):
     with pytest.raises((ValueError, TypeError)):
-        _deltas.resolve(b"abcd", encode_delta(4, [("copy", 0, 4)]), needles, offsets)
+        packread._deltas.resolve(b"abcd", encode_delta(4, [("copy", 0, 4)]), needles, offsets)
 
 
 def test_a_hundred_prefixes_are_searched_as_one():
