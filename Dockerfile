@@ -5,7 +5,7 @@ WORKDIR /app
 # git: the repository scanner reads history with it.
 RUN apt-get update && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY deploy/constraints.txt ./deploy/constraints.txt
 COPY keystore ./keystore
 COPY scanner ./scanner
