@@ -21,10 +21,10 @@ from keystore import tokens
 from keystore.config import Settings
 from keystore.db import transaction
 from keystore.models import ApiKey, Incident, KeyToken, Occurrence
-from keystore.services.leaks import refuse_reported
 from rotation import dispatch
 from rotation.context import TaskContext
 from rotation.metrics import REFUSED, REPORTS
+from rotation.policy import refuse_reported
 
 IN_CHUNK = 500
 PUBLIC_SOURCE = "public_revocation"
@@ -75,9 +75,7 @@ def receive_public(sessions: sessionmaker[Session], settings: Settings, credenti
         return
     with transaction(sessions) as session:
         ids = store_public(session, entries)
-    from rotation import tasks  # the tasks module imports this one
-
-    dispatch.enqueue(tasks.match_public_reports, ids)
+    dispatch.enqueue_public_match(ids)
 
 
 def finish_public(ctx: TaskContext, occurrence_ids: list[int] | None) -> int:

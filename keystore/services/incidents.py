@@ -1,13 +1,13 @@
-"""Leak incidents on the store: read them, find the stuck ones, hand out a replacement once.
+"""Leak incidents on the store: read them, hand out a replacement once.
 
 Recording reports (the intake) lives in :mod:`rotation.intake`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keystore import sealing
@@ -42,33 +42,6 @@ def list_incidents(
     if before_id is not None:
         query = query.where(Incident.id < before_id)
     return list(session.scalars(query.limit(max(1, min(limit, 500)))))
-
-
-def stuck_incidents(
-    session: Session, *, older_than: timedelta, now: datetime | None = None, limit: int = 500
-) -> list[int]:
-    """Open incidents no task holds (for the sweeper).
-
-    Either never claimed and untouched for ``older_than`` (the enqueue after the commit
-    did not happen), or their step lease ran out (the task was lost, gave up its retries,
-    or could not be sent).  A live lease means a task is pending: the sweeper leaves it.
-    """
-    now = now or datetime.now(UTC)
-    cutoff = now - older_than
-    return list(
-        session.scalars(
-            select(Incident.id)
-            .where(
-                Incident.state != "notified",
-                or_(
-                    and_(Incident.next_attempt_at.is_(None), Incident.updated_at < cutoff),
-                    Incident.next_attempt_at <= now,
-                ),
-            )
-            .order_by(Incident.id)
-            .limit(limit)
-        )
-    )
 
 
 def pick_up_replacement(

@@ -24,8 +24,9 @@ from keystore.models import (
     Role,
 )
 from keystore.models.catalogue import role_endpoints
-from keystore.services import clients, keys, leaks, roles
+from keystore.services import clients, keys, roles
 from keystore.services.bootstrap import ADMIN_ROLE
+from rotation import policy
 from rotation.intake import Report, record_reports
 from tests.keystore.test_cli import cli
 from tests.web.console.conftest import make_portal_user
@@ -350,7 +351,7 @@ def test_an_incidents_writer_cannot_pick_up_the_admin_replacement_token(
     roles.update_role(session, actor=ACTOR, ref=root.role_id, leak_action="regenerate")
     intake = record_reports(session, settings, origin="manual", reports=[Report(token=admin_token)])
     (incident_id,) = intake.incident_ids
-    leaks.act(session, settings, session.get(Incident, incident_id))
+    policy.act(session, settings, session.get(Incident, incident_id))
     session.flush()
     _, token = delegate("responder", ["keyward.incidents.write", "keyward.incidents.read"])
     before = snapshot(session)
