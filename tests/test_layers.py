@@ -51,9 +51,7 @@ def test_celery_is_confined_to_the_task_layer():
     """Services stay plain functions: only the tasks, the Celery app and its entry import Celery."""
     allowed = {"tasks.py", "celery_app.py", "worker.py", "broker.py"}
     users = {
-        path.name
-        for path in modules("rotation")
-        if imported_packages(path) & {"celery", "kombu"}
+        path.name for path in modules("rotation") if imported_packages(path) & {"celery", "kombu"}
     }
     assert users <= allowed
 

@@ -14,9 +14,9 @@ from keystore.db import make_engine, make_session_factory, transaction
 from keystore.errors import ConflictError, ForbiddenError, ValidationError
 from keystore.models import ApiKey, Client, Endpoint, Incident, Role
 from keystore.privileges import EVERYTHING, OPERATOR, Caller, Grants
-from keystore.services import admins, catalogue, clients, incidents, keys, roles
+from keystore.services import admins, catalogue, clients, keys, roles
 from keystore.services.bootstrap import ADMIN_ROLE, bootstrap_admin
-from rotation import policy
+from rotation import incidents, policy
 from rotation.intake import Report, record_reports
 from tests.databases import recreate_database
 from tests.worlds import ACTOR
