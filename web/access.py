@@ -57,7 +57,9 @@ def check(rt: Runtime, *, surface: str, credential: str | None, request: Request
 
 def _decide(rt: Runtime, credential: str, request: Request) -> Decision:
     with rt.read_sessions() as session:
-        return decide(session, rt.settings, credential=credential, request=request)
+        return decide(
+            session, rt.settings, credential=credential, request=request, cache=rt.decision_cache
+        )
 
 
 def _limit(rt: Runtime, decision: Decision) -> Outcome:

@@ -111,7 +111,7 @@ def _endpoint_from_original_request(rt) -> str | None:
         )
     method = request.headers.get("X-Original-Method", "GET")
     with rt.read_sessions() as session:
-        return match_endpoint(session, method=method, uri=uri)
+        return match_endpoint(session, method=method, uri=uri, cache=rt.decision_cache)
 
 
 def _verdict(outcome: Outcome) -> dict:
