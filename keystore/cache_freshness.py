@@ -98,10 +98,14 @@ class PostgresListener:
             try:
                 self._listen()
             except (psycopg.Error, OSError) as exc:
-                # A connection that was working is retried at once; a failing one less often.
+                # A connection that was working is retried at once; a failing one less often
+                # (and logged once a minute or so, not on every attempt).
                 failures = 0 if self._listening else failures + 1
                 self._listening = False
-                log.warning("decision cache: listener lost (%s); deciding from the database", exc)
+                if failures % 30 in (0, 1):
+                    log.warning(
+                        "decision cache: not listening (%s); deciding from the database", exc
+                    )
             time.sleep(self.reconnect_seconds[min(failures, len(self.reconnect_seconds) - 1)])
 
     def _listen(self) -> None:
