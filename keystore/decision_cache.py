@@ -21,8 +21,8 @@ Correctness rests on three rules:
   the database decides every request until it has resynchronised, and the
   cache starts empty then.
 * **A fill never outlives the change it raced.**  Each entry is stored under
-  the generation read *before* its database read; an entry read under an older
-  generation is dropped rather than stored.
+  the generation read *before* its database read, and only entries of the
+  current generation are ever read.
 
 Only facts are cached, never verdicts: expiry, grace periods and JWT ``exp``
 are judged against the clock on every request, and signatures and ``jti``
@@ -76,9 +76,10 @@ class DecisionCache:
         self.freshness = freshness
         self._max_entries = max_entries
         self._lock = threading.Lock()
-        self._entries: dict[Hashable, object] = {}
         self._local = 0  # bumped by this process's own writes
-        self._filled_under: tuple[int, int] | None = None
+        # The generation the entries were read under, with them: replaced as one, so a
+        # reader never pairs one generation with another's entries.
+        self._table: tuple[tuple[int, int] | None, dict[Hashable, object]] = (None, {})
         _LIVE.add(self)
 
     def get(self, session: Session, key: Hashable, load: Callable[[], T]) -> T:
@@ -87,8 +88,9 @@ class DecisionCache:
         if source is None:
             return load()
         generation = (source, self._local)
-        if self._filled_under == generation:
-            found = self._entries.get(key, _MISSING)
+        filled_under, entries = self._table
+        if filled_under == generation:
+            found = entries.get(key, _MISSING)
             if found is not _MISSING:
                 return found
         value = load()
@@ -99,23 +101,23 @@ class DecisionCache:
         """Forget everything: this process has just changed (or is changing) the facts."""
         with self._lock:
             self._local += 1
-            self._entries = {}
-            self._filled_under = None
+            self._table = (None, {})
 
     def _store(self, key: Hashable, value: object, generation: tuple[int, int]) -> None:
         with self._lock:
             if generation[1] != self._local:
                 return  # a change of ours started after the read: the value may be old
-            if self._filled_under != generation:
-                if self._filled_under is not None and self._filled_under[0] > generation[0]:
-                    return  # read before a change we already heard of
-                self._entries, self._filled_under = {}, generation
-            if len(self._entries) >= self._max_entries:
-                del self._entries[next(iter(self._entries))]
-            self._entries[key] = value
+            filled_under, entries = self._table
+            if filled_under != generation:
+                # Entries of another generation are never read again: only this one's are.
+                entries = {}
+                self._table = (generation, entries)
+            if len(entries) >= self._max_entries:
+                del entries[next(iter(entries))]
+            entries[key] = value
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._table[1])
 
 
 def cached(
