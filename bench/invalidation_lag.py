@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -70,8 +70,7 @@ def _trial(port, env, admin_token, key_id, token, gateway_headers, surface):
 
 def _change(port: int, env: dict, admin_token: str, key_id: int, surface: str) -> float:
     if surface == "cli":
-        keyward = Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "keyward"
-        command = [str(keyward) if keyward.exists() else "keyward", "key", "revoke", str(key_id)]
+        command = [str(Path(sys.executable).with_name("keyward")), "key", "revoke", str(key_id)]
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=60)
         return time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)

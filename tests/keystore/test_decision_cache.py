@@ -16,6 +16,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from keystore import cache_freshness
 from keystore.cache_freshness import PostgresListener, make_decision_cache
 from keystore.db import make_engine, make_read_session_factory, make_session_factory, transaction
 from keystore.decision import Request, decide
@@ -269,3 +270,17 @@ def test_a_lost_listener_means_deciding_from_the_database_until_resynchronised(
     assert deployment.decide(cache).reason == "key_inactive"
     _raw(deployment, "UPDATE api_keys SET state = 'active'")
     refused_within(deployment, cache, "allowed")
+
+
+def test_a_late_heartbeat_means_deciding_from_the_database(postgres_deployment, monkeypatch):
+    deployment = postgres_deployment
+    cache = make_decision_cache(deployment.settings)
+    ready(cache, deployment.engine)
+    assert deployment.decide(cache).allowed
+    # Every heartbeat counts as late: the listener may be connected, but is not trusted.
+    monkeypatch.setattr(cache_freshness, "STALE_AFTER_SECONDS", -1.0)
+    assert cache.freshness.generation() is None
+    statements = reads(deployment.engine)
+    assert deployment.decide(cache).allowed
+    assert deployment.decide(cache).allowed
+    assert len(statements) == 2
