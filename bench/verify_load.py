@@ -109,7 +109,8 @@ def run(tmp: Path, database_url: str, args) -> None:
         for _ in range(args.rounds):
             for name, (server, path, script) in targets.items():
                 figures[name].append(_load(server, path, script, args))
-        _report(figures)
+        if args.rounds:  # --rounds 0: the invalidation lag only
+            _report(figures)
         lag_env = service_env({**settings, "KEYWARD_WORKERS": "3"})
         three = _gunicorn(servers, tmp, "keyward3", "web:create_app()", settings, 3)
         lags, violations = invalidation_lag.measure(
