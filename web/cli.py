@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "The endpoint catalogue that roles grant from.",
     ),
     "env": ("keystore.cli.catalogue:env_group", "Environments (dev, test, prod, ...)."),
-    "incident": ("keystore.cli.incidents:incident_group", "Leak incidents (one per leaked token)."),
+    "incident": ("rotation.cli:incident_group", "Leak incidents (one per leaked token)."),
     "issuer": (
         "keystore.cli.auth_methods:issuer_group",
         "Trusted OpenID Connect issuers.",
