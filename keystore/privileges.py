@@ -35,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from keystore.errors import ConflictError, ForbiddenError, UnavailableError
-from keystore.models import ApiKey, Client, Endpoint
+from keystore.models import Admin, ApiKey, Client, Endpoint
 from keystore.models.catalogue import role_endpoints
 from keystore.models.clients import client_environments
 
@@ -224,6 +224,23 @@ class LastAdminGuard:
             self._savepoint.commit()
         else:
             self._savepoint.rollback()
+
+
+def require_another_console_admin(session: Session, caller: Caller, person_id: int) -> None:
+    """The console's last ``admin`` person is never demoted or removed (409 ``last_admin``):
+    nobody could manage people or settings in the console any more.  Serialised like the
+    clients' rule; the CLI's operator may force it (``--force-last-admin``)."""
+    if caller.force:
+        return
+    _serialise(session)
+    others = session.scalar(
+        select(func.count(Admin.id)).where(Admin.role == "admin", Admin.id != person_id)
+    )
+    if not others:
+        raise ConflictError(
+            "this is the last console admin: make another person an admin first",
+            reason="last_admin",
+        )
 
 
 def _serialise(session: Session) -> None:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import serialize, validate
+from keystore import key_age, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.privileges import OPERATOR, Caller, Grants, require_endpoints, require_within
@@ -89,6 +89,7 @@ def create_environment(
     name: str,
     allows_dev_only: bool = False,
     leak_action: str = "revoke",
+    max_key_age_days: int | None = None,
 ) -> Environment:
     """Declare an environment; its tag becomes part of every token issued in it."""
     if not isinstance(tag, str) or not is_valid_env_tag(tag):
@@ -100,6 +101,7 @@ def create_environment(
         name=validate.name(name),
         allows_dev_only=bool(allows_dev_only),
         leak_action=validate.choice(leak_action, LEAK_ACTIONS, field="leak_action"),
+        max_key_age_days=key_age.check_days(max_key_age_days),
     )
     session.add(env)
     session.flush()
@@ -113,6 +115,46 @@ def create_environment(
         after=serialize.environment(env),
     )
     return env
+
+
+def update_environment(session: Session, *, actor: str, tag: str, **changes) -> Environment:
+    """Change an environment's name, dev-only rule, leak action or maximum key age.
+
+    Applies from the next request on: a shorter maximum age expires the keys already
+    older than it at once (the decision judges age at request time).  The tag is part
+    of every token issued in the environment, so it never changes.
+    """
+    env = get_environment(session, tag)
+    before = serialize.environment(env)
+    checks = {
+        "name": validate.name,
+        "allows_dev_only": _boolean,
+        "leak_action": lambda v: validate.choice(v, LEAK_ACTIONS, field="leak_action"),
+        "max_key_age_days": key_age.check_days,
+    }
+    unknown = sorted(set(changes) - set(checks))
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    for field, value in changes.items():
+        setattr(env, field, checks[field](value))
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="environment.update",
+        object_type="environment",
+        object_id=env.id,
+        summary=env.tag,
+        before=before,
+        after=serialize.environment(env),
+    )
+    return env
+
+
+def _boolean(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("allows_dev_only must be true or false", field="allows_dev_only")
+    return value
 
 
 def list_projects(session: Session) -> list[Project]:

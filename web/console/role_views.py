@@ -8,6 +8,7 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import catalogue, roles
 from web.console import actor, caller, console
+from web.console.permissions import needs
 from web.forms import FormErrors, chosen, run_form, text
 from web.runtime import runtime
 
@@ -15,22 +16,26 @@ FIELDS = ("name", "description", "endpoints")
 
 
 @console.get("/roles")
+@needs("viewer")
 def roles_list():
     with runtime().unit_of_work() as session:
         return render_template("console/roles.html", roles=roles.list_roles(session))
 
 
 @console.route("/roles/new", methods=["GET", "POST"])
+@needs("admin")
 def role_new():
     return _role_form(role_id=None)
 
 
 @console.route("/roles/<int:role_id>", methods=["GET", "POST"])
+@needs(get="viewer", post="admin")
 def role_edit(role_id: int):
     return _role_form(role_id=role_id)
 
 
 @console.route("/roles/<int:role_id>/delete", methods=["GET", "POST"])
+@needs("admin")
 def role_delete(role_id: int):
     if request.method == "POST":
         with runtime().unit_of_work() as session:
