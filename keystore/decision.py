@@ -35,12 +35,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, exists, func, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
-from keystore import ipnets, tokens
+from keystore import ipnets, key_age, tokens
 from keystore.config import Settings
-from keystore.models import ApiKey, Client, Endpoint, Environment, KeyToken, Project, Role
+from keystore.models import ApiKey, Client, Endpoint, Environment, KeyToken, Project
 from keystore.models.catalogue import role_endpoints
 from keystore.models.clients import client_environments, client_projects
 
@@ -118,7 +118,6 @@ class Request:
 def _facts_statement(where):
     t, k, c = KeyToken.__table__, ApiKey.__table__, Client.__table__
     e, ep, p = Environment.__table__, Endpoint.__table__, Project.__table__
-    r = Role.__table__
     re_, ce, cp = role_endpoints, client_environments, client_projects
     endpoint = bindparam("endpoint")
     return (
@@ -137,10 +136,8 @@ def _facts_statement(where):
             c.c.jwt_version,
             e.c.tag.label("env_tag"),
             e.c.allows_dev_only,
-            # The role's maximum key age overrides the environment's (keystore.key_age).
-            func.coalesce(
-                select(r.c.max_key_age_days).where(r.c.id == c.c.role_id).scalar_subquery(),
-                e.c.max_key_age_days,
+            key_age.max_age_column(
+                role_id=c.c.role_id, environment_days=e.c.max_key_age_days
             ).label("max_key_age_days"),
             exists()
             .where(ce.c.client_id == c.c.id, ce.c.environment_id == k.c.environment_id)

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import func, select
+
 from keystore import validate
-from keystore.models import ApiKey
+from keystore.models import ApiKey, Role
 
 # Ten years: longer is "never", which is what no maximum says.
 MAX_DAYS = 3650
@@ -34,6 +36,12 @@ class KeyAge:
 def max_age_days(*, environment_days: int | None, role_days: int | None) -> int | None:
     """The role's maximum if it sets one, else the environment's."""
     return role_days if role_days is not None else environment_days
+
+
+def max_age_column(*, role_id, environment_days):
+    """The same rule in SQL, for the decision's one query and the reminder scan."""
+    role_days = select(Role.max_key_age_days).where(Role.id == role_id).scalar_subquery()
+    return func.coalesce(role_days, environment_days)
 
 
 def expiry(issued_at: datetime | None, days: int | None) -> datetime | None:
