@@ -59,6 +59,7 @@ from web.console import (  # noqa: E402,F401
     audit_views,
     auth_views,
     client_views,
+    environment_views,
     incident_views,
     invitation_views,
     key_views,

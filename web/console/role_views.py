@@ -9,10 +9,10 @@ from flask import redirect, render_template, request, url_for
 from keystore.services import catalogue, roles
 from web.console import actor, caller, console
 from web.console.permissions import needs
-from web.forms import FormErrors, chosen, run_form, text
+from web.forms import FormErrors, chosen, optional_int, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "endpoints")
+FIELDS = ("name", "description", "endpoints", "max_key_age_days")
 
 
 @console.get("/roles")
@@ -71,6 +71,8 @@ def _save(session, *, role_id: int | None):
         "name": text("name"),
         "description": text("description"),
         "endpoints": chosen("endpoints"),
+        # Empty: the environment's maximum key age applies.
+        "max_key_age_days": optional_int("max_key_age_days"),
     }
     if role_id is None:
         return roles.create_role(session, actor=actor(), caller=caller(), **values)
