@@ -80,7 +80,9 @@ def env_update(ctx: CliContext, tag, name, allow_dev_only, leak_action, max_key_
         changes["max_key_age_days"] = None
     with ctx.session() as session:
         env = serialize.environment(
-            catalogue.update_environment(session, actor=ctx.actor, tag=tag, **changes)
+            catalogue.update_environment(
+                session, actor=ctx.actor, caller=ctx.caller, tag=tag, **changes
+            )
         )
     ctx.emit(
         env, f"environment {env['tag']} updated; max key age: {_days(env['max_key_age_days'])}"

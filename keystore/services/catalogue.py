@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 from keystore import key_age, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project, Role
-from keystore.privileges import OPERATOR, Caller, Grants, require_endpoints, require_within
+from keystore.privileges import (
+    OPERATOR,
+    Caller,
+    Grants,
+    keeping_an_admin,
+    require_endpoints,
+    require_within,
+)
 from keystore.services import audit
 from keystore.tokens import is_valid_env_tag
 
@@ -117,12 +124,15 @@ def create_environment(
     return env
 
 
-def update_environment(session: Session, *, actor: str, tag: str, **changes) -> Environment:
+def update_environment(
+    session: Session, *, actor: str, tag: str, caller: Caller = OPERATOR, **changes
+) -> Environment:
     """Change an environment's name, dev-only rule, leak action or maximum key age.
 
     Applies from the next request on: a shorter maximum age expires the keys already
-    older than it at once (the decision judges age at request time).  The tag is part
-    of every token issued in the environment, so it never changes.
+    older than it at once (the decision judges age at request time), but never the last
+    working full admin's (409 ``last_admin``).  The tag is part of every token issued in
+    the environment, so it never changes.
     """
     env = get_environment(session, tag)
     before = serialize.environment(env)
@@ -135,9 +145,9 @@ def update_environment(session: Session, *, actor: str, tag: str, **changes) -> 
     unknown = sorted(set(changes) - set(checks))
     if unknown:
         raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
-    for field, value in changes.items():
-        setattr(env, field, checks[field](value))
-    session.flush()
+    with keeping_an_admin(session, caller):
+        for field, value in changes.items():
+            setattr(env, field, checks[field](value))
     audit.record(
         session,
         actor=actor,

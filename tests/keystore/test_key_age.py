@@ -5,12 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from keystore import key_age, serialize
+from keystore import key_age, privileges, serialize
 from keystore.decision import Request, decide, judge, load_facts
-from keystore.errors import ValidationError
+from keystore.errors import ConflictError, ValidationError
 from keystore.jwt_access import issue_jwt
 from keystore.models import AuditEvent, KeyToken
 from keystore.services import catalogue, keys, roles
+from keystore.services.bootstrap import bootstrap_admin
 from tests.worlds import ACTOR
 
 LIST = Request(endpoint="orders.list", environment="prod")
@@ -128,3 +129,28 @@ def test_setting_changes_are_audited(session, world):
     }
     assert ("environment.update", None, 30) in changes
     assert ("role.update", None, 7) in changes
+
+
+def test_a_maximum_age_never_expires_the_last_working_full_admin(session, settings):
+    key, _ = bootstrap_admin(session, settings, actor=ACTOR, client_name="root", environment="prod")
+    session.flush()
+    backdate(session, key, 40)
+    assert privileges.working_full_admins(session) == 1
+    with pytest.raises(ConflictError) as refused:
+        set_env_max(session, 30)
+    assert refused.value.reason == "last_admin"
+    session.expire_all()
+    assert catalogue.get_environment(session, "prod").max_key_age_days is None
+    with pytest.raises(ConflictError):
+        roles.update_role(session, actor=ACTOR, ref=key.client.role_id, max_key_age_days=30)
+    # Forced (the CLI's --force-last-admin), the admin's aged key stops counting as working.
+    catalogue.update_environment(
+        session,
+        actor=ACTOR,
+        tag="prod",
+        max_key_age_days=30,
+        caller=privileges.operator(force=True),
+    )
+    assert privileges.working_full_admins(session) == 0
+    set_env_max(session, 60)  # from none working, any change is allowed
+    assert privileges.working_full_admins(session) == 1

@@ -47,13 +47,15 @@ def create_environment():
 @operation(
     "Change an environment (a maximum key age applies from the next request)",
     body="EnvironmentUpdate",
-    responses={200: "Environment", 404: "Error", 422: "Error"},
+    responses={200: "Environment", 404: "Error", 409: "Error", 422: "Error"},
 )
 @requires(WRITE)
 def update_environment(tag: str):
     data = json_object()
     with runtime().unit_of_work() as session:
-        env = catalogue.update_environment(session, actor=actor(), tag=tag, **data)
+        env = catalogue.update_environment(
+            session, actor=actor(), caller=caller(session), tag=tag, **data
+        )
         return jsonify(serialize.environment(env))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import redirect, render_template, url_for
 
 from keystore.services import catalogue
-from web.console import actor, console
+from web.console import actor, caller, console
 from web.console.permissions import needs
 from web.forms import FormErrors, optional_int, run_form
 from web.runtime import runtime
@@ -22,7 +22,11 @@ def environments_list():
 def environment_max_age(tag: str):
     _, errors = run_form(
         lambda session: catalogue.update_environment(
-            session, actor=actor(), tag=tag, max_key_age_days=optional_int("max_key_age_days")
+            session,
+            actor=actor(),
+            caller=caller(),
+            tag=tag,
+            max_key_age_days=optional_int("max_key_age_days"),
         ),
         fields=("max_key_age_days",),
     )
