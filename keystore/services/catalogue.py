@@ -132,9 +132,11 @@ def update_environment(
     Applies from the next request on: a shorter maximum age expires the keys already
     older than it at once (the decision judges age at request time), but never the last
     working full admin's (409 ``last_admin``).  The tag is part of every token issued in
-    the environment, so it never changes.
+    the environment, so it never changes.  Only a caller holding the environment: the
+    change applies to every client there.
     """
     env = get_environment(session, tag)
+    require_within(caller, Grants(environments=frozenset({env.tag})), what="the environment")
     before = serialize.environment(env)
     checks = {
         "name": validate.name,

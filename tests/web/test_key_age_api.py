@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from keystore.models import KeyToken
-from keystore.services import admins
+from keystore.services import admins, clients, keys, roles
 from tests.worlds import ACTOR
 
 
@@ -102,3 +102,22 @@ def test_console_roles_through_the_api(admin, session):
     assert roles == {"ada@example.com": "admin", "vic@example.com": "operator"}
     trail = admin("GET", "/api/v1/audit?action=admin.role").json["events"]
     assert [e["summary"] for e in trail] == ["vic@example.com: viewer -> operator"]
+
+
+def test_only_a_caller_holding_the_environment_changes_it(client, session, settings, world):
+    roles.create_role(
+        session, actor=ACTOR, name="cataloguer", endpoints=["keyward.catalogue.write"]
+    )
+    clients.create_client(session, actor=ACTOR, name="cat", role="cataloguer", environments=["dev"])
+    _, token = keys.issue_key(
+        session, settings, actor=ACTOR, client_ref="cat", name="k", environment="dev"
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    other = client.open(
+        "/api/v1/environments/prod", method="PATCH", headers=headers, json={"max_key_age_days": 1}
+    )
+    assert (other.status_code, other.json["reason"]) == (403, "privilege_exceeded")
+    own = client.open(
+        "/api/v1/environments/dev", method="PATCH", headers=headers, json={"max_key_age_days": 9}
+    )
+    assert (own.status_code, own.json["max_key_age_days"]) == (200, 9)
