@@ -19,6 +19,7 @@ class Ids:
     webhook_id: int = 1
     issuer_id: int = 1
     admin_id: int = 1
+    tag: str = "prod"
 
 
 def routes(app, method: str) -> list[Rule]:
