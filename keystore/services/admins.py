@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from keystore import passwords, serialize, validate
 from keystore.errors import ConflictError, NotFoundError
 from keystore.models import CONSOLE_ROLES, Admin
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import (
     OPERATOR,
     Caller,
@@ -21,8 +22,9 @@ _PERSON = "a workspace admin (the console can do everything)"
 UNSET = object()
 
 
-def list_admins(session: Session) -> list[Admin]:
-    return list(session.scalars(select(Admin).order_by(Admin.email)))
+def list_admins(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By email; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Admin), (SortKey(Admin.email), SortKey(Admin.id)), page)
 
 
 def leak_recipients(session: Session) -> list[Admin]:
