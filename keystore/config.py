@@ -98,6 +98,11 @@ class Settings:
     # Console and portal sessions end this long after the last request, and after sign-in.
     session_idle_seconds: int = 30 * 60
     session_max_seconds: int = 12 * 3600
+    # The verification fast path: decisions' facts cached per process, pushed invalidation.
+    decision_cache: bool = True
+    decision_cache_entries: int = 100_000
+    # Usage of a request is counted in the process and pushed to Redis this often.
+    usage_push_seconds: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -137,6 +142,9 @@ class Settings:
             "cookie_secure": _bool(env, "KEYWARD_COOKIE_SECURE", None),
             "session_idle_seconds": _int(env, "KEYWARD_SESSION_IDLE_SECONDS", 30 * 60),
             "session_max_seconds": _int(env, "KEYWARD_SESSION_MAX_SECONDS", 12 * 3600),
+            "decision_cache": _bool(env, "KEYWARD_DECISION_CACHE", True),
+            "decision_cache_entries": _int(env, "KEYWARD_DECISION_CACHE_ENTRIES", 100_000),
+            "usage_push_seconds": _int(env, "KEYWARD_USAGE_PUSH_SECONDS", 1),
         }
         values.update(overrides)
         return cls(**values).resolved()
@@ -178,6 +186,11 @@ class Settings:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:
             raise ConfigError("KEYWARD_SESSION_IDLE_SECONDS and _MAX_SECONDS must be positive")
+        if self.decision_cache_entries < 100 or not 1 <= self.usage_push_seconds <= 60:
+            raise ConfigError(
+                "KEYWARD_DECISION_CACHE_ENTRIES must be at least 100 and "
+                "KEYWARD_USAGE_PUSH_SECONDS from 1 to 60"
+            )
         try:
             normalise_rules(list(self.trusted_proxies), field="KEYWARD_TRUSTED_PROXIES")
         except ValidationError as exc:

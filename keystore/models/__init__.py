@@ -11,6 +11,7 @@ from keystore.models.base import Base, utcnow
 from keystore.models.browser import BrowserSession, SignInThrottle
 from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
+from keystore.models.decisions import DecisionEpoch
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
 from keystore.models.people import CONSOLE_ROLES, Admin
 from keystore.models.portal import PortalInvitation, PortalUser
@@ -34,6 +35,7 @@ __all__ = [
     "BrowserSession",
     "Client",
     "ClientJwtKey",
+    "DecisionEpoch",
     "Endpoint",
     "Environment",
     "Incident",

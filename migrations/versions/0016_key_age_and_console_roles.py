@@ -4,7 +4,7 @@ Existing console people become ``admin``: before roles, the console let everyone
 everything.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0014
 Create Date: 2026-11-29 19:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -111,6 +111,8 @@ def test_every_gunicorn_line_is_json_access_log_included(services):
     access = {r.get("request_id"): r for r in records if r["logger"] == "keyward.access"}
     assert access["out-1"]["status"] == 200
     assert access["out-2"]["status"] == 404
+    # gunicorn's own access line names the request the app answered.
+    assert "out-1" in {r.get("request_id") for r in records if r["logger"] == "gunicorn.access"}
     assert any("Booting worker" in r["message"] for r in records)
     assert "D" * 36 not in output
 
