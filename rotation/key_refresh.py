@@ -31,12 +31,17 @@ from keystore import key_age
 from keystore.db import transaction
 from keystore.models import ApiKey, Client, Environment, KeyAgeReminder, KeyToken, Webhook
 from keystore.services import webhooks
-from keystore.services.admins import leak_recipients
-from keystore.services.leaks import mark_failed, mark_sent, mark_skipped, release
 from rotation import outbound, refresh_notes
 from rotation.context import TaskContext
 from rotation.mail import MailError, send
 from rotation.messages import message_host
+from rotation.notifications import (
+    mark_failed,
+    mark_sent,
+    mark_skipped,
+    recipients_of_key,
+    release,
+)
 from rotation.refresh_notes import DueKey
 from rotation.response import webhook_attempts
 
@@ -115,7 +120,7 @@ def _add_rows(session: Session, settings, token_id: int, key_id: int, expires_at
             expires_at=expires_at,
             message_id=f"<key-age-{token_id}-{uuid.uuid4().hex}@{message_host(settings)}>",
         )
-        for recipient, channel in recipients(session, key)
+        for recipient, channel in recipients_of_key(session, key)
     ]
     try:
         # A concurrent round recorded this clock first: its rows stand, these go.
@@ -124,19 +129,6 @@ def _add_rows(session: Session, settings, token_id: int, key_id: int, expires_at
     except IntegrityError:
         return 0
     return len(rows)
-
-
-def recipients(session: Session, key: ApiKey) -> list[tuple[str, str]]:
-    """(recipient, channel): the admins who take notifications, the client's contact (unless
-    an admin already), each enabled webhook."""
-    found = {admin.email.lower(): "admin" for admin in leak_recipients(session)}
-    if key.client.contact_email:
-        found.setdefault(key.client.contact_email.lower(), "client")
-    pairs = list(found.items())
-    pairs += [
-        (webhooks.recipient_of(hook.id), "webhook") for hook in webhooks.enabled_webhooks(session)
-    ]
-    return pairs
 
 
 def claim(session: Session, settings, *, now: datetime) -> list[Reminder]:

@@ -10,10 +10,10 @@ from sqlalchemy.exc import OperationalError
 
 from keystore.db import transaction
 from keystore.errors import NotFoundError
-from keystore.services.steps import retry_cap_seconds
 from rotation import context, dispatch, intake, key_refresh, response, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
+from rotation.steps import retry_cap_seconds
 
 log = logging.getLogger("keyward.rotation")
 TRANSIENT = (MailError, OperationalError, ConnectionError)
@@ -86,7 +86,7 @@ def sweep_incidents() -> int:
         older_than = timedelta(seconds=ctx.settings.sweep_after_seconds)
         unmatched = intake.unmatched_public(session, older_than=older_than)
     if unmatched:
-        dispatch.enqueue(match_public_reports, None)
+        dispatch.enqueue_public_match(None)
     return sent
 
 

@@ -6,7 +6,7 @@ from flask import render_template, url_for
 from sqlalchemy import select
 
 from keystore.models import ApiKey, Client, PortalUser, Webhook
-from keystore.services import incidents
+from rotation import incidents
 from web.console import actor, caller, console
 from web.console.permissions import needs
 from web.forms import run_form

@@ -29,7 +29,7 @@ def webhook_add():
     try:
         # Resolved before the transaction: a slow DNS answer never holds the database.
         webhooks.check_fields(name=text("name"), kind=text("kind"))
-        url = outbound.check_target(text("url"), settings)
+        url = webhooks.check_target(text("url"), settings)
     except KeywardError as exc:
         field = exc.field if exc.field in FIELDS else "form"
         return _page(errors=FormErrors({field: exc.message}, status=exc.status))
