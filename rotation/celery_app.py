@@ -48,6 +48,10 @@ def make_celery(settings: Settings) -> Celery:
                 "task": "keyward.schedule_scans",
                 "schedule": float(settings.scan_schedule_seconds),
             },
+            "remind-key-refresh": {
+                "task": "keyward.remind_key_refresh",
+                "schedule": float(settings.key_refresh_check_seconds),
+            },
         },
         timezone="UTC",
     )

@@ -55,12 +55,17 @@ def claim_notifications(
 
 
 def recipients(session: Session, incident: Incident) -> list[tuple[str, str]]:
+    """(recipient, channel) pairs of an incident's key (see :func:`recipients_of_key`)."""
+    return recipients_of_key(session, session.get(ApiKey, incident.key_id))
+
+
+def recipients_of_key(session: Session, key: ApiKey | None) -> list[tuple[str, str]]:
     """(recipient, channel) pairs: each admin, the client's contact, each enabled webhook.
 
-    An admin who is also the contact gets the admin email only (it says more).
+    An admin who is also the contact gets the admin email only (it says more).  Leak
+    notifications and key-age reminders go to the same people.
     """
     found = {admin.email.lower(): "admin" for admin in leak_recipients(session)}
-    key = session.get(ApiKey, incident.key_id)
     if key is not None and key.client.contact_email:
         found.setdefault(key.client.contact_email.lower(), "client")
     pairs = list(found.items())

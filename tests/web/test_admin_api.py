@@ -223,6 +223,10 @@ def test_admins_through_the_api(admin):
         ).status_code
         == 409
     )
+    # The last console admin stays (409 last_admin); with another admin, Ada may go.
+    assert admin("DELETE", "/api/v1/admins/ada@example.com").status_code == 409
+    bob = {"name": "Bob", "email": "bob@example.com", "role": "admin"}
+    assert admin("POST", "/api/v1/admins", json=bob).status_code == 201
     assert admin("DELETE", "/api/v1/admins/ada@example.com").status_code == 200
 
 

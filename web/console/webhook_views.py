@@ -8,6 +8,7 @@ from keystore.errors import KeywardError
 from keystore.services import webhooks
 from rotation import hooks, outbound
 from web.console import actor, console
+from web.console.permissions import needs
 from web.forms import FormErrors, run_form, text
 from web.runtime import runtime
 from web.token_page import no_store
@@ -16,11 +17,13 @@ FIELDS = ("name", "kind", "url")
 
 
 @console.get("/webhooks")
+@needs("viewer")
 def webhooks_list():
     return _page(errors=FormErrors())
 
 
 @console.post("/webhooks")
+@needs("admin")
 def webhook_add():
     settings = runtime().settings
     try:
@@ -47,6 +50,7 @@ def webhook_add():
 
 
 @console.post("/webhooks/<int:webhook_id>/delete")
+@needs("admin")
 def webhook_delete(webhook_id: int):
     _, errors = run_form(
         lambda session: webhooks.delete_webhook(session, actor=actor(), webhook_id=webhook_id)
@@ -57,6 +61,7 @@ def webhook_delete(webhook_id: int):
 
 
 @console.post("/webhooks/<int:webhook_id>/test")
+@needs("admin")
 def webhook_test(webhook_id: int):
     settings = runtime().settings
 
