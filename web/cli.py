@@ -21,7 +21,8 @@ from keystore.redaction import install_scrubbing
 COMMANDS: dict[str, tuple[str, str]] = {
     "admin": (
         "keystore.cli.people:admin_group",
-        "Workspace admins (they receive leak notifications).",
+        "Workspace admins: console people with a role (viewer, operator, admin) who receive "
+        "leak notifications.",
     ),
     "audit": ("keystore.cli.keys:audit_command", "Show the audit trail, newest first."),
     "bootstrap": (
