@@ -34,8 +34,11 @@ def see_once(address: str):
     return redirect(address, code=303)
 
 
-def add_one_time_view(blueprint: Blueprint, *, gone_template: str) -> None:
-    """The blueprint's ``GET shown/<view id>``: the stashed page once, then 410 Gone."""
+def add_one_time_view(blueprint: Blueprint, *, gone_template: str):
+    """The blueprint's ``GET shown/<view id>``: the stashed page once, then 410 Gone.
+
+    Returns the view, for the blueprint to declare who may reach it.
+    """
 
     @blueprint.get("/shown/<view_id>")
     def one_time_view(view_id: str):
@@ -49,6 +52,8 @@ def add_one_time_view(blueprint: Blueprint, *, gone_template: str) -> None:
             return no_store((render_template(gone_template), 410))
         page = render_template(content["template"], **content["context"])
         return no_store(page)
+
+    return one_time_view
 
 
 def no_store(result):

@@ -5,7 +5,17 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, ref, split_csv, yes_no
+from keystore.cli.base import (
+    CliContext,
+    Group,
+    confirm,
+    confirmation,
+    pass_context,
+    ref,
+    split_csv,
+    yes_no,
+)
+from keystore.cli.catalogue import MAX_AGE
 from keystore.models import LEAK_ACTIONS
 from keystore.services import clients, keys, roles
 from keystore.services.roles import UNSET
@@ -38,7 +48,7 @@ def collect_limits(options: dict) -> dict | None:
     return given or None
 
 
-@click.group("role")
+@click.group("role", cls=Group)
 def role_group() -> None:
     """Client roles: which endpoints a client may call."""
 
@@ -46,6 +56,7 @@ def role_group() -> None:
 @role_group.command("list")
 @pass_context
 def role_list(ctx: CliContext) -> None:
+    """List the roles."""
     with ctx.session() as session:
         rows = [serialize.role(r) for r in roles.list_roles(session)]
     ctx.emit(
@@ -57,6 +68,7 @@ def role_list(ctx: CliContext) -> None:
 @click.argument("role")
 @pass_context
 def role_show(ctx: CliContext, role: str) -> None:
+    """Show a role and its endpoints."""
     with ctx.session() as session:
         data = serialize.role(roles.get_role(session, ref(role)))
     ctx.emit(
@@ -64,6 +76,7 @@ def role_show(ctx: CliContext, role: str) -> None:
         [
             f"role {data['name']} (id {data['id']})",
             f"  {data['description']}",
+            f"  max key age: {data['max_key_age_days'] or 'the environment'}",
             *(f"  - {e}" for e in data["endpoints"]),
         ],
     )
@@ -81,8 +94,12 @@ def role_show(ctx: CliContext, role: str) -> None:
     default=None,
     help="Override the environment's leak response for this role's clients.",
 )
+@click.option(
+    "--max-key-age", type=MAX_AGE, default=None, help="Override the environment's maximum key age."
+)
 @pass_context
-def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> None:
+def role_create(ctx: CliContext, name, endpoints, description, leak_action, max_key_age) -> None:
+    """Create a role from endpoints of the catalogue."""
     with ctx.session() as session:
         data = serialize.role(
             roles.create_role(
@@ -92,6 +109,7 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> N
                 description=description,
                 endpoints=split_csv(endpoints),
                 leak_action=leak_action,
+                max_key_age_days=max_key_age,
             )
         )
     ctx.emit(data, f"role {data['name']} created (id {data['id']})")
@@ -104,8 +122,10 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> N
 @click.option("--endpoint", "endpoints", multiple=True, help="Replace the granted endpoints.")
 @click.option("--grant", multiple=True, help="Add endpoints.")
 @click.option("--deny", multiple=True, help="Remove endpoints.")
+@click.option("--max-key-age", type=MAX_AGE, default=None, help="Override the maximum key age.")
+@click.option("--no-max-key-age", is_flag=True, help="Use the environment's maximum key age.")
 @pass_context
-def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny) -> None:
+def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny, **age) -> None:
     """Change a role; its clients see the change on their next request."""
     with ctx.session() as session:
         current = roles.get_role(session, ref(role))
@@ -120,25 +140,30 @@ def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny
                 name=UNSET if name is None else name,
                 description=UNSET if description is None else description,
                 endpoints=sorted(names),
+                max_key_age_days=_age_change(**age),
             )
         )
     ctx.emit(data, f"role {data['name']} updated: {', '.join(data['endpoints']) or 'no endpoints'}")
 
 
+def _age_change(*, max_key_age, no_max_key_age):
+    if no_max_key_age:
+        return None
+    return UNSET if max_key_age is None else max_key_age
+
+
 @role_group.command("delete")
 @click.argument("role")
-@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.option("--yes", is_flag=True, help="Do not ask; required when stdin is not a terminal.")
 @pass_context
 def role_delete(ctx: CliContext, role: str, yes: bool) -> None:
     """Delete a role; its clients are refused every endpoint at once."""
     with ctx.session() as session:
         affected = [c.name for c in roles.clients_using(session, ref(role))]
-        if not yes:
-            click.confirm(
-                f"{len(affected)} client(s) lose all access "
-                f"({', '.join(affected) or 'none'}). Delete?",
-                abort=True,
-            )
+        confirm(
+            f"{len(affected)} client(s) lose all access ({', '.join(affected) or 'none'}). Delete?",
+            yes=yes,
+        )
         roles.delete_role(session, actor=ctx.actor, caller=ctx.caller, ref=ref(role))
     ctx.emit(
         {"deleted": role, "clients_affected": affected},
@@ -146,15 +171,16 @@ def role_delete(ctx: CliContext, role: str, yes: bool) -> None:
     )
 
 
-@click.group("client")
+@click.group("client", cls=Group)
 def client_group() -> None:
-    """API clients."""
+    """API clients: role, environments, projects, keys."""
 
 
 @client_group.command("list")
 @click.option("--search", default=None, help="Part of the name or contact email.")
 @pass_context
 def client_list(ctx: CliContext, search) -> None:
+    """List the clients."""
     with ctx.session() as session:
         rows = [serialize.client(c) for c in clients.list_clients(session, search=search)]
     ctx.emit(
@@ -171,6 +197,7 @@ def client_list(ctx: CliContext, search) -> None:
 @click.argument("client")
 @pass_context
 def client_show(ctx: CliContext, client: str) -> None:
+    """Show a client: role, environments, projects, limits and keys."""
     with ctx.session() as session:
         found = clients.get_client(session, ref(client))
         data = {**serialize.client(found), "keys": [serialize.key(k) for k in found.keys]}
@@ -248,6 +275,7 @@ def client_update(ctx: CliContext, client: str, **options) -> None:
 @click.argument("client")
 @pass_context
 def client_enable(ctx: CliContext, client: str) -> None:
+    """Accept the client's keys again."""
     _set_enabled(ctx, client, enabled=True)
 
 
@@ -271,9 +299,10 @@ def _set_enabled(ctx: CliContext, client: str, *, enabled: bool) -> None:
 
 @client_group.command("delete")
 @click.argument("client")
-@click.confirmation_option(prompt="The client and all its keys are deleted for good. Continue?")
+@confirmation("The client and all its keys are deleted for good. Continue?")
 @pass_context
 def client_delete(ctx: CliContext, client: str) -> None:
+    """Delete a client and all its keys, for good."""
     with ctx.session() as session:
         clients.delete_client(session, actor=ctx.actor, caller=ctx.caller, ref=ref(client))
     ctx.emit({"deleted": client}, f"client {client} deleted")
@@ -281,9 +310,10 @@ def client_delete(ctx: CliContext, client: str) -> None:
 
 @client_group.command("revoke-keys")
 @click.argument("client")
-@click.confirmation_option(prompt="Revoke every key of this client, for good?")
+@confirmation("Revoke every key of this client, for good?")
 @pass_context
 def client_revoke_keys(ctx: CliContext, client: str) -> None:
+    """Revoke every key of the client, for good."""
     with ctx.session() as session:
         revoked = [
             serialize.key(k)

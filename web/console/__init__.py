@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from keystore.errors import KeywardError
 from keystore.privileges import OPERATOR, Caller
 from web import browser_session
+from web.console import permissions
 from web.sign_in import signed_in
 from web.token_page import add_one_time_view
 
 console = Blueprint("console", __name__, url_prefix="/console")
-PUBLIC_ENDPOINTS = {"console.sign_in"}
 
 
 def actor() -> str:
@@ -25,19 +25,31 @@ def caller() -> Caller:
 
 @console.before_request
 def _guard():
-    """CSRF on every state change, then sign-in on every page but the sign-in page."""
+    """CSRF on every state change, sign-in on every page but the sign-in page, then the
+    person's console role against the route's declared requirement."""
     browser_session.check_csrf()
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    view = current_app.view_functions.get(request.endpoint)
+    needed = permissions.requirement(view, request.method)
+    if needed == permissions.PUBLIC:
         return None
     person = signed_in(kind="admin")
     if person is None:
         return redirect(url_for("console.sign_in", next=request.path))
     g.admin = person
+    permissions.check(person.role, needed)
     return None
 
 
+@console.app_template_global()
+def console_may(needed: str) -> bool:
+    """For templates: whether the signed-in person's role reaches ``needed`` (buttons)."""
+    person = g.get("admin")
+    return person is not None and permissions.may(person.role, needed)
+
+
 console.after_request(browser_session.protect_page)
-add_one_time_view(console, gone_template="console/token_gone.html")
+# Bound to the browser session that stashed it; any signed-in role may take its own page.
+permissions.needs("viewer")(add_one_time_view(console, gone_template="console/token_gone.html"))
 
 
 @console.errorhandler(KeywardError)
@@ -47,14 +59,15 @@ def _error_page(exc: KeywardError):
 
 # The views register themselves on the blueprint.
 from web.console import (  # noqa: E402,F401
-    admin_views,
     audit_views,
     auth_views,
     catalogue_views,
     client_views,
+    environment_views,
     incident_views,
     invitation_views,
     key_views,
+    people_views,
     repository_views,
     role_views,
     sign_in_views,

@@ -6,6 +6,7 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import catalogue
 from web.console import actor, caller, console
+from web.console.permissions import needs
 from web.forms import FormErrors, run_form, text
 from web.runtime import runtime
 
@@ -13,11 +14,13 @@ FIELDS = ("tag", "name", "leak_action", "description", "section", "method", "pat
 
 
 @console.get("/catalogue")
+@needs("viewer")
 def catalogue_page():
     return _page(errors=FormErrors())
 
 
 @console.post("/environments")
+@needs("admin")
 def environment_add():
     def work(session):
         return catalogue.create_environment(
@@ -33,6 +36,7 @@ def environment_add():
 
 
 @console.post("/projects")
+@needs("admin")
 def project_add():
     def work(session):
         name, description = text("name"), text("description")
@@ -42,6 +46,7 @@ def project_add():
 
 
 @console.post("/projects/delete")
+@needs("admin")
 def project_delete():
     def work(session):
         catalogue.delete_project(session, actor=actor(), caller=caller(), name=text("name"))
@@ -50,6 +55,7 @@ def project_delete():
 
 
 @console.post("/endpoints")
+@needs("admin")
 def endpoint_add():
     def work(session):
         return catalogue.declare_endpoint(
@@ -67,6 +73,7 @@ def endpoint_add():
 
 
 @console.post("/endpoints/delete")
+@needs("admin")
 def endpoint_delete():
     def work(session):
         catalogue.delete_endpoint(session, actor=actor(), caller=caller(), name=text("name"))

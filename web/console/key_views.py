@@ -8,6 +8,7 @@ from keystore.services import clients, keys
 from keystore.services.clients import LIMIT_FIELDS
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.console import actor, caller, console
+from web.console.permissions import needs
 from web.console.usage_views import flush_usage, key_chart
 from web.forms import FormErrors, limits, run_form
 from web.key_actions import KEY_FIELDS, change_state, issue_from_form, regenerate_from_form
@@ -16,6 +17,7 @@ from web.token_page import see_once, show_once
 
 
 @console.route("/clients/<int:client_id>/keys/new", methods=["GET", "POST"])
+@needs("operator")
 def key_new(client_id: int):
     errors = FormErrors()
     if request.method == "POST":
@@ -41,6 +43,7 @@ def key_new(client_id: int):
 
 
 @console.post("/keys/<int:key_id>/regenerate")
+@needs("operator")
 def key_regenerate(key_id: int):
     def work(session):
         issued = regenerate_from_form(session, actor=actor(), caller=caller(), key_id=key_id)
@@ -54,6 +57,7 @@ def key_regenerate(key_id: int):
 
 
 @console.post("/keys/<int:key_id>/<any(deactivate, reactivate, revoke):change>")
+@needs("operator")
 def key_state(key_id: int, change: str):
     def work(session):
         return change_state(session, actor=actor(), caller=caller(), key_id=key_id, change=change)
@@ -65,6 +69,7 @@ def key_state(key_id: int, change: str):
 
 
 @console.post("/keys/<int:key_id>/limits")
+@needs("operator")
 def key_limits(key_id: int):
     def work(session):
         return keys.update_key(
@@ -78,6 +83,7 @@ def key_limits(key_id: int):
 
 
 @console.get("/keys/<int:key_id>")
+@needs("viewer")
 def key_show(key_id: int):
     return _key_page(key_id, errors=FormErrors())
 

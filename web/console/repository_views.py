@@ -8,6 +8,7 @@ from keystore import serialize
 from keystore.services import repositories
 from rotation import dispatch, tasks
 from web.console import actor, console
+from web.console.permissions import needs
 from web.forms import FormErrors, lines, optional_int, run_form, text
 from web.paging import page_request
 from web.runtime import runtime
@@ -17,11 +18,13 @@ RUNS_PAGE = 20
 
 
 @console.get("/repositories")
+@needs("viewer")
 def repositories_list():
     return _list_page(errors=FormErrors())
 
 
 @console.post("/repositories")
+@needs("admin")
 def repository_add():
     settings = runtime().settings
 
@@ -43,6 +46,7 @@ def repository_add():
 
 
 @console.get("/repositories/<int:repo_id>")
+@needs("viewer")
 def repository_show(repo_id: int):
     with runtime().unit_of_work() as session:
         repo = repositories.get_repository(session, repo_id)
@@ -52,11 +56,13 @@ def repository_show(repo_id: int):
 
 
 @console.post("/repositories/<int:repo_id>/pause")
+@needs("admin")
 def repository_pause(repo_id: int):
     return _switch(repo_id, enabled=False)
 
 
 @console.post("/repositories/<int:repo_id>/resume")
+@needs("admin")
 def repository_resume(repo_id: int):
     return _switch(repo_id, enabled=True)
 
@@ -74,6 +80,7 @@ def _switch(repo_id: int, *, enabled: bool):
 
 
 @console.post("/repositories/<int:repo_id>/scan")
+@needs("admin")
 def repository_scan(repo_id: int):
     with runtime().unit_of_work() as session:
         repositories.get_repository(session, repo_id)
@@ -82,6 +89,7 @@ def repository_scan(repo_id: int):
 
 
 @console.post("/repositories/<int:repo_id>/delete")
+@needs("admin")
 def repository_delete(repo_id: int):
     _, errors = run_form(
         lambda session: repositories.remove_repository(session, actor=actor(), repo_id=repo_id)
@@ -92,6 +100,7 @@ def repository_delete(repo_id: int):
 
 
 @console.get("/scan-runs/<int:run_id>")
+@needs("viewer")
 def scan_run_show(run_id: int):
     with runtime().unit_of_work() as session:
         run = serialize.scan_run(repositories.get_run(session, run_id), findings=True)

@@ -21,6 +21,8 @@ class Ids:
     view_id: str = "A" * 32
     repo_id: int = 1
     run_id: int = 1
+    admin_id: int = 1
+    tag: str = "prod"
 
 
 def routes(app, method: str) -> list[Rule]:
