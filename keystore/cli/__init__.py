@@ -11,6 +11,7 @@ from keystore.cli.clients import client_group, role_group
 from keystore.cli.incidents import incident_group
 from keystore.cli.keys import audit_command, check_command, key_group
 from keystore.cli.people import admin_group
+from keystore.cli.policies import collection_group, policy_group
 from keystore.cli.schema import migrate_command
 
 __all__ = ["KeywardGroup", "pass_context", "register"]
@@ -21,6 +22,8 @@ COMMANDS = (
     project_group,
     endpoint_group,
     role_group,
+    collection_group,
+    policy_group,
     client_group,
     key_group,
     admin_group,

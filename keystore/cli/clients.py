@@ -65,6 +65,7 @@ def role_show(ctx: CliContext, role: str) -> None:
             f"role {data['name']} (id {data['id']})",
             f"  {data['description']}",
             *(f"  - {e}" for e in data["endpoints"]),
+            *(f"  + collection {c}" for c in data["collections"]),
         ],
     )
 
@@ -74,6 +75,9 @@ def role_show(ctx: CliContext, role: str) -> None:
 @click.option(
     "--endpoint", "endpoints", multiple=True, help="Endpoint name; repeat or comma-separate."
 )
+@click.option(
+    "--collection", "collections", multiple=True, help="API collection; repeat or comma-separate."
+)
 @click.option("--description", default="")
 @click.option(
     "--leak-action",
@@ -82,7 +86,7 @@ def role_show(ctx: CliContext, role: str) -> None:
     help="Override the environment's leak response for this role's clients.",
 )
 @pass_context
-def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> None:
+def role_create(ctx: CliContext, name, endpoints, collections, description, leak_action) -> None:
     with ctx.session() as session:
         data = serialize.role(
             roles.create_role(
@@ -91,6 +95,7 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> N
                 name=name,
                 description=description,
                 endpoints=split_csv(endpoints),
+                collections=split_csv(collections),
                 leak_action=leak_action,
             )
         )
@@ -104,13 +109,19 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> N
 @click.option("--endpoint", "endpoints", multiple=True, help="Replace the granted endpoints.")
 @click.option("--grant", multiple=True, help="Add endpoints.")
 @click.option("--deny", multiple=True, help="Remove endpoints.")
+@click.option("--grant-collection", multiple=True, help="Add API collections.")
+@click.option("--deny-collection", multiple=True, help="Remove API collections.")
 @pass_context
-def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny) -> None:
+def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny, **grouped):
     """Change a role; its clients see the change on their next request."""
     with ctx.session() as session:
         current = roles.get_role(session, ref(role))
         names = set(split_csv(endpoints)) if endpoints else {e.name for e in current.endpoints}
         names = (names | set(split_csv(grant))) - set(split_csv(deny))
+        held = {c.name for c in current.collections}
+        held = (held | set(split_csv(grouped["grant_collection"]))) - set(
+            split_csv(grouped["deny_collection"])
+        )
         data = serialize.role(
             roles.update_role(
                 session,
@@ -120,9 +131,14 @@ def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny
                 name=UNSET if name is None else name,
                 description=UNSET if description is None else description,
                 endpoints=sorted(names),
+                collections=sorted(held),
             )
         )
-    ctx.emit(data, f"role {data['name']} updated: {', '.join(data['endpoints']) or 'no endpoints'}")
+    ctx.emit(
+        data,
+        f"role {data['name']} updated: {', '.join(data['endpoints']) or 'no endpoints'}; "
+        f"collections: {', '.join(data['collections']) or 'none'}",
+    )
 
 
 @role_group.command("delete")
@@ -178,7 +194,8 @@ def client_show(ctx: CliContext, client: str) -> None:
         data,
         [
             f"client {data['name']} (id {data['id']}), enabled: {yes_no(data['enabled'])}",
-            f"  role: {data['role']}  contact: {data['contact_email']}",
+            f"  role: {data['role']}  policy: {data['policy'] or '-'}  "
+            f"contact: {data['contact_email']}",
             f"  environments: {', '.join(data['environments'])}",
             f"  projects: {', '.join(data['projects'])}",
             *(f"  key {k['id']}: {k['name']} {k['hint']} {k['state']}" for k in data["keys"]),
@@ -192,6 +209,7 @@ def client_options(command):
     command = click.option("--project", "projects", multiple=True)(command)
     command = click.option("--env", "environments", multiple=True)(command)
     command = click.option("--role", default=None)(command)
+    command = click.option("--policy", default=None, help="Named policy ('-' for none).")(command)
     return limit_options(command)
 
 
@@ -214,6 +232,7 @@ def client_create(ctx: CliContext, name: str, **options) -> None:
                 description=options["description"] or "",
                 contact_email=options["contact_email"] or "",
                 limits=limits,
+                policy=None if options["policy"] in (None, "-") else ref(options["policy"]),
             )
         )
     ctx.emit(data, f"client {data['name']} created (id {data['id']})")
@@ -231,8 +250,9 @@ def client_update(ctx: CliContext, client: str, **options) -> None:
     for listed in ("environments", "projects"):
         if listed in changes:
             changes[listed] = split_csv(changes[listed])
-    if "role" in changes:
-        changes["role"] = None if changes["role"] == "-" else ref(changes["role"])
+    for named in ("role", "policy"):
+        if named in changes:
+            changes[named] = None if changes[named] == "-" else ref(changes[named])
     if limits:
         changes["limits"] = limits
     with ctx.session() as session:

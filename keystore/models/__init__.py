@@ -9,10 +9,18 @@ from keystore.models.auth_methods import (
 )
 from keystore.models.base import Base, utcnow
 from keystore.models.browser import BrowserSession, SignInThrottle
-from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
+from keystore.models.catalogue import (
+    LEAK_ACTIONS,
+    ApiCollection,
+    Endpoint,
+    Environment,
+    Project,
+    Role,
+)
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
 from keystore.models.people import Admin
+from keystore.models.policies import Policy
 from keystore.models.portal import PortalInvitation, PortalUser
 from keystore.models.repositories import ScanFinding, ScanRun, WatchedRepository
 from keystore.models.usage import UsageCount
@@ -26,6 +34,7 @@ __all__ = [
     "ORIGINS",
     "WEBHOOK_KINDS",
     "Admin",
+    "ApiCollection",
     "ApiKey",
     "AuditEvent",
     "Base",
@@ -39,6 +48,7 @@ __all__ = [
     "KeyToken",
     "Notification",
     "Occurrence",
+    "Policy",
     "PortalInvitation",
     "PortalUser",
     "Project",

@@ -51,6 +51,7 @@ from web.console import (  # noqa: E402,F401
     incident_views,
     invitation_views,
     key_views,
+    policy_views,
     role_views,
     sign_in_views,
     usage_views,

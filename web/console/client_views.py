@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
-from keystore.services import catalogue, keys, roles
+from keystore.services import catalogue, keys, policies, roles
 from keystore.services import clients as clients_service
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.console import actor, caller, console
 from web.forms import FormErrors, chosen, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "contact_email", "role", "environments", "projects")
+FIELDS = ("name", "description", "contact_email", "role", "policy", "environments", "projects")
 
 
 @console.get("/clients")
@@ -88,6 +88,7 @@ def _client_form(*, client_id: int | None):
             "console/client_form.html",
             client=client,
             roles=roles.list_roles(session),
+            policies=policies.list_policies(session),
             environments=catalogue.list_environments(session),
             projects=catalogue.list_projects(session),
             ticked=_ticked(client),
@@ -101,6 +102,7 @@ def _save(session, *, client_id: int | None):
         "description": text("description"),
         "contact_email": text("contact_email"),
         "role": text("role") or None,
+        "policy": text("policy") or None,
         "environments": chosen("environments"),
         "projects": chosen("projects"),
     }

@@ -6,12 +6,12 @@ from itertools import groupby
 
 from flask import redirect, render_template, request, url_for
 
-from keystore.services import catalogue, roles
+from keystore.services import catalogue, collections, roles
 from web.console import actor, caller, console
 from web.forms import FormErrors, chosen, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "endpoints")
+FIELDS = ("name", "description", "endpoints", "collections")
 
 
 @console.get("/roles")
@@ -55,7 +55,8 @@ def _role_form(*, role_id: int | None):
         return render_template(
             "console/role_form.html",
             role=role,
-            sections=_sections(catalogue.list_endpoints(session)),
+            sections=sections(catalogue.list_endpoints(session)),
+            collections=collections.list_collections(session),
             ticked=_ticked(role, posted=request.method == "POST"),
             errors=errors,
         ), errors.status
@@ -66,13 +67,14 @@ def _save(session, *, role_id: int | None):
         "name": text("name"),
         "description": text("description"),
         "endpoints": chosen("endpoints"),
+        "collections": chosen("collections"),
     }
     if role_id is None:
         return roles.create_role(session, actor=actor(), caller=caller(), **values)
     return roles.update_role(session, actor=actor(), caller=caller(), ref=role_id, **values)
 
 
-def _sections(endpoints) -> list[tuple[str, list]]:
+def sections(endpoints) -> list[tuple[str, list]]:
     ordered = sorted(endpoints, key=lambda ep: (ep.section or "Other", ep.name))
     return [
         (name, list(group))
@@ -82,6 +84,9 @@ def _sections(endpoints) -> list[tuple[str, list]]:
 
 def _ticked(role, *, posted: bool) -> set[str]:
     # After a refused submission, show what the admin ticked, not what is stored.
+    # Endpoint and collection names share the set: the form keeps them in separate fields.
     if posted:
-        return set(chosen("endpoints"))
-    return {ep.name for ep in role.endpoints} if role else set()
+        return set(chosen("endpoints")) | {f"collection:{c}" for c in chosen("collections")}
+    if role is None:
+        return set()
+    return {ep.name for ep in role.endpoints} | {f"collection:{c.name}" for c in role.collections}
