@@ -118,6 +118,9 @@ def delete_collection(
 ) -> None:
     """Delete a collection no role grants (409 ``collection_in_use`` names those that do)."""
     collection = get_collection(session, ref)
+    privileges.require_endpoints(
+        caller, [ep.name for ep in collection.endpoints], what="the collection"
+    )
     granting = roles_granting(session, collection)
     if granting:
         raise ConflictError(
@@ -125,9 +128,6 @@ def delete_collection(
             f"{', '.join(repr(r.name) for r in granting)}; take it out of them first",
             reason="collection_in_use",
         )
-    privileges.require_endpoints(
-        caller, [ep.name for ep in collection.endpoints], what="the collection"
-    )
     before = serialize.collection(collection)
     session.delete(collection)
     session.flush()
