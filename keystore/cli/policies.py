@@ -194,13 +194,13 @@ def policy_create(ctx: CliContext, name: str, **options) -> None:
 @pass_context
 def policy_update(ctx: CliContext, policy: str, clear_allow, clear_block, clear_limits, **options):
     """Change a policy; everyone under it sees the change on the next request."""
-    changes = _settings(options)
+    # Cleared first, so "--clear-limits --quota-daily 5" leaves just the quota.
+    changes = dict.fromkeys(policies.LIMIT_FIELDS) if clear_limits else {}
     if clear_allow:
         changes["allowed_ips"] = []
     if clear_block:
         changes["blocked_ips"] = []
-    if clear_limits:
-        changes.update(dict.fromkeys(policies.LIMIT_FIELDS))
+    changes.update(_settings(options))
     with ctx.session() as session:
         changed = policies.update_policy(
             session, actor=ctx.actor, caller=ctx.caller, ref=ref(policy), **changes

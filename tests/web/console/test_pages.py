@@ -5,8 +5,10 @@ from sqlalchemy import func, select
 
 from keystore.decision import Request, decide
 from keystore.models import ApiKey, AuditEvent, Client, Role
+from keystore.services import collections, policies
 from rotation.intake import Report, record_reports
 from tests.web.console.routes import Ids, routes, url
+from tests.worlds import ACTOR
 
 
 def count(session, model) -> int:
@@ -23,8 +25,19 @@ def ids(session, settings, world, issue) -> Ids:
         origin="github",
         reports=[Report(token=token, url="https://github.com/o/r/blob/x/a.py", source="content")],
     )
+    collection = collections.create_collection(
+        session, actor=ACTOR, name="orders", endpoints=["orders.list"]
+    )
+    policy = policies.create_policy(session, actor=ACTOR, name="gold", allowed_ips="10.0.0.0/8")
     session.flush()
-    return Ids(world.client.id, world.role.id, key.id, intake.incident_ids[0])
+    return Ids(
+        world.client.id,
+        world.role.id,
+        key.id,
+        intake.incident_ids[0],
+        collection_id=collection.id,
+        policy_id=policy.id,
+    )
 
 
 def test_every_console_page_renders(app, console, ids):
