@@ -8,18 +8,22 @@ from sqlalchemy.orm import Session
 from keystore import privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import Client, Environment, Project
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.policies import apply_limits, resolve_policy
 from keystore.services.roles import UNSET, get_role
 
 
-def list_clients(session: Session, *, search: str | None = None) -> list[Client]:
-    query = select(Client).order_by(Client.name)
+def list_clients(
+    session: Session, *, search: str | None = None, page: PageRequest | None = None
+) -> Page:
+    """By name; everything, or one ``page`` (keystore.paging)."""
+    query = select(Client)
     if search:
         pattern = f"%{search.strip()}%"
         query = query.where(or_(Client.name.ilike(pattern), Client.contact_email.ilike(pattern)))
-    return list(session.scalars(query))
+    return fetch_page(session, query, (SortKey(Client.name), SortKey(Client.id)), page)
 
 
 def get_client(session: Session, ref: int | str) -> Client:

@@ -22,13 +22,16 @@ from keystore import privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import ApiCollection, Role
 from keystore.models.catalogue import role_collections
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.roles import UNSET, require_may_change_role, resolve_endpoints
 
 
-def list_collections(session: Session) -> list[ApiCollection]:
-    return list(session.scalars(select(ApiCollection).order_by(ApiCollection.name)))
+def list_collections(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By name; everything, or one ``page`` (keystore.paging)."""
+    order = (SortKey(ApiCollection.name), SortKey(ApiCollection.id))
+    return fetch_page(session, select(ApiCollection), order, page)
 
 
 def get_collection(session: Session, ref: int | str) -> ApiCollection:

@@ -16,6 +16,7 @@ from keystore import privileges, serialize, validate
 from keystore.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from keystore.ipnets import normalise_rules
 from keystore.models import ApiKey, Client, Policy
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.roles import UNSET
@@ -24,8 +25,9 @@ LIMIT_FIELDS = ("rate_limit", "rate_window_seconds", "quota_daily", "quota_month
 RULE_FIELDS = ("allowed_ips", "blocked_ips")
 
 
-def list_policies(session: Session) -> list[Policy]:
-    return list(session.scalars(select(Policy).order_by(Policy.name)))
+def list_policies(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By name; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Policy), (SortKey(Policy.name), SortKey(Policy.id)), page)
 
 
 def get_policy(session: Session, ref: int | str) -> Policy:

@@ -7,6 +7,7 @@ from keystore.services import collections
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -20,11 +21,12 @@ def _shown(session, collection) -> dict:
 
 
 @api.get("/collections")
-@operation("List API collections", responses={200: "Collection[]"})
+@operation("List API collections", responses={200: "Collection[]"}, paged=True)
 @requires(READ)
 def list_collections():
     with runtime().unit_of_work() as session:
-        return jsonify([_shown(session, c) for c in collections.list_collections(session)])
+        page = collections.list_collections(session, page=page_request())
+        return page_response(page, lambda c: _shown(session, c))
 
 
 @api.post("/collections")

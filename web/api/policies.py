@@ -7,6 +7,7 @@ from keystore.services import policies
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -23,11 +24,12 @@ def _shown(session, policy) -> dict:
 
 
 @api.get("/policies")
-@operation("List named policies", responses={200: "Policy[]"})
+@operation("List named policies", responses={200: "Policy[]"}, paged=True)
 @requires(READ)
 def list_policies():
     with runtime().unit_of_work() as session:
-        return jsonify([_shown(session, p) for p in policies.list_policies(session)])
+        page = policies.list_policies(session, page=page_request())
+        return page_response(page, lambda p: _shown(session, p))
 
 
 @api.post("/policies")
