@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from keystore.tokens import is_valid_prefix
 
 MODES = ("embedded", "production")
 MIN_PEPPER_LENGTH = 32
+_HEADER_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9-]{0,63}\Z")
+# Headers that already mean something else to the gateway endpoints.
+_RESERVED_HEADERS = frozenset({"authorization", "cookie", "host", "x-keyward-gateway-token"})
 GITHUB_PARTNER_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning"
 
 
@@ -46,6 +50,10 @@ class Settings:
     # Production serves /v1/verify and /v1/auth without a gateway token only if asked to.
     gateway_open: bool = False
     metrics_token: str | None = field(default=None, repr=False)
+    # /v1/auth also takes the credential from this header ("" turns it off).
+    api_key_header: str = "X-API-Key"
+    # A Celery worker's own Prometheus port (the sum of its pool's processes); None: none.
+    worker_metrics_port: int | None = None
     # Leak response
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -112,6 +120,8 @@ class Settings:
             "gateway_token": env.get("KEYWARD_GATEWAY_TOKEN") or None,
             "gateway_open": _bool(env, "KEYWARD_GATEWAY_OPEN", False),
             "metrics_token": env.get("KEYWARD_METRICS_TOKEN") or None,
+            "api_key_header": env.get("KEYWARD_API_KEY_HEADER", "X-API-Key").strip(),
+            "worker_metrics_port": _int(env, "KEYWARD_WORKER_METRICS_PORT", 0) or None,
             **_leak_settings(env),
             **_scan_settings(env),
             "github_keys_url": env.get("KEYWARD_GITHUB_KEYS_URL") or GITHUB_PARTNER_KEYS_URL,
@@ -150,6 +160,12 @@ class Settings:
                 "KEYWARD_TASK_VISIBILITY_SECONDS must be at least 4 and "
                 "KEYWARD_BROKER_TIMEOUT_SECONDS at least 1"
             )
+        if self.api_key_header and not _HEADER_NAME_RE.match(self.api_key_header):
+            raise ConfigError("KEYWARD_API_KEY_HEADER must be a header name (letters, digits, -)")
+        if self.api_key_header.lower() in _RESERVED_HEADERS:
+            raise ConfigError(f"KEYWARD_API_KEY_HEADER cannot be {self.api_key_header}")
+        if self.worker_metrics_port is not None and not 1 <= self.worker_metrics_port <= 65535:
+            raise ConfigError("KEYWARD_WORKER_METRICS_PORT must be a port number (1-65535)")
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:

@@ -11,6 +11,7 @@ from keystore.redaction import install_scrubbing
 from keystore.services.bootstrap import bootstrap_admin
 from rotation.cli import repo_group
 from scanner.cli import scan
+from web.cpus import default_workers
 from web.exposure import refuse_open_gateway
 from web.serve import serve
 
@@ -43,7 +44,7 @@ main.add_command(repo_group)
     "--workers",
     type=click.IntRange(1, 64),
     default=None,
-    help="Processes (default 1 embedded, 2 with Redis).",
+    help="Processes (default 1 embedded; with Redis 2 x the CPUs this container may use + 1).",
 )
 @click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
 @pass_context
@@ -65,7 +66,7 @@ def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, th
         settings,
         host=host,
         port=port,
-        workers=workers or (1 if settings.embedded else 2),
+        workers=workers or (1 if settings.embedded else default_workers()),
         threads=threads,
     )
 

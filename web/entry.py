@@ -17,6 +17,11 @@ def main() -> None:
 
         scan(sys.argv[2:])
         return
+    if sys.argv[1:2] == ["serve"]:
+        # Before prometheus_client is imported: it picks where values live at import time.
+        from web.multiproc import fresh_directory
+
+        fresh_directory()
     try:
         from web.cli import main as full
     except ModuleNotFoundError as error:

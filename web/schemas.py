@@ -304,7 +304,13 @@ SCHEMAS = {
     },
     "WebhookTest": obj(["delivered"], delivered=BOOL),
     "Live": obj(["status"], status=STR),
-    "Health": obj(["status", "database", "redis"], status=STR, database=STR, redis=STR),
+    "Health": obj(
+        ["status", "verification", "database", "redis"],
+        status={"enum": ["ok", "degraded", "unavailable"]},
+        verification={"enum": ["full", "unlimited keys only", "none"]},
+        database={"enum": ["ok", "unavailable"]},
+        redis={"enum": ["ok", "unavailable", "not configured"]},
+    ),
 }
 
 # The authentication methods' schemas live with them (OAuth, JWKS, client keys, issuers).

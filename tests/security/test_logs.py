@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from keystore.jwt_access import issue_jwt
 from keystore.redaction import ScrubbingFormatter, install_scrubbing
+from keystore.structured_logs import JsonFormatter
 from tests.worlds import ACTOR
 from web.cli import main as cli_main
-from web.logs import JsonFormatter
 
 
 @pytest.fixture
