@@ -4,7 +4,7 @@ A client's own JWT and an identity provider's token name a client, so the
 key-level checks (token row, key state, the key's IP rules, the key's environment)
 do not apply; the client's enabled state, its policy's address rules, environments,
 projects, role (with its collections) and limits (its own and its policy's) do, read
-in one query on every request (nothing cached), as for keys.
+in one query (or from the process's decision cache), as for keys.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from keystore import ipnets
 from keystore.decision import Decision, Request, endpoint_granted, limits_of, policy_columns
+from keystore.decision_cache import DecisionCache, cached
 from keystore.models import Client, Endpoint, Environment, Policy, Project
 from keystore.models.clients import client_environments, client_projects
 
@@ -54,14 +55,21 @@ def _statement():
 FACTS_BY_CLIENT = _statement()
 
 
-def load_client_facts(session: Session, request: Request, client_id: int):
+def load_client_facts(
+    session: Session, request: Request, client_id: int, cache: DecisionCache | None = None
+):
     params = {
         "client_id": client_id,
         "endpoint": request.endpoint,
         "environment": request.environment,
         "project": request.project,
     }
-    return session.execute(FACTS_BY_CLIENT, params).one_or_none()
+    return cached(
+        cache,
+        session,
+        ("client", *params.values()),
+        lambda: session.execute(FACTS_BY_CLIENT, params).one_or_none(),
+    )
 
 
 def judge_client(facts, request: Request, *, credential_kind: str) -> Decision:
@@ -99,9 +107,14 @@ def _first_failure(facts, request: Request) -> str | None:
 
 
 def decide_for_client(
-    session: Session, request: Request, client_id: int, *, credential_kind: str
+    session: Session,
+    request: Request,
+    client_id: int,
+    *,
+    credential_kind: str,
+    cache: DecisionCache | None = None,
 ) -> Decision:
-    facts = load_client_facts(session, request, client_id)
+    facts = load_client_facts(session, request, client_id, cache)
     if facts is None:
         return Decision(False, "unknown", credential=credential_kind)
     return judge_client(facts, request, credential_kind=credential_kind)

@@ -94,6 +94,11 @@ class Settings:
     # Console and portal sessions end this long after the last request, and after sign-in.
     session_idle_seconds: int = 30 * 60
     session_max_seconds: int = 12 * 3600
+    # The verification fast path: decisions' facts cached per process, pushed invalidation.
+    decision_cache: bool = True
+    decision_cache_entries: int = 100_000
+    # Usage of a request is counted in the process and pushed to Redis this often.
+    usage_push_seconds: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -133,6 +138,9 @@ class Settings:
             "cookie_secure": _bool(env, "KEYWARD_COOKIE_SECURE", None),
             "session_idle_seconds": _int(env, "KEYWARD_SESSION_IDLE_SECONDS", 30 * 60),
             "session_max_seconds": _int(env, "KEYWARD_SESSION_MAX_SECONDS", 12 * 3600),
+            "decision_cache": _bool(env, "KEYWARD_DECISION_CACHE", True),
+            "decision_cache_entries": _int(env, "KEYWARD_DECISION_CACHE_ENTRIES", 100_000),
+            "usage_push_seconds": _int(env, "KEYWARD_USAGE_PUSH_SECONDS", 1),
         }
         values.update(overrides)
         return cls(**values).resolved()
@@ -170,6 +178,11 @@ class Settings:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:
             raise ConfigError("KEYWARD_SESSION_IDLE_SECONDS and _MAX_SECONDS must be positive")
+        if self.decision_cache_entries < 100 or not 1 <= self.usage_push_seconds <= 60:
+            raise ConfigError(
+                "KEYWARD_DECISION_CACHE_ENTRIES must be at least 100 and "
+                "KEYWARD_USAGE_PUSH_SECONDS from 1 to 60"
+            )
         try:
             # Stored normalised: ranges such as 10.0.0.1-10.0.0.9 become the CIDRs matched.
             proxies = normalise_rules(list(self.trusted_proxies), field="KEYWARD_TRUSTED_PROXIES")

@@ -24,10 +24,13 @@ Checks run in this order; the first that fails is the reason:
                             one of its API collections (no role, unknown endpoint, or a
                             dev-only endpoint outside a dev environment)
 
-Everything is read in one query per decision and nothing is cached, so edits,
-revocations and deletions apply to the very next request — a policy's or a
-collection's too.  Limits are the strictest of the holder's own and its policy's:
-both sets are handed to the limiter, which enforces every one of them.  Writes (usage,
+Everything is read in one query per decision, or taken from the process's
+:class:`~keystore.decision_cache.DecisionCache` of what such queries answered
+(emptied by every change, see there — a policy's or a collection's too), so edits,
+revocations and deletions apply to the very next request; the checks themselves run
+every time, against the clock of the request.  Limits are the strictest of the
+holder's own and its policy's: both sets are handed to the limiter, which enforces
+every one of them.  Writes (usage,
 last use) are the caller's business: the decision itself never writes.  For
 checks 1-5 the caller has not shown a live credential: :meth:`Decision.disclosed`
 is what it may be told, and :attr:`Decision.authenticated` says whether to count.
@@ -43,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from keystore import ipnets, tokens
 from keystore.config import Settings
+from keystore.decision_cache import DecisionCache, cached
 from keystore.models import ApiKey, Client, Endpoint, Environment, KeyToken, Policy, Project
 from keystore.models.catalogue import collection_endpoints, role_collections, role_endpoints
 from keystore.models.clients import client_environments, client_projects
@@ -199,28 +203,46 @@ FACTS_BY_DIGEST = _facts_statement(KeyToken.__table__.c.digest == bindparam("dig
 FACTS_BY_TOKEN_ID = _facts_statement(KeyToken.__table__.c.id == bindparam("token_id"))
 
 
-def decide(session: Session, settings: Settings, *, credential: str, request: Request) -> Decision:
-    """Decide on an API token or a Keyward JWT.  Raises ValidationError for a bad address."""
+def decide(
+    session: Session,
+    settings: Settings,
+    *,
+    credential: str,
+    request: Request,
+    cache: DecisionCache | None = None,
+) -> Decision:
+    """Decide on an API token or a Keyward JWT.  Raises ValidationError for a bad address.
+
+    ``session`` is only read when ``cache`` (if any) does not know the answer.
+    """
     address = None if request.address in (None, "") else ipnets.parse_address(request.address)
     if isinstance(credential, str) and credential.count(".") == 2:
         # Imported here: jwt_access builds on this module.
         from keystore import jwt_access
 
-        return jwt_access.decide_jwt(session, settings, credential, request, address)
+        return jwt_access.decide_jwt(session, settings, credential, request, address, cache)
     try:
         tokens.parse(credential, prefix=settings.token_prefix)
     except tokens.TokenFormatError:
         return Decision(False, "malformed")
-    facts = load_facts(session, request, digest=tokens.digest(credential, settings.pepper_bytes))
+    digest = tokens.digest(credential, settings.pepper_bytes)
+    facts = load_facts(session, request, cache, digest=digest)
     if facts is None:
         return Decision(False, "unknown")
     return judge(facts, request, address, credential_kind="token")
 
 
-def load_facts(session: Session, request: Request, **where):
-    statement = FACTS_BY_DIGEST if "digest" in where else FACTS_BY_TOKEN_ID
-    params = {"endpoint": request.endpoint, "project": request.project, **where}
-    return session.execute(statement, params).one_or_none()
+def load_facts(session: Session, request: Request, cache: DecisionCache | None = None, **where):
+    """The row of facts for one token (by ``digest`` or ``token_id``); None if none owns it."""
+    ((column, value),) = where.items()
+    statement = FACTS_BY_DIGEST if column == "digest" else FACTS_BY_TOKEN_ID
+    params = {"endpoint": request.endpoint, "project": request.project, column: value}
+    return cached(
+        cache,
+        session,
+        ("facts", column, value, request.endpoint, request.project),
+        lambda: session.execute(statement, params).one_or_none(),
+    )
 
 
 def judge(facts, request: Request, address, *, credential_kind: str, now=None) -> Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from keystore.db import SessionOnDemand
 from keystore.decision import Request
 from keystore.errors import ValidationError
 from keystore.services.catalogue import match_endpoint
@@ -168,8 +169,10 @@ def _endpoint_from_original_request(rt, original: OriginalRequest | None) -> str
             "appended to /v1/auth",
             field="X-Original-URI",
         )
-    with rt.read_sessions() as session:
-        return match_endpoint(session, method=original.method, uri=original.uri)
+    with SessionOnDemand(rt.read_sessions) as session:
+        return match_endpoint(
+            session, method=original.method, uri=original.uri, cache=rt.decision_cache
+        )
 
 
 def _verdict(outcome: Outcome) -> dict:

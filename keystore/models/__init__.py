@@ -18,6 +18,7 @@ from keystore.models.catalogue import (
     Role,
 )
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
+from keystore.models.decisions import DecisionEpoch
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
 from keystore.models.people import Admin
 from keystore.models.policies import Policy
@@ -41,6 +42,7 @@ __all__ = [
     "BrowserSession",
     "Client",
     "ClientJwtKey",
+    "DecisionEpoch",
     "Endpoint",
     "Environment",
     "Incident",

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keystore import serialize, validate
+from keystore.decision_cache import DecisionCache, cached
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, ApiCollection, Endpoint, Environment, Project, Role
 from keystore.models.catalogue import collection_endpoints, role_endpoints
@@ -284,21 +286,47 @@ def _http_shape(method, path) -> tuple[str | None, str | None]:
     return method, path
 
 
-def match_endpoint(session: Session, *, method: str, uri: str) -> str | None:
+def match_endpoint(
+    session: Session, *, method: str, uri: str, cache: DecisionCache | None = None
+) -> str | None:
     """The catalogue endpoint whose method and path pattern fit a request, most specific first.
 
-    For gateways that only know the original method and URI (nginx ``auth_request``).
+    For gateways that only know the original method and URI (nginx ``auth_request``).  The
+    patterns are read and compiled once per change of the catalogue when ``cache`` is given.
     """
     path = uri.split("?", 1)[0].split("#", 1)[0] or "/"
-    candidates = session.execute(
-        select(Endpoint.name, Endpoint.method, Endpoint.path).where(Endpoint.path.is_not(None))
-    ).all()
+    method = method.upper()
+    routes = cached(cache, session, ("catalogue",), lambda: _routes(session))
     fitting = [
-        (row.method != "*", len(_PLACEHOLDER_RE.sub("", row.path)), row.name)
-        for row in candidates
-        if row.method in ("*", method.upper()) and _path_regex(row.path).match(path)
+        (route.rank, route.name)
+        for route in routes
+        if route.method in ("*", method) and route.pattern.match(path)
     ]
-    return max(fitting)[2] if fitting else None
+    return max(fitting)[1] if fitting else None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    method: str
+    pattern: re.Pattern
+    # Most specific first: an exact method, then the longest literal path.
+    rank: tuple[bool, int]
+
+
+def _routes(session: Session) -> tuple[Route, ...]:
+    rows = session.execute(
+        select(Endpoint.name, Endpoint.method, Endpoint.path).where(Endpoint.path.is_not(None))
+    )
+    return tuple(
+        Route(
+            name=row.name,
+            method=row.method,
+            pattern=_path_regex(row.path),
+            rank=(row.method != "*", len(_PLACEHOLDER_RE.sub("", row.path))),
+        )
+        for row in rows
+    )
 
 
 _PLACEHOLDER_RE = re.compile(r"\{[^/{}]+\}")

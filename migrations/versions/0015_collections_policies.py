@@ -1,7 +1,7 @@
 """API collections (named groups of endpoints roles grant) and named policies
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-11-29 19:00:00
 """
 
@@ -9,7 +9,12 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0014"
+
+# Decisions read these new tables, so they notify the decision cache like the others (0014);
+# SQLite's batch mode below rebuilds clients and api_keys, dropping their triggers: made again.
+NEW_WATCHED = ("policies", "api_collections", "collection_endpoints", "role_collections")
+REBUILT = ("clients", "api_keys")
 branch_labels = None
 depends_on = None
 
@@ -97,8 +102,40 @@ def upgrade() -> None:
                 ondelete="RESTRICT",
             )
 
+    if op.get_bind().dialect.name == "postgresql":
+        for table in NEW_WATCHED:
+            for suffix, events, level in (
+                ("", "INSERT OR UPDATE OR DELETE", "STATEMENT"),
+                ("_truncate", "TRUNCATE", "STATEMENT"),
+            ):
+                op.execute(
+                    f"CREATE TRIGGER keyward_decision_{table}{suffix} AFTER {events} "
+                    f"ON {table} FOR EACH {level} EXECUTE FUNCTION keyward_decision_changed()"
+                )
+    else:
+        _sqlite_triggers((*NEW_WATCHED, *REBUILT))
+
+
+def _sqlite_triggers(tables) -> None:
+    for table in tables:
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            # A use (last_used_at) is no change to a decision (as in 0014).
+            when = ""
+            if table == "api_keys" and event == "UPDATE":
+                when = "WHEN OLD.last_used_at IS NEW.last_used_at "
+            name = f"keyward_decision_{table}_{event.lower()}"
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+            op.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW {when}"  # noqa: S608
+                "BEGIN UPDATE decision_epoch SET value = value + 1 WHERE id = 1; END"
+            )
+
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in NEW_WATCHED:
+            op.execute(f"DROP TRIGGER IF EXISTS keyward_decision_{table} ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS keyward_decision_{table}_truncate ON {table}")
     for table in ("api_keys", "clients"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(
@@ -111,3 +148,5 @@ def downgrade() -> None:
     op.drop_table("role_collections")
     op.drop_table("collection_endpoints")
     op.drop_table("api_collections")
+    if op.get_bind().dialect.name == "sqlite":
+        _sqlite_triggers(REBUILT)  # batch mode dropped them again

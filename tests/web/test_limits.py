@@ -106,3 +106,29 @@ def test_health_is_readiness_and_a_redis_outage_only_degrades_it(app, client, re
         "redis": "unavailable",
     }
     assert client.get("/livez").status_code == 200
+
+
+def test_one_redis_round_trip_at_most_per_request_and_none_without_limits(
+    app, client, issue, redis_client, monkeypatch
+):
+    import redis.connection
+
+    runtime = app.extensions["keyward"]
+    runtime.redis = redis_client
+    runtime.limiter = make_rate_limiter(redis_client)
+    runtime.usage = make_usage_recorder(redis_client, push_seconds=60)
+    _, free = issue(name="free")
+    _, limited = issue(name="limited", limits={"rate_limit": 100, "rate_window_seconds": 60})
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    for token, trips in ((free, 0), (limited, 1)):
+        for _ in range(3):
+            sent.clear()
+            assert verify(client, token).json["allowed"]
+            assert len(sent) == trips
