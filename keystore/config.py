@@ -74,6 +74,10 @@ class Settings:
     broker_timeout_seconds: int = 2
     mail_lease_seconds: int = 60
     scan_schedule_seconds: int = 60
+    # Periodic refresh: remind this many days before a key reaches its maximum age, checked
+    # this often (Celery beat or `keyward serve`'s schedule thread).
+    key_refresh_remind_days: int = 7
+    key_refresh_check_seconds: int = 3600
     notify_webhook_timeout_seconds: int = 5
     # Test-only: also accept http://127.0.0.1 receivers (a local test server).  Never in production.
     notify_webhook_allow_loopback: bool = False
@@ -161,6 +165,10 @@ class Settings:
             raise ConfigError("KEYWARD_SMTP_TLS must be none, starttls or ssl")
         if not 1 <= self.notify_webhook_timeout_seconds <= 60:
             raise ConfigError("KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60")
+        if not 0 <= self.key_refresh_remind_days <= 365:
+            raise ConfigError("KEYWARD_KEY_REFRESH_REMIND_DAYS must be from 0 to 365")
+        if not 10 <= self.key_refresh_check_seconds <= 86400:
+            raise ConfigError("KEYWARD_KEY_REFRESH_CHECK_SECONDS must be from 10 to 86400")
         if not 1 <= self.scan_timeout_seconds <= 86400:
             raise ConfigError("KEYWARD_SCAN_TIMEOUT_SECONDS must be from 1 to 86400")
         if self.task_visibility_seconds < 4 or self.broker_timeout_seconds < 1:
@@ -257,6 +265,8 @@ def _leak_settings(env: Mapping[str, str]) -> dict:
         "broker_timeout_seconds": _int(env, "KEYWARD_BROKER_TIMEOUT_SECONDS", 2),
         "mail_lease_seconds": _int(env, "KEYWARD_MAIL_LEASE_SECONDS", 60),
         "scan_schedule_seconds": _int(env, "KEYWARD_SCAN_SCHEDULE_SECONDS", 60),
+        "key_refresh_remind_days": _int(env, "KEYWARD_KEY_REFRESH_REMIND_DAYS", 7),
+        "key_refresh_check_seconds": _int(env, "KEYWARD_KEY_REFRESH_CHECK_SECONDS", 3600),
         "notify_webhook_timeout_seconds": _int(env, "KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5),
         "notify_webhook_allow_loopback": _bool(env, "KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK", False),
     }

@@ -9,7 +9,9 @@ Checks run in this order; the first that fails is the reason:
  3. ``unknown``             no key owns the token (or the JWT's token), e.g. a deleted key
  4. ``revoked``             the key is revoked, or the token was replaced by a regeneration
                             and its grace period is over, or the client's JWTs were reset
- 5. ``expired``             the key's expiry (or the JWT's ``exp``) has passed
+ 5. ``expired``             the key's expiry (or the JWT's ``exp``) has passed, or its
+                            token is older than the maximum key age of the client's role
+                            or, without one, of the key's environment (``keystore.key_age``)
  6. ``client_disabled``     the client is disabled
  7. ``key_inactive``        the key is deactivated
  8. ``ip_blocked``          the address is in a blocked range of the key, of its policy or
@@ -39,12 +41,12 @@ is what it may be told, and :attr:`Decision.authenticated` says whether to count
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
-from keystore import ipnets, tokens
+from keystore import ipnets, key_age, tokens
 from keystore.config import Settings
 from keystore.decision_cache import DecisionCache, cached
 from keystore.models import ApiKey, Client, Endpoint, Environment, KeyToken, Policy, Project
@@ -156,6 +158,7 @@ def _facts_statement(where):
         select(
             t.c.id.label("token_id"),
             t.c.valid_until,
+            t.c.created_at.label("token_issued_at"),
             k.c.id.label("key_id"),
             k.c.state,
             k.c.hint,
@@ -167,6 +170,9 @@ def _facts_statement(where):
             c.c.jwt_version,
             e.c.tag.label("env_tag"),
             e.c.allows_dev_only,
+            key_age.max_age_column(
+                role_id=c.c.role_id, environment_days=e.c.max_key_age_days
+            ).label("max_key_age_days"),
             exists()
             .where(ce.c.client_id == c.c.id, ce.c.environment_id == k.c.environment_id)
             .label("env_granted"),
@@ -273,6 +279,8 @@ def _first_failure(facts, request: Request, address, now: datetime) -> str | Non
         return "revoked"
     if facts.expires_at is not None and facts.expires_at <= now:
         return "expired"
+    if _too_old(facts, now):
+        return "expired"
     if not facts.enabled:
         return "client_disabled"
     if facts.state != "active":
@@ -287,6 +295,11 @@ def _first_failure(facts, request: Request, address, now: datetime) -> str | Non
     if not facts.endpoint_granted or (facts.endpoint_dev_only and not facts.allows_dev_only):
         return "endpoint_denied"
     return None
+
+
+def _too_old(facts, now: datetime) -> bool:
+    days = facts.max_key_age_days
+    return days is not None and facts.token_issued_at + timedelta(days=days) <= now
 
 
 def _ip_failure(facts, address) -> str | None:

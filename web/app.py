@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from keystore import jwks
+from keystore import jwks, key_age
 from keystore.config import Settings
 from keystore.db import retrying_read
 from keystore.structured_logs import configure
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     jwks.keyring(settings)
     app.extensions["keyward"] = Runtime.build(settings)
     browser_session.configure(app, settings)
+    # The key tables of the console and the portal show when a key expires by age.
+    app.jinja_env.globals["key_age_of"] = key_age.of_key
     register_error_handlers(app)
     install_request_logging(app)  # first: a request the guards refuse has its id too
     guards.install(app)  # before the routes: it bounds their <int:...> ids

@@ -9,7 +9,7 @@ from keystore.cli import KeywardGroup, pass_context, register
 from keystore.cli.base import CliContext
 from keystore.redaction import install_scrubbing
 from keystore.services.bootstrap import bootstrap_admin
-from rotation.cli import repo_group
+from rotation.cli import incident_group, repo_group
 from scanner.cli import scan
 from web.cpus import default_workers
 from web.exposure import refuse_open_gateway
@@ -35,6 +35,7 @@ def main(click_ctx: click.Context, as_json: bool, force_last_admin: bool) -> Non
 register(main)
 main.add_command(scan)
 main.add_command(repo_group)
+main.add_command(incident_group)
 
 
 @main.command("serve")

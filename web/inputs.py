@@ -53,6 +53,12 @@ EMAIL = text(254, rf"^{_NOT_AT}+@{_NOT_AT}+\.{_NOT_AT}+$")
 ENV_TAG = text(8, "^[a-z][a-z0-9]{0,7}$")
 ENDPOINT_NAME = text(120, "^[A-Za-z][A-Za-z0-9_.:/-]{0,119}$")
 LEAK_ACTION = {"enum": ["revoke", "regenerate", "notify_only"]}
+# Periodic refresh: keys older than this many days are refused as expired (null: never).
+MAX_KEY_AGE = {
+    **whole(1, 3650, nullable=True),
+    "description": "maximum key age in days (the current token's age); null for none",
+}
+CONSOLE_ROLE = {"enum": ["viewer", "operator", "admin"]}
 # Address rules as people write them (a format of our own: web.validation checks each entry
 # with keystore.ipnets and names the bad one): one string or a list of strings, each holding
 # addresses, CIDR ranges or first-last ranges, IPv4 or IPv6, separated by commas.
@@ -130,6 +136,7 @@ _ROLE_FIELDS = {
     "endpoints": ENDPOINT_NAMES,
     "collections": {"type": "array", "maxItems": 1000, "items": NAME},
     "leak_action": {"enum": [*LEAK_ACTION["enum"], None]},
+    "max_key_age_days": MAX_KEY_AGE,
 }
 _COLLECTION_FIELDS = {"name": NAME, "description": text(2000), "endpoints": ENDPOINT_NAMES}
 _POLICY_FIELDS = {
@@ -164,6 +171,14 @@ INPUTS = {
         name=NAME,
         allows_dev_only=BOOL,
         leak_action=LEAK_ACTION,
+        max_key_age_days=MAX_KEY_AGE,
+    ),
+    "EnvironmentUpdate": body(
+        [],
+        name=NAME,
+        allows_dev_only=BOOL,
+        leak_action=LEAK_ACTION,
+        max_key_age_days=MAX_KEY_AGE,
     ),
     "ProjectInput": body(["name"], name=NAME, description=DESCRIPTION),
     "EndpointInput": {
@@ -202,7 +217,10 @@ INPUTS = {
     "KeyInput": body([], **_KEY_FIELDS),
     "RegenerateInput": body([], grace_seconds=whole(0, 86400, nullable=True)),
     "JwtInput": body([], ttl_seconds=whole(1, 86400, nullable=True)),
-    "AdminInput": body(["name", "email"], name=NAME, email=EMAIL, notify_leaks=BOOL),
+    "AdminInput": body(
+        ["name", "email"], name=NAME, email=EMAIL, notify_leaks=BOOL, role=CONSOLE_ROLE
+    ),
+    "AdminUpdate": body([], notify_leaks=BOOL, role=CONSOLE_ROLE),
     "VerifyInput": body(
         ["token", "endpoint"],
         token=text(4096),

@@ -46,6 +46,7 @@ SCHEMAS = {
         name=STR,
         allows_dev_only=BOOL,
         leak_action=STR,
+        max_key_age_days=NULL_INT,
     ),
     "Project": obj(["id", "name", "description"], id=INT, name=STR, description=STR),
     "Endpoint": obj(
@@ -67,6 +68,7 @@ SCHEMAS = {
         endpoints=STR_LIST,
         collections=STR_LIST,
         leak_action={"type": ["string", "null"]},
+        max_key_age_days=NULL_INT,
         clients=STR_LIST,
     ),
     "Collection": obj(
@@ -122,11 +124,20 @@ SCHEMAS = {
         last_used_ip={"type": ["string", "null"]},
         created_at=DATETIME,
         revoked_at=DATETIME,
+        token_issued_at=DATETIME,
+        age_days={"type": ["number", "null"]},
+        max_key_age_days=NULL_INT,
+        expires_by_age_at=DATETIME,
     ),
     "KeyWithToken": {"allOf": [ref("Key"), obj(["token"], token=STR)]},
     "Jwt": obj(["jwt", "expires_at"], jwt=STR, expires_at=DATETIME),
     "Admin": obj(
-        ["id", "name", "email", "notify_leaks"], id=INT, name=STR, email=STR, notify_leaks=BOOL
+        ["id", "name", "email", "role", "notify_leaks"],
+        id=INT,
+        name=STR,
+        email=STR,
+        role={"enum": ["viewer", "operator", "admin"]},
+        notify_leaks=BOOL,
     ),
     "AuditEvent": obj(
         ["id", "at", "actor", "action", "object_type", "object_id"],

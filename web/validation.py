@@ -1,8 +1,9 @@
 """Reading a JSON body safely and checking it against its one description in web.inputs.
 
-The body is bounded before it is trusted: size (Flask's MAX_CONTENT_LENGTH), nesting depth,
-text that no database can store (NUL, lone surrogates); then the first schema error becomes
-a 422 naming the field.  The services still check what they are given.
+The body is bounded before it is trusted: size (Flask's MAX_CONTENT_LENGTH), nesting depth
+(measured before parsing), text that no database can store (NUL, lone surrogates); then
+the first schema error becomes a 422 naming the field.  The services still check what
+they are given.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 
 from keystore import ipnets
 from keystore.errors import KeywardError, ValidationError
+from keystore.json_bounds import nesting_problem, text_problem
 from web.schemas import SCHEMAS
 
 MAX_DEPTH = 32
@@ -34,10 +36,11 @@ def parse_json(raw: bytes):
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("the body is not UTF-8", reason="malformed_json") from None
+    # Before json.loads, which recurses: a deep body is a 400, never a RecursionError.
+    if nesting_problem(raw, MAX_DEPTH) == "too_deep":
+        raise BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels", reason="too_deep")
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_float=_number)
-    except RecursionError:
-        raise _too_deep() from None
     except ValueError:  # JSONDecodeError, NaN/Infinity, a number of thousands of digits
         raise BadRequest("the body is not valid JSON", reason="malformed_json") from None
     check_text(value)
@@ -45,18 +48,16 @@ def parse_json(raw: bytes):
 
 
 def check_text(value) -> None:
-    """Walk the value without recursion: bounded depth, and text the database can store."""
-    stack = [(value, (), 0)]
+    """Walk the value without recursion: every key and string must be storable text."""
+    stack = [(value, ())]
     while stack:
-        item, path, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise _too_deep()
+        item, path = stack.pop()
         if isinstance(item, dict):
             for key, child in item.items():
                 _check_string(key, (*path, key))
-                stack.append((child, (*path, key), depth + 1))
+                stack.append((child, (*path, key)))
         elif isinstance(item, list):
-            stack.extend((child, (*path, i), depth + 1) for i, child in enumerate(item))
+            stack.extend((child, (*path, i)) for i, child in enumerate(item))
         elif isinstance(item, str):
             _check_string(item, path)
 
@@ -76,15 +77,12 @@ def field_name(path) -> str | None:
 
 
 def _check_string(value: str, path) -> None:
-    if "\x00" in value or _SURROGATE.search(value):
+    if text_problem(value) is not None:
         raise ValidationError(
             "text must not contain NUL characters or lone surrogates",
             field=field_name(path),
             reason="bad_text",
         )
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _number(text: str) -> float | int:
@@ -95,10 +93,6 @@ def _number(text: str) -> float | int:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not JSON")
-
-
-def _too_deep() -> BadRequest:
-    return BadRequest(f"the body is nested deeper than {MAX_DEPTH} levels", reason="too_deep")
 
 
 # --- the schema check ------------------------------------------------------------------

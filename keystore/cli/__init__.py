@@ -8,7 +8,6 @@ from keystore.cli.auth_methods import issuer_group, jwt_key_group, signing_key_g
 from keystore.cli.base import KeywardGroup, pass_context
 from keystore.cli.catalogue import endpoint_group, env_group, project_group
 from keystore.cli.clients import client_group, role_group
-from keystore.cli.incidents import incident_group
 from keystore.cli.keys import audit_command, check_command, key_group
 from keystore.cli.people import admin_group
 from keystore.cli.policies import collection_group, policy_group
@@ -28,7 +27,6 @@ COMMANDS = (
     key_group,
     admin_group,
     audit_command,
-    incident_group,
     check_command,
     jwt_key_group,
     issuer_group,

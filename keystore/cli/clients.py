@@ -6,6 +6,7 @@ import click
 
 from keystore import serialize
 from keystore.cli.base import CliContext, pass_context, ref, split_csv, yes_no
+from keystore.cli.catalogue import MAX_AGE
 from keystore.models import LEAK_ACTIONS
 from keystore.services import clients, keys, roles
 from keystore.services.roles import UNSET
@@ -64,6 +65,7 @@ def role_show(ctx: CliContext, role: str) -> None:
         [
             f"role {data['name']} (id {data['id']})",
             f"  {data['description']}",
+            f"  max key age: {data['max_key_age_days'] or 'the environment'}",
             *(f"  - {e}" for e in data["endpoints"]),
             *(f"  + collection {c}" for c in data["collections"]),
         ],
@@ -85,8 +87,11 @@ def role_show(ctx: CliContext, role: str) -> None:
     default=None,
     help="Override the environment's leak response for this role's clients.",
 )
+@click.option(
+    "--max-key-age", type=MAX_AGE, default=None, help="Override the environment's maximum key age."
+)
 @pass_context
-def role_create(ctx: CliContext, name, endpoints, collections, description, leak_action) -> None:
+def role_create(ctx: CliContext, name, endpoints, collections, description, **more) -> None:
     with ctx.session() as session:
         data = serialize.role(
             roles.create_role(
@@ -96,7 +101,8 @@ def role_create(ctx: CliContext, name, endpoints, collections, description, leak
                 description=description,
                 endpoints=split_csv(endpoints),
                 collections=split_csv(collections),
-                leak_action=leak_action,
+                leak_action=more["leak_action"],
+                max_key_age_days=more["max_key_age"],
             )
         )
     ctx.emit(data, f"role {data['name']} created (id {data['id']})")
@@ -111,6 +117,8 @@ def role_create(ctx: CliContext, name, endpoints, collections, description, leak
 @click.option("--deny", multiple=True, help="Remove endpoints.")
 @click.option("--grant-collection", multiple=True, help="Add API collections.")
 @click.option("--deny-collection", multiple=True, help="Remove API collections.")
+@click.option("--max-key-age", type=MAX_AGE, default=None, help="Override the maximum key age.")
+@click.option("--no-max-key-age", is_flag=True, help="Use the environment's maximum key age.")
 @pass_context
 def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny, **grouped):
     """Change a role; its clients see the change on their next request."""
@@ -132,6 +140,9 @@ def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny
                 description=UNSET if description is None else description,
                 endpoints=sorted(names),
                 collections=sorted(held),
+                max_key_age_days=_age_change(
+                    max_key_age=grouped["max_key_age"], no_max_key_age=grouped["no_max_key_age"]
+                ),
             )
         )
     ctx.emit(
@@ -139,6 +150,12 @@ def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny
         f"role {data['name']} updated: {', '.join(data['endpoints']) or 'no endpoints'}; "
         f"collections: {', '.join(data['collections']) or 'none'}",
     )
+
+
+def _age_change(*, max_key_age, no_max_key_age):
+    if no_max_key_age:
+        return None
+    return UNSET if max_key_age is None else max_key_age
 
 
 @role_group.command("delete")

@@ -1,7 +1,7 @@
 """API collections (named groups of endpoints roles grant) and named policies
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0016
 Create Date: 2026-11-29 19:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0014"
+down_revision = "0016"
 
 # Decisions read these new tables, so they notify the decision cache like the others (0014);
 # SQLite's batch mode below rebuilds clients and api_keys, dropping their triggers: made again.

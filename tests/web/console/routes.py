@@ -18,6 +18,8 @@ class Ids:
     change: str = "deactivate"
     webhook_id: int = 1
     issuer_id: int = 1
+    admin_id: int = 1
+    tag: str = "prod"
     collection_id: int = 1
     policy_id: int = 1
 
