@@ -6,6 +6,7 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import catalogue, collections, policies
 from web.console import actor, caller, console
+from web.console.permissions import needs
 from web.console.role_views import sections
 from web.forms import FormErrors, chosen, lines, optional_int, run_form, text
 from web.runtime import runtime
@@ -20,6 +21,7 @@ POLICY_FIELDS = (
 
 
 @console.get("/collections")
+@needs("viewer")
 def collections_list():
     with runtime().unit_of_work() as session:
         rows = [
@@ -30,16 +32,19 @@ def collections_list():
 
 
 @console.route("/collections/new", methods=["GET", "POST"])
+@needs("admin")
 def collection_new():
     return _collection_form(collection_id=None)
 
 
 @console.route("/collections/<int:collection_id>", methods=["GET", "POST"])
+@needs(get="viewer", post="admin")
 def collection_edit(collection_id: int):
     return _collection_form(collection_id=collection_id)
 
 
 @console.post("/collections/<int:collection_id>/delete")
+@needs("admin")
 def collection_delete(collection_id: int):
     with runtime().unit_of_work() as session:
         collections.delete_collection(session, actor=actor(), caller=caller(), ref=collection_id)
@@ -79,6 +84,7 @@ def _save_collection(session, collection_id: int | None):
 
 
 @console.get("/policies")
+@needs("viewer")
 def policies_list():
     with runtime().unit_of_work() as session:
         rows = [(p, *policies.holders(session, p)) for p in policies.list_policies(session)]
@@ -86,16 +92,19 @@ def policies_list():
 
 
 @console.route("/policies/new", methods=["GET", "POST"])
+@needs("admin")
 def policy_new():
     return _policy_form(policy_id=None)
 
 
 @console.route("/policies/<int:policy_id>", methods=["GET", "POST"])
+@needs(get="viewer", post="admin")
 def policy_edit(policy_id: int):
     return _policy_form(policy_id=policy_id)
 
 
 @console.post("/policies/<int:policy_id>/delete")
+@needs("admin")
 def policy_delete(policy_id: int):
     with runtime().unit_of_work() as session:
         policies.delete_policy(session, actor=actor(), ref=policy_id)
