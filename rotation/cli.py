@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import ID, CliContext, pass_context, split_csv, yes_no
+from keystore.cli.base import ID, CliContext, Group, confirmation, pass_context, split_csv, yes_no
 from keystore.errors import KeywardError
 from keystore.models import INCIDENT_STATES
 from keystore.services import repositories
@@ -16,7 +16,7 @@ from rotation import context, dispatch, incidents, scans
 RESPONSE_WAIT_SECONDS = 600.0
 
 
-@click.group("repo")
+@click.group("repo", cls=Group)
 def repo_group() -> None:
     """Watched git repositories (scanned on a schedule for leaked tokens)."""
 
@@ -44,6 +44,7 @@ def repo_group() -> None:
 )
 @pass_context
 def repo_add(ctx: CliContext, url: str, branches, interval_seconds: int, credentials_env) -> None:
+    """Watch a git repository (scanned on a schedule)."""
     with ctx.session() as session:
         data = serialize.repository(
             repositories.add_repository(
@@ -62,6 +63,7 @@ def repo_add(ctx: CliContext, url: str, branches, interval_seconds: int, credent
 @repo_group.command("list")
 @pass_context
 def repo_list(ctx: CliContext) -> None:
+    """List the watched repositories."""
     with ctx.session() as session:
         rows = [serialize.repository(r) for r in repositories.list_repositories(session)]
     ctx.emit(
@@ -76,9 +78,10 @@ def repo_list(ctx: CliContext) -> None:
 
 @repo_group.command("remove")
 @click.argument("repo_id", type=ID)
-@click.confirmation_option(prompt="Stop watching this repository and forget its runs?")
+@confirmation("Stop watching this repository and forget its runs?")
 @pass_context
 def repo_remove(ctx: CliContext, repo_id: int) -> None:
+    """Stop watching a repository and forget its runs."""
     with ctx.session() as session:
         repositories.remove_repository(session, actor=ctx.actor, repo_id=repo_id)
     ctx.emit({"deleted": repo_id}, f"repository {repo_id} no longer watched")
@@ -120,6 +123,7 @@ def repo_scan(ctx: CliContext, repo_id: int) -> None:
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 @pass_context
 def repo_runs(ctx: CliContext, repo_id: int, limit: int) -> None:
+    """List a repository's scan runs, newest first."""
     with ctx.session() as session:
         rows = [
             serialize.scan_run(r)
@@ -136,7 +140,7 @@ def repo_runs(ctx: CliContext, repo_id: int, limit: int) -> None:
     )
 
 
-@click.group("incident")
+@click.group("incident", cls=Group)
 def incident_group() -> None:
     """Leak incidents (one per leaked token)."""
 
@@ -146,6 +150,7 @@ def incident_group() -> None:
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @pass_context
 def incident_list(ctx: CliContext, state: str | None, limit: int) -> None:
+    """List leak incidents, newest first."""
     with ctx.session() as session:
         rows = [
             serialize.incident(i)

@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
+from keystore.cli.base import JSON_META, Command, fail
 from keystore.errors import KeywardError
 from scanner.baseline import load_baseline, new_findings, write_baseline
 from scanner.collect import Outcome, Request, collect
@@ -37,7 +39,7 @@ RENDERERS = {
 FILE = click.Path(dir_okay=False, path_type=Path)
 
 
-@click.command("scan")
+@click.command("scan", cls=Command)
 @click.argument("target", default=".", required=False)
 @click.option("--staged", is_flag=True, help="Scan the lines staged for the next commit.")
 @click.option("--since", "since_rev", metavar="REV", help="Scan only what HEAD added since REV.")
@@ -129,20 +131,30 @@ FILE = click.Path(dir_okay=False, path_type=Path)
     show_default=True,
     help="Stop (an error) at a member that inflates more than this many times.",
 )
-def scan(**options) -> None:
+@click.pass_context
+def scan(click_ctx: click.Context, **options) -> None:
     """Find Keyward tokens in TARGET: a file, '-' for stdin, a directory, a repository or a URL."""
+    as_json = bool(click_ctx.meta.get(JSON_META))
+    if as_json and click_ctx.get_parameter_source("output_format") is ParameterSource.DEFAULT:
+        options["output_format"] = "json"  # --json: the report too, unless --format says otherwise
     try:
         code = run(Request.from_options(options), options)
     except KeywardError as error:
-        click.echo(f"keyward scan: error: {error.message} [{error.reason}]", err=True)
-        code = EXIT_ERROR
+        fail(
+            error.message, error=error.error, reason=error.reason, code=EXIT_ERROR, as_json=as_json
+        )
     except KeyboardInterrupt:
-        click.echo("keyward scan: interrupted", err=True)
-        code = EXIT_ERROR
+        fail(
+            "interrupted",
+            error="interrupted",
+            reason="interrupted",
+            code=EXIT_ERROR,
+            as_json=as_json,
+        )
     except Exception as error:
         # A bug must still end in one line: the type only, since a message could quote input.
-        click.echo(f"keyward scan: internal error: {type(error).__name__}", err=True)
-        code = EXIT_ERROR
+        message = f"internal error: {type(error).__name__}"
+        fail(message, error="internal", reason="internal", code=EXIT_ERROR, as_json=as_json)
     sys.exit(code)
 
 

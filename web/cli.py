@@ -1,23 +1,159 @@
-"""The ``keyward`` command: the store's commands, plus the scanner and the web server."""
+"""The ``keyward`` command: a table of its commands, each imported on first use.
+
+``keyward --help`` reads the table only; ``keyward client list`` imports the store's
+client commands and nothing of Flask or Celery; ``keyward scan`` (a pre-commit hook
+on every commit) imports the scanner only, and runs on a plain ``pip install keyward``
+(the scanner's dependencies); every other command needs the ``server`` extra and
+says so instead of a traceback.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from keystore import serialize
-from keystore.cli import KeywardGroup, pass_context, register
-from keystore.cli.base import CliContext
+from keystore.cli.base import JSON_META, CliContext, Group, describe, fail, wants_json
 from keystore.redaction import install_scrubbing
-from keystore.services.bootstrap import bootstrap_admin
-from rotation.cli import incident_group, repo_group
-from scanner.cli import scan
-from web.cpus import default_workers
-from web.exposure import refuse_open_gateway
-from web.serve import serve
+
+# name → ("module:attribute", the command's one-line help).  tests/web/test_cli_tree.py
+# checks each line against the command's own help, so the two cannot drift apart.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "admin": (
+        "keystore.cli.people:admin_group",
+        "Workspace admins: console people with a role (viewer, operator, admin) who receive "
+        "leak notifications.",
+    ),
+    "audit": ("keystore.cli.keys:audit_command", "Show the audit trail, newest first."),
+    "bootstrap": (
+        "keystore.cli.bootstrap:bootstrap_command",
+        "Create the admin role and client, and print a token for the admin API (shown once).",
+    ),
+    "check": (
+        "keystore.cli.keys:check_command",
+        "Decide on a token (or JWT) as the gateway would; reads it from stdin if not given.",
+    ),
+    "client": (
+        "keystore.cli.clients:client_group",
+        "API clients: role, environments, projects, keys.",
+    ),
+    "endpoint": (
+        "keystore.cli.catalogue:endpoint_group",
+        "The endpoint catalogue that roles grant from.",
+    ),
+    "env": ("keystore.cli.catalogue:env_group", "Environments (dev, test, prod, ...)."),
+    "incident": ("rotation.cli:incident_group", "Leak incidents (one per leaked token)."),
+    "issuer": (
+        "keystore.cli.auth_methods:issuer_group",
+        "Trusted OpenID Connect issuers.",
+    ),
+    "jwt-key": (
+        "keystore.cli.auth_methods:jwt_key_group",
+        "Keys a client signs its own JWTs with.",
+    ),
+    "key": ("keystore.cli.keys:key_group", "API keys (up to 10 per client)."),
+    "migrate": (
+        "keystore.cli.schema:migrate_command",
+        "Bring the database schema up to date and add builtin endpoints.",
+    ),
+    "project": ("keystore.cli.catalogue:project_group", "Projects clients can be bound to."),
+    "repo": (
+        "rotation.cli:repo_group",
+        "Watched git repositories (scanned on a schedule for leaked tokens).",
+    ),
+    "role": ("keystore.cli.clients:role_group", "Client roles: which endpoints a client may call."),
+    "collection": (
+        "keystore.cli.policies:collection_group",
+        "API collections: named groups of endpoints that roles grant as one.",
+    ),
+    "policy": (
+        "keystore.cli.policies:policy_group",
+        "Named policies: limits and address rules clients and keys take by name.",
+    ),
+    "scan": (
+        "scanner.cli:scan",
+        "Find Keyward tokens in TARGET: a file, '-' for stdin, a directory, a repository or a URL.",
+    ),
+    "serve": (
+        "web.serve_command:serve_command",
+        "Serve Keyward; the embedded mode migrates its database first.",
+    ),
+    "signing-key": (
+        "keystore.cli.auth_methods:signing_key_group",
+        "Keyward's own JWT signing keys (published at /.well-known/jwks.json).",
+    ),
+}
+
+# ``--json`` among the raw arguments (see _json_asked).
+ASKED_META = "keyward.json_asked"
+
+# Our own packages: a ModuleNotFoundError naming anything else is a missing dependency.
+OWN_PACKAGES = frozenset({"keystore", "scanner", "rotation", "web", "migrations"})
+
+
+def load_command(ctx: click.Context, name: str) -> click.Command:
+    module_name, attribute = COMMANDS[name][0].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] in OWN_PACKAGES:
+            raise
+        fail(
+            f"keyward {name} needs the server extra ({error.name} is missing): "
+            "pip install 'keyward[server]'; only 'keyward scan' works without it",
+            error="missing_dependency",
+            reason="server_extra",
+            code=2,
+            as_json=_json_asked(ctx),
+        )
+    return getattr(module, attribute)
+
+
+class KeywardGroup(Group):
+    """Commands from :data:`COMMANDS`; an expected failure is one line, never a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(ctx, cmd_name) if cmd_name in COMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # From the table: listing the commands imports none of them.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        asked = wants_json(list(args))
+        try:  # the top-level options are parsed here, outside invoke()
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except click.ClickException as exc:
+            _fail_with(exc, as_json=asked)
+        ctx.meta[ASKED_META] = asked
+        return ctx
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:  # click.Abort is one too
+            _fail_with(exc, as_json=_json_asked(ctx))
+
+
+def _json_asked(ctx: click.Context) -> bool:
+    # A subcommand's parsing errors (an unknown option) precede its --json callback:
+    # the raw arguments tell whether --json was among them.
+    return bool(ctx.meta.get(JSON_META) or ctx.meta.get(ASKED_META))
+
+
+def _fail_with(exc: Exception, *, as_json: bool) -> None:
+    described = describe(exc)
+    if described is None:
+        raise exc
+    error, reason, message, code = described
+    fail(message, error=error, reason=reason, code=code, as_json=as_json)
 
 
 @click.group(cls=KeywardGroup)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option(
     "--force-last-admin",
     is_flag=True,
@@ -25,69 +161,8 @@ from web.serve import serve
 )
 @click.version_option(package_name="keyward")
 @click.pass_context
-def main(click_ctx: click.Context, as_json: bool, force_last_admin: bool) -> None:
+def main(click_ctx: click.Context, force_last_admin: bool) -> None:
     """Keyward: API clients, keys, and leak response."""
     install_scrubbing()
-    click_ctx.obj = CliContext(as_json=as_json, force_last_admin=force_last_admin)
+    click_ctx.obj = CliContext(meta=click_ctx.meta, force_last_admin=force_last_admin)
     click_ctx.call_on_close(click_ctx.obj.close)
-
-
-register(main)
-main.add_command(scan)
-main.add_command(repo_group)
-main.add_command(incident_group)
-
-
-@main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=None,
-    help="Processes (default 1 embedded; with Redis 2 x the CPUs this container may use + 1).",
-)
-@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
-@pass_context
-def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, threads: int):
-    """Serve Keyward.  The embedded mode migrates its database first."""
-    settings = ctx.settings
-    if settings.embedded and workers not in (None, 1):
-        raise click.UsageError("the embedded mode keeps limits in memory: one worker only")
-    # Said here, in one line, rather than by every gunicorn worker failing to boot.
-    refuse_open_gateway(settings)
-    # Embedded: migrate now; production: refuse to serve an outdated schema.
-    ctx.ensure_schema()
-    click.echo(
-        f"Keyward on http://{host}:{port} ({settings.mode} mode, "
-        f"{ctx.engine.url.render_as_string(hide_password=True)})",
-        err=True,
-    )
-    serve(
-        settings,
-        host=host,
-        port=port,
-        workers=workers or (1 if settings.embedded else default_workers()),
-        threads=threads,
-    )
-
-
-@main.command("bootstrap")
-@click.option("--client", "client_name", default="keyward-admin", show_default=True)
-@click.option("--env", "environment", default="prod", show_default=True)
-@pass_context
-def bootstrap_command(ctx: CliContext, client_name: str, environment: str) -> None:
-    """Create the admin role and client, and print a token for the admin API (shown once)."""
-    with ctx.session() as session:
-        key, token = bootstrap_admin(
-            session, ctx.settings, actor=ctx.actor, client_name=client_name, environment=environment
-        )
-        data = {**serialize.key(key), "token": token}
-    ctx.emit(
-        data,
-        [
-            f"admin client {client_name}: key {key.id} {key.hint}",
-            "token for 'Authorization: Bearer' (shown once, store it now):",
-            f"  {token}",
-        ],
-    )

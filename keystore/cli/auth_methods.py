@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 
 from keystore import client_jwt, jwks, oidc
-from keystore.cli.base import CliContext, pass_context, ref, split_csv, yes_no
+from keystore.cli.base import CliContext, Group, pass_context, ref, split_csv, yes_no
 from keystore.services import audit
 
 
-@click.group("jwt-key")
+@click.group("jwt-key", cls=Group)
 def jwt_key_group() -> None:
     """Keys a client signs its own JWTs with."""
 
@@ -20,6 +20,7 @@ def jwt_key_group() -> None:
 @click.argument("client")
 @pass_context
 def jwt_key_list(ctx: CliContext, client: str) -> None:
+    """List the keys a client signs its JWTs with."""
     with ctx.session() as session:
         rows = [client_jwt.serialize_key(k) for k in client_jwt.list_keys(session, ref(client))]
     ctx.emit(rows, [f"{k['id']:>5}  {k['algorithm']:<6} {k['fingerprint']}" for k in rows])
@@ -58,12 +59,13 @@ def jwt_key_add(ctx: CliContext, client: str, algorithm: str, public_key_file: P
 @click.argument("key_id", type=int)
 @pass_context
 def jwt_key_remove(ctx: CliContext, client: str, key_id: int) -> None:
+    """Remove one of a client's JWT keys."""
     with ctx.session() as session:
         client_jwt.delete_key(session, actor=ctx.actor, client_ref=ref(client), key_id=key_id)
     ctx.emit({"deleted": key_id}, f"JWT key {key_id} removed")
 
 
-@click.group("issuer")
+@click.group("issuer", cls=Group)
 def issuer_group() -> None:
     """Trusted OpenID Connect issuers."""
 
@@ -71,6 +73,7 @@ def issuer_group() -> None:
 @issuer_group.command("list")
 @pass_context
 def issuer_list(ctx: CliContext) -> None:
+    """List a client's trusted issuers."""
     with ctx.session() as session:
         rows = [oidc.serialize_issuer(i) for i in oidc.list_issuers(session)]
     ctx.emit(
@@ -93,6 +96,7 @@ def issuer_list(ctx: CliContext) -> None:
 @click.option("--client", "clients", multiple=True, required=True, help="Names or ids.")
 @pass_context
 def issuer_add(ctx: CliContext, name, issuer_url, jwks_url, audience, client_claim, clients):
+    """Trust an OpenID Connect issuer for a client."""
     with ctx.session() as session:
         row = oidc.add_issuer(
             session,
@@ -114,6 +118,7 @@ def issuer_add(ctx: CliContext, name, issuer_url, jwks_url, audience, client_cla
 @click.option("--on/--off", "enabled", default=True)
 @pass_context
 def issuer_enable(ctx: CliContext, issuer_id: int, enabled: bool) -> None:
+    """Enable or disable an issuer."""
     with ctx.session() as session:
         data = oidc.serialize_issuer(
             oidc.set_enabled(session, actor=ctx.actor, issuer_id=issuer_id, enabled=enabled)
@@ -125,12 +130,13 @@ def issuer_enable(ctx: CliContext, issuer_id: int, enabled: bool) -> None:
 @click.argument("issuer_id", type=int)
 @pass_context
 def issuer_remove(ctx: CliContext, issuer_id: int) -> None:
+    """Stop trusting an issuer."""
     with ctx.session() as session:
         oidc.delete_issuer(session, actor=ctx.actor, issuer_id=issuer_id)
     ctx.emit({"deleted": issuer_id}, f"issuer {issuer_id} removed")
 
 
-@click.group("signing-key")
+@click.group("signing-key", cls=Group)
 def signing_key_group() -> None:
     """Keyward's own JWT signing keys (published at /.well-known/jwks.json)."""
 
@@ -138,6 +144,7 @@ def signing_key_group() -> None:
 @signing_key_group.command("list")
 @pass_context
 def signing_key_list(ctx: CliContext) -> None:
+    """List Keyward's JWT signing keys."""
     document = jwks.keyring(ctx.settings).jwks()
     ctx.emit(
         document,

@@ -1,4 +1,9 @@
-"""What every CLI command shares: settings, one transaction, output and error handling."""
+"""What every CLI command shares: settings, one transaction, output and error handling.
+
+Imported by every command (``keyward --help`` and ``keyward scan`` included), so it
+loads only click and keystore's plain-Python modules; the database, the migrations
+and the privilege rule are imported when a command first uses them.
+"""
 
 from __future__ import annotations
 
@@ -10,33 +15,46 @@ from contextlib import contextmanager
 from functools import cached_property
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from keystore.config import Settings
-from keystore.db import make_engine, make_session_factory, transaction
 from keystore.errors import KeywardError, ValidationError
-from keystore.migrate import pending, prepare
-from keystore.privileges import Caller, operator
 from keystore.redaction import scrub
 from keystore.validate import MAX_ID
 
 # Ids on the command line: out of range is a usage error, never a database overflow.
 ID = click.IntRange(1, MAX_ID)
 
+# ``--json`` may follow any group or command; the flag lands in the context chain's
+# shared ``meta`` so output and errors of the whole invocation agree.
+JSON_META = "keyward.json"
+
 
 class CliContext:
-    def __init__(self, *, as_json: bool, force_last_admin: bool = False) -> None:
-        self.as_json = as_json
+    def __init__(self, *, meta: dict, force_last_admin: bool = False) -> None:
+        self.meta = meta
         self.actor = f"cli:{_login()}"
-        # The operator holds everything; removing the last full admin takes an explicit flag.
-        self.caller: Caller = operator(force=force_last_admin)
+        self.force_last_admin = force_last_admin
+
+    @property
+    def as_json(self) -> bool:
+        return bool(self.meta.get(JSON_META))
 
     @cached_property
-    def settings(self) -> Settings:
+    def caller(self):
+        """The operator holds everything; removing the last full admin takes an explicit flag."""
+        from keystore.privileges import operator
+
+        return operator(force=self.force_last_admin)
+
+    @cached_property
+    def settings(self):
+        from keystore.config import Settings
+
         return Settings.from_env()
 
     @cached_property
     def engine(self):
+        from keystore.db import make_engine
+
         return make_engine(self.settings.database_url)
 
     def close(self) -> None:
@@ -46,12 +64,16 @@ class CliContext:
     @contextmanager
     def session(self, *, migrate: bool = True) -> Iterator:
         """One transaction; the embedded mode migrates its own SQLite file first."""
+        from keystore.db import make_session_factory, transaction
+
         if migrate:
             self.ensure_schema()
         with transaction(make_session_factory(self.engine)) as session:
             yield session
 
     def ensure_schema(self) -> None:
+        from keystore.migrate import pending, prepare
+
         if not pending(self.engine):
             return
         if not self.settings.embedded:
@@ -73,37 +95,99 @@ class CliContext:
 pass_context = click.make_pass_decorator(CliContext)
 
 
-class KeywardGroup(click.Group):
-    """Turns every expected failure into one line on stderr, never a traceback."""
-
-    def make_context(self, *args, **kwargs) -> click.Context:
-        try:  # the top-level options are parsed here, outside invoke()
-            return super().make_context(*args, **kwargs)
-        except click.ClickException as exc:
-            _fail(f"error: {exc.format_message()}", code=exc.exit_code)
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except click.ClickException as exc:
-            # A usage mistake (bad option, id out of range): one line, click's exit status 2.
-            _fail(f"error: {exc.format_message()}", code=exc.exit_code)
-        except KeywardError as exc:
-            hint = " (to do it anyway: keyward --force-last-admin ...)"
-            _fail(f"error: {exc.message}{hint if exc.reason == 'last_admin' else ''}")
-        except SQLAlchemyError as exc:
-            _fail(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-        except UnicodeError:
-            # Arguments that are not valid UTF-8 arrive as lone surrogates: no database takes them.
-            _fail("error: arguments must be valid UTF-8 text")
-        except OSError as exc:
-            _fail(f"error: {exc}")
+def _set_json(ctx: click.Context, _param, value: bool) -> None:
+    if value:
+        ctx.meta[JSON_META] = True
 
 
-def _fail(message: str, *, code: int = 1) -> None:
+def _json_option() -> click.Option:
+    return click.Option(
+        ["--json"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,  # before the other values, so their errors come out as JSON too
+        callback=_set_json,
+        help="Print JSON (errors: one JSON object on stderr).",
+    )
+
+
+class Command(click.Command):
+    """A command that takes ``--json`` wherever it stands."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(_json_option())
+
+
+class Group(click.Group):
+    """A group whose commands and subgroups all take ``--json``."""
+
+    command_class = Command
+    group_class = type  # subgroups are of this class too
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(_json_option())
+
+
+def fail(message: str, *, error: str, reason: str, code: int = 1, as_json: bool = False) -> None:
+    """End the command: one line ``error: ...``, or with --json one object, on stderr."""
     # One line, and never a token (click quotes the offending value back).
-    click.echo(scrub(" ".join(message.split())), err=True)
+    message = scrub(" ".join(message.split()))
+    if as_json:
+        line = json.dumps({"error": error, "reason": reason, "message": message})
+    else:
+        line = f"error: {message}"
+    click.echo(line, err=True)
     sys.exit(code)
+
+
+def wants_json(args: list[str]) -> bool:
+    """``--json`` among the options (before a ``--``): for errors raised while parsing them."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def describe(exc: BaseException) -> tuple[str, str, str, int] | None:
+    """``(error, reason, message, exit code)`` for an expected failure, else None."""
+    if isinstance(exc, click.ClickException):
+        # A usage mistake (bad option, id out of range): click's exit status 2.
+        return "usage", "usage", exc.format_message(), exc.exit_code
+    if isinstance(exc, click.Abort):
+        return "aborted", "aborted", "aborted, nothing changed", 1
+    if isinstance(exc, KeywardError):
+        hint = " (to do it anyway: keyward --force-last-admin ...)"
+        message = exc.message + (hint if exc.reason == "last_admin" else "")
+        return exc.error, exc.reason, message, 1
+    database = sys.modules.get("sqlalchemy.exc")  # loaded if the command used the database
+    if database is not None and isinstance(exc, database.SQLAlchemyError):
+        name = type(exc).__name__
+        return "database", "database", f"database: {name}: {str(exc).splitlines()[0]}", 1
+    if isinstance(exc, UnicodeError):
+        # Arguments that are not valid UTF-8 arrive as lone surrogates: no database takes them.
+        return "invalid", "bad_text", "arguments must be valid UTF-8 text", 1
+    if isinstance(exc, OSError):
+        return "os_error", "os_error", str(exc), 1
+    return None
+
+
+def confirm(prompt: str, *, yes: bool) -> None:
+    """Ask on a terminal; elsewhere (scripts, pipes) only ``--yes`` confirms."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("this cannot be undone: confirm with --yes (stdin is no terminal)")
+    click.confirm(prompt, abort=True)
+
+
+def confirmation(prompt: str):
+    """``--yes`` for a command that cannot be undone; without it, ask (on a terminal only)."""
+    return click.option(
+        "--yes",
+        is_flag=True,
+        expose_value=False,
+        callback=lambda _ctx, _param, yes: confirm(prompt, yes=yes),
+        help="Do not ask; required when stdin is not a terminal.",
+    )
 
 
 def _login() -> str:

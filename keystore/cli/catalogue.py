@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, yes_no
+from keystore.cli.base import CliContext, Group, confirmation, pass_context, yes_no
 from keystore.key_age import MAX_DAYS
 from keystore.models import LEAK_ACTIONS
 from keystore.services import catalogue, keys
@@ -14,7 +14,7 @@ MAX_AGE = click.IntRange(1, MAX_DAYS)
 MAX_AGE_HELP = "Days a key's token may live; older keys are refused as expired (periodic refresh)."
 
 
-@click.group("env")
+@click.group("env", cls=Group)
 def env_group() -> None:
     """Environments (dev, test, prod, ...)."""
 
@@ -22,6 +22,7 @@ def env_group() -> None:
 @env_group.command("list")
 @pass_context
 def env_list(ctx: CliContext) -> None:
+    """List the environments and their leak action."""
     with ctx.session() as session:
         envs = [serialize.environment(e) for e in catalogue.list_environments(session)]
     ctx.emit(
@@ -93,7 +94,7 @@ def _days(days: int | None) -> str:
     return f"{days} days" if days else "none"
 
 
-@click.group("project")
+@click.group("project", cls=Group)
 def project_group() -> None:
     """Projects clients can be bound to."""
 
@@ -101,6 +102,7 @@ def project_group() -> None:
 @project_group.command("list")
 @pass_context
 def project_list(ctx: CliContext) -> None:
+    """List the projects."""
     with ctx.session() as session:
         projects = [serialize.project(p) for p in catalogue.list_projects(session)]
     ctx.emit(projects, [f"{p['id']:>5}  {p['name']}  {p['description']}" for p in projects])
@@ -111,6 +113,7 @@ def project_list(ctx: CliContext) -> None:
 @click.option("--description", default="")
 @pass_context
 def project_add(ctx: CliContext, name: str, description: str) -> None:
+    """Add a project."""
     with ctx.session() as session:
         proj = serialize.project(
             catalogue.create_project(session, actor=ctx.actor, name=name, description=description)
@@ -120,9 +123,10 @@ def project_add(ctx: CliContext, name: str, description: str) -> None:
 
 @project_group.command("delete")
 @click.argument("name")
-@click.confirmation_option(prompt="Clients lose this project at once. Delete it?")
+@confirmation("Clients lose this project at once. Delete it?")
 @pass_context
 def project_delete(ctx: CliContext, name: str) -> None:
+    """Delete a project; its clients lose it at once."""
     with ctx.session() as session:
         catalogue.delete_project(session, actor=ctx.actor, name=name)
     ctx.emit({"deleted": name}, f"project {name} deleted")
@@ -130,7 +134,7 @@ def project_delete(ctx: CliContext, name: str) -> None:
 
 @project_group.command("revoke-keys")
 @click.argument("name")
-@click.confirmation_option(prompt="Revoke every key of every client of this project, for good?")
+@confirmation("Revoke every key of every client of this project, for good?")
 @pass_context
 def project_revoke_keys(ctx: CliContext, name: str) -> None:
     """Revoke all keys of all clients of a project."""
@@ -144,7 +148,7 @@ def project_revoke_keys(ctx: CliContext, name: str) -> None:
     ctx.emit(revoked, f"{len(revoked)} key(s) revoked")
 
 
-@click.group("endpoint")
+@click.group("endpoint", cls=Group)
 def endpoint_group() -> None:
     """The endpoint catalogue that roles grant from."""
 
@@ -152,6 +156,7 @@ def endpoint_group() -> None:
 @endpoint_group.command("list")
 @pass_context
 def endpoint_list(ctx: CliContext) -> None:
+    """List the endpoint catalogue by section."""
     with ctx.session() as session:
         eps = [serialize.endpoint(e) for e in catalogue.list_endpoints(session)]
     ctx.emit(
@@ -181,9 +186,10 @@ def endpoint_add(ctx: CliContext, **options) -> None:
 
 @endpoint_group.command("remove")
 @click.argument("name")
-@click.confirmation_option(prompt="Every role loses this endpoint at once. Remove it?")
+@confirmation("Every role loses this endpoint at once. Remove it?")
 @pass_context
 def endpoint_remove(ctx: CliContext, name: str) -> None:
+    """Remove an endpoint; every role loses it at once."""
     with ctx.session() as session:
         catalogue.delete_endpoint(session, actor=ctx.actor, name=name)
     ctx.emit({"removed": name}, f"endpoint {name} removed")

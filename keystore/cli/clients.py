@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, ref, split_csv, yes_no
+from keystore.cli.base import (
+    CliContext,
+    Group,
+    confirm,
+    confirmation,
+    pass_context,
+    ref,
+    split_csv,
+    yes_no,
+)
 from keystore.cli.catalogue import MAX_AGE
 from keystore.models import LEAK_ACTIONS
 from keystore.services import clients, keys, roles
@@ -39,7 +48,7 @@ def collect_limits(options: dict) -> dict | None:
     return given or None
 
 
-@click.group("role")
+@click.group("role", cls=Group)
 def role_group() -> None:
     """Client roles: which endpoints a client may call."""
 
@@ -47,6 +56,7 @@ def role_group() -> None:
 @role_group.command("list")
 @pass_context
 def role_list(ctx: CliContext) -> None:
+    """List the roles."""
     with ctx.session() as session:
         rows = [serialize.role(r) for r in roles.list_roles(session)]
     ctx.emit(
@@ -58,6 +68,7 @@ def role_list(ctx: CliContext) -> None:
 @click.argument("role")
 @pass_context
 def role_show(ctx: CliContext, role: str) -> None:
+    """Show a role and its endpoints."""
     with ctx.session() as session:
         data = serialize.role(roles.get_role(session, ref(role)))
     ctx.emit(
@@ -92,6 +103,7 @@ def role_show(ctx: CliContext, role: str) -> None:
 )
 @pass_context
 def role_create(ctx: CliContext, name, endpoints, collections, description, **more) -> None:
+    """Create a role from endpoints of the catalogue and API collections."""
     with ctx.session() as session:
         data = serialize.role(
             roles.create_role(
@@ -160,18 +172,16 @@ def _age_change(*, max_key_age, no_max_key_age):
 
 @role_group.command("delete")
 @click.argument("role")
-@click.option("--yes", is_flag=True, help="Do not ask.")
+@click.option("--yes", is_flag=True, help="Do not ask; required when stdin is not a terminal.")
 @pass_context
 def role_delete(ctx: CliContext, role: str, yes: bool) -> None:
     """Delete a role; its clients are refused every endpoint at once."""
     with ctx.session() as session:
         affected = [c.name for c in roles.clients_using(session, ref(role))]
-        if not yes:
-            click.confirm(
-                f"{len(affected)} client(s) lose all access "
-                f"({', '.join(affected) or 'none'}). Delete?",
-                abort=True,
-            )
+        confirm(
+            f"{len(affected)} client(s) lose all access ({', '.join(affected) or 'none'}). Delete?",
+            yes=yes,
+        )
         roles.delete_role(session, actor=ctx.actor, caller=ctx.caller, ref=ref(role))
     ctx.emit(
         {"deleted": role, "clients_affected": affected},
@@ -179,15 +189,16 @@ def role_delete(ctx: CliContext, role: str, yes: bool) -> None:
     )
 
 
-@click.group("client")
+@click.group("client", cls=Group)
 def client_group() -> None:
-    """API clients."""
+    """API clients: role, environments, projects, keys."""
 
 
 @client_group.command("list")
 @click.option("--search", default=None, help="Part of the name or contact email.")
 @pass_context
 def client_list(ctx: CliContext, search) -> None:
+    """List the clients."""
     with ctx.session() as session:
         rows = [serialize.client(c) for c in clients.list_clients(session, search=search)]
     ctx.emit(
@@ -204,6 +215,7 @@ def client_list(ctx: CliContext, search) -> None:
 @click.argument("client")
 @pass_context
 def client_show(ctx: CliContext, client: str) -> None:
+    """Show a client: role, environments, projects, limits and keys."""
     with ctx.session() as session:
         found = clients.get_client(session, ref(client))
         data = {**serialize.client(found), "keys": [serialize.key(k) for k in found.keys]}
@@ -285,6 +297,7 @@ def client_update(ctx: CliContext, client: str, **options) -> None:
 @click.argument("client")
 @pass_context
 def client_enable(ctx: CliContext, client: str) -> None:
+    """Accept the client's keys again."""
     _set_enabled(ctx, client, enabled=True)
 
 
@@ -308,9 +321,10 @@ def _set_enabled(ctx: CliContext, client: str, *, enabled: bool) -> None:
 
 @client_group.command("delete")
 @click.argument("client")
-@click.confirmation_option(prompt="The client and all its keys are deleted for good. Continue?")
+@confirmation("The client and all its keys are deleted for good. Continue?")
 @pass_context
 def client_delete(ctx: CliContext, client: str) -> None:
+    """Delete a client and all its keys, for good."""
     with ctx.session() as session:
         clients.delete_client(session, actor=ctx.actor, caller=ctx.caller, ref=ref(client))
     ctx.emit({"deleted": client}, f"client {client} deleted")
@@ -318,9 +332,10 @@ def client_delete(ctx: CliContext, client: str) -> None:
 
 @client_group.command("revoke-keys")
 @click.argument("client")
-@click.confirmation_option(prompt="Revoke every key of this client, for good?")
+@confirmation("Revoke every key of this client, for good?")
 @pass_context
 def client_revoke_keys(ctx: CliContext, client: str) -> None:
+    """Revoke every key of the client, for good."""
     with ctx.session() as session:
         revoked = [
             serialize.key(k)

@@ -7,7 +7,7 @@ import sys
 import click
 
 from keystore import serialize
-from keystore.cli.base import ID, CliContext, pass_context, ref
+from keystore.cli.base import ID, CliContext, Command, Group, confirmation, pass_context, ref
 from keystore.cli.clients import collect_limits, limit_options
 from keystore.decision import Request, decide
 from keystore.jwt_access import issue_jwt
@@ -29,7 +29,7 @@ def _show_token(ctx: CliContext, key, token: str, verb: str) -> None:
     )
 
 
-@click.group("key")
+@click.group("key", cls=Group)
 def key_group() -> None:
     """API keys (up to 10 per client)."""
 
@@ -38,6 +38,7 @@ def key_group() -> None:
 @click.argument("client")
 @pass_context
 def key_list(ctx: CliContext, client: str) -> None:
+    """List a client's keys."""
     with ctx.session() as session:
         rows = [serialize.key(k) for k in keys.list_keys(session, client_ref=ref(client))]
     ctx.emit(
@@ -88,6 +89,7 @@ def key_issue(ctx: CliContext, client: str, **options) -> None:
 @limit_options
 @pass_context
 def key_update(ctx: CliContext, key_id: int, clear_allow, clear_block, **options) -> None:
+    """Change a key's name, address ranges, expiry or limits."""
     limits = collect_limits(options)
     changes = {k: v for k, v in options.items() if v not in (None, ())}
     if "policy" in changes:
@@ -150,14 +152,18 @@ _key_command(
     "reactivated",
     "Accept a deactivated key again.",
 )
-_key_command("revoke", keys.revoke_key, "revoked", "Revoke the key for good.")
+# Final, like delete: it asks first (or takes --yes).
+confirmation("Revoke the key for good? Its token stops working at once.")(
+    _key_command("revoke", keys.revoke_key, "revoked", "Revoke the key for good.")
+)
 
 
 @key_group.command("delete")
 @click.argument("key_id", type=ID)
-@click.confirmation_option(prompt="Delete the key for good?")
+@confirmation("Delete the key for good?")
 @pass_context
 def key_delete(ctx: CliContext, key_id: int) -> None:
+    """Delete a key for good (its audit trail stays)."""
     with ctx.session() as session:
         keys.delete_key(session, actor=ctx.actor, caller=ctx.caller, key_id=key_id)
     ctx.emit({"deleted": key_id}, f"key {key_id} deleted")
@@ -176,7 +182,7 @@ def key_jwt(ctx: CliContext, key_id: int, ttl: int | None) -> None:
     ctx.emit({"jwt": token, "expires_at": serialize.iso(expires)}, token)
 
 
-@click.command("check")
+@click.command("check", cls=Command)
 @click.argument("token", required=False)
 @click.option("--endpoint", required=True)
 @click.option("--env", "environment", default=None)
@@ -208,7 +214,7 @@ def check_command(ctx: CliContext, token: str | None, **request) -> None:
         sys.exit(EXIT_DENIED)
 
 
-@click.command("audit")
+@click.command("audit", cls=Command)
 @click.option("--action", default=None, help="e.g. key.revoke")
 @click.option("--type", "object_type", default=None, help="client, key, role, ...")
 @click.option("--object", "object_id", default=None, help="Object id.")

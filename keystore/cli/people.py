@@ -7,12 +7,12 @@ import sys
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, yes_no
+from keystore.cli.base import CliContext, Group, confirmation, pass_context, yes_no
 from keystore.models import CONSOLE_ROLES
 from keystore.services import admins
 
 
-@click.group("admin")
+@click.group("admin", cls=Group)
 def admin_group() -> None:
     """Workspace admins: console people with a role (viewer, operator, admin) who receive
     leak notifications."""
@@ -21,6 +21,7 @@ def admin_group() -> None:
 @admin_group.command("list")
 @pass_context
 def admin_list(ctx: CliContext) -> None:
+    """List the workspace admins."""
     with ctx.session() as session:
         rows = [serialize.admin(a) for a in admins.list_admins(session)]
     ctx.emit(
@@ -46,6 +47,7 @@ def admin_list(ctx: CliContext) -> None:
 )
 @pass_context
 def admin_add(ctx: CliContext, name: str, email: str, no_notify: bool, role: str) -> None:
+    """Add a workspace admin with a console role (leak emails go to admins)."""
     with ctx.session() as session:
         data = serialize.admin(
             admins.create_admin(
@@ -78,6 +80,7 @@ def admin_role(ctx: CliContext, email: str, role: str) -> None:
 @click.option("--on/--off", "notify", required=True)
 @pass_context
 def admin_notify(ctx: CliContext, email: str, notify: bool) -> None:
+    """Turn an admin's leak emails on or off."""
     with ctx.session() as session:
         data = serialize.admin(
             admins.update_admin(
@@ -89,9 +92,10 @@ def admin_notify(ctx: CliContext, email: str, notify: bool) -> None:
 
 @admin_group.command("remove")
 @click.argument("email")
-@click.confirmation_option(prompt="Remove this admin?")
+@confirmation("Remove this admin?")
 @pass_context
 def admin_remove(ctx: CliContext, email: str) -> None:
+    """Remove an admin; their console sessions end at once."""
     with ctx.session() as session:
         admins.delete_admin(session, actor=ctx.actor, caller=ctx.caller, email=email)
     ctx.emit({"removed": email}, f"admin {email} removed")

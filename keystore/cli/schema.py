@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from keystore.cli.base import CliContext, pass_context
+from keystore.cli.base import CliContext, Command, pass_context
 from keystore.migrate import prepare
 
 
-@click.command("migrate")
+@click.command("migrate", cls=Command)
 @pass_context
 def migrate_command(ctx: CliContext) -> None:
     """Bring the database schema up to date and add builtin endpoints."""

@@ -70,7 +70,7 @@ def test_issue_check_regenerate_and_revoke(cli):
     regen = json.loads(cli("--json", "key", "regenerate", str(key["id"])).stdout)
     cli("check", token, "--endpoint", "orders.list", "--address", "10.0.0.1", code=3)
     cli("check", regen["token"], "--endpoint", "orders.list", "--address", "10.0.0.1")
-    cli("key", "revoke", str(key["id"]))
+    cli("key", "revoke", str(key["id"]), "--yes")
     out = cli(
         "--json",
         "check",

@@ -100,7 +100,7 @@ def test_keyward_serve_refuses_an_open_production_gateway_in_one_line(db_engine,
     def must_not_start(*args, **kwargs):
         raise AssertionError("the server started")
 
-    monkeypatch.setattr("web.cli.serve", must_not_start)
+    monkeypatch.setattr("web.serve_command.serve", must_not_start)
     env = {
         "KEYWARD_MODE": "production",
         "KEYWARD_PEPPER": TEST_PEPPER,

@@ -438,7 +438,7 @@ def test_a_portal_account_of_the_admin_client_cannot_revoke_its_last_key(
 
 def test_the_cli_keeps_the_last_admin_unless_forced(cli):
     data = json.loads(cli("--json", "bootstrap").stdout)
-    refusal = cli("key", "revoke", str(data["id"]), code=1)
+    refusal = cli("key", "revoke", str(data["id"]), "--yes", code=1)
     assert "keyward.*" in refusal.stderr
     assert "--force-last-admin" in refusal.stderr
     cli("client", "disable", "keyward-admin", code=1)
