@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 
 from keystore import serialize
-from keystore.cli.base import CliContext, pass_context, ref, split_csv
+from keystore.cli.base import CliContext, Group, pass_context, ref, split_csv
 from keystore.cli.clients import collect_limits, limit_options
 from keystore.services import collections, policies
 from keystore.services.roles import UNSET
 
 
-@click.group("collection")
+@click.group("collection", cls=Group)
 def collection_group() -> None:
     """API collections: named groups of endpoints that roles grant as one."""
 
@@ -24,6 +24,7 @@ def _collection(session, found) -> dict:
 @collection_group.command("list")
 @pass_context
 def collection_list(ctx: CliContext) -> None:
+    """List API collections and the roles granting each."""
     with ctx.session() as session:
         rows = [_collection(session, c) for c in collections.list_collections(session)]
     ctx.emit(
@@ -40,6 +41,7 @@ def collection_list(ctx: CliContext) -> None:
 @click.argument("collection")
 @pass_context
 def collection_show(ctx: CliContext, collection: str) -> None:
+    """Show a collection's endpoints and the roles granting it."""
     with ctx.session() as session:
         data = _collection(session, collections.get_collection(session, ref(collection)))
     ctx.emit(
@@ -58,6 +60,7 @@ def collection_show(ctx: CliContext, collection: str) -> None:
 @click.option("--description", default="")
 @pass_context
 def collection_create(ctx: CliContext, name: str, endpoints, description: str) -> None:
+    """Create a collection of endpoints (nobody is granted it yet)."""
     with ctx.session() as session:
         data = _collection(
             session,
@@ -111,7 +114,7 @@ def collection_delete(ctx: CliContext, collection: str) -> None:
     ctx.emit({"deleted": collection}, f"collection {collection} deleted")
 
 
-@click.group("policy")
+@click.group("policy", cls=Group)
 def policy_group() -> None:
     """Named policies: limits and address rules clients and keys take by name."""
 
@@ -158,6 +161,7 @@ def _settings(options: dict) -> dict:
 @policy_group.command("list")
 @pass_context
 def policy_list(ctx: CliContext) -> None:
+    """List policies and who is under each."""
     with ctx.session() as session:
         rows = [_policy(session, p) for p in policies.list_policies(session)]
     ctx.emit(rows, [line for p in rows for line in _policy_lines(p)])
@@ -167,6 +171,7 @@ def policy_list(ctx: CliContext) -> None:
 @click.argument("policy")
 @pass_context
 def policy_show(ctx: CliContext, policy: str) -> None:
+    """Show a policy and the clients and keys under it."""
     with ctx.session() as session:
         data = _policy(session, policies.get_policy(session, ref(policy)))
     ctx.emit(data, _policy_lines(data))
