@@ -1,9 +1,10 @@
 """The access decision for credentials that stand for a whole client, not one of its keys.
 
 A client's own JWT and an identity provider's token name a client, so the
-key-level checks (token row, key state, IP rules, the key's environment) do not
-apply; the client's enabled state, environments, projects, role and limits do,
-read in one query (or from the process's decision cache), as for keys.
+key-level checks (token row, key state, the key's IP rules, the key's environment)
+do not apply; the client's enabled state, its policy's address rules, environments,
+projects, role (with its collections) and limits (its own and its policy's) do, read
+in one query (or from the process's decision cache), as for keys.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 
-from keystore.decision import Decision, Limits, Request
+from keystore import ipnets
+from keystore.decision import Decision, Request, endpoint_granted, limits_of, policy_columns
 from keystore.decision_cache import DecisionCache, cached
-from keystore.models import Client, Endpoint, Environment, Project
-from keystore.models.catalogue import role_endpoints
+from keystore.models import Client, Endpoint, Environment, Policy, Project
 from keystore.models.clients import client_environments, client_projects
 
 _LIMIT_FIELDS = ("rate_limit", "rate_window_seconds", "quota_daily", "quota_monthly")
@@ -22,26 +23,33 @@ _LIMIT_FIELDS = ("rate_limit", "rate_window_seconds", "quota_daily", "quota_mont
 
 def _statement():
     c, e, p, ep = Client.__table__, Environment.__table__, Project.__table__, Endpoint.__table__
-    ce, cp, re_ = client_environments, client_projects, role_endpoints
+    ce, cp = client_environments, client_projects
+    policy = Policy.__table__.alias("cpol")
     endpoint, environment = bindparam("endpoint"), bindparam("environment")
     project = bindparam("project")
-    return select(
-        c.c.id.label("client_id"),
-        c.c.enabled,
-        exists()
-        .where(ce.c.client_id == c.c.id, ce.c.environment_id == e.c.id, e.c.tag == environment)
-        .label("env_granted"),
-        select(e.c.allows_dev_only).where(e.c.tag == environment).scalar_subquery().label("dev"),
-        exists()
-        .where(cp.c.client_id == c.c.id, cp.c.project_id == p.c.id, p.c.name == project)
-        .label("project_granted"),
-        exists()
-        .where(re_.c.role_id == c.c.role_id, re_.c.endpoint_id == ep.c.id, ep.c.name == endpoint)
-        .label("endpoint_granted"),
-        select(ep.c.dev_only).where(ep.c.name == endpoint).scalar_subquery().label("dev_only"),
-        literal(True).label("present"),
-        *(c.c[f].label(f) for f in _LIMIT_FIELDS),
-    ).where(c.c.id == bindparam("client_id"))
+    return (
+        select(
+            c.c.id.label("client_id"),
+            c.c.enabled,
+            exists()
+            .where(ce.c.client_id == c.c.id, ce.c.environment_id == e.c.id, e.c.tag == environment)
+            .label("env_granted"),
+            select(e.c.allows_dev_only)
+            .where(e.c.tag == environment)
+            .scalar_subquery()
+            .label("dev"),
+            exists()
+            .where(cp.c.client_id == c.c.id, cp.c.project_id == p.c.id, p.c.name == project)
+            .label("project_granted"),
+            endpoint_granted(c.c.role_id, endpoint).label("endpoint_granted"),
+            select(ep.c.dev_only).where(ep.c.name == endpoint).scalar_subquery().label("dev_only"),
+            literal(True).label("present"),
+            *(c.c[f].label(f"client_{f}") for f in _LIMIT_FIELDS),
+            *policy_columns(policy, "cpol"),
+        )
+        .select_from(c.outerjoin(policy, policy.c.id == c.c.policy_id))
+        .where(c.c.id == bindparam("client_id"))
+    )
 
 
 FACTS_BY_CLIENT = _statement()
@@ -65,7 +73,7 @@ def load_client_facts(
 
 
 def judge_client(facts, request: Request, *, credential_kind: str) -> Decision:
-    """Checks 6 and 10-12 of :mod:`keystore.decision` for a client-wide credential."""
+    """Checks 6 and 8-12 of :mod:`keystore.decision` for a client-wide credential."""
     reason = _first_failure(facts, request)
     return Decision(
         allowed=reason is None,
@@ -73,13 +81,21 @@ def judge_client(facts, request: Request, *, credential_kind: str) -> Decision:
         credential=credential_kind,
         client_id=facts.client_id,
         environment=request.environment,
-        client_limits=Limits(*(getattr(facts, f) for f in _LIMIT_FIELDS)),
+        client_limits=limits_of(facts, "client"),
+        client_policy_limits=limits_of(facts, "cpol"),
     )
 
 
 def _first_failure(facts, request: Request) -> str | None:
     if not facts.enabled:
         return "client_disabled"
+    # decide() has checked the address's shape already.
+    address = None if request.address in (None, "") else ipnets.parse_address(request.address)
+    ip_reason = ipnets.refusal(
+        address, allowed=(facts.cpol_allowed_ips,), blocked=(facts.cpol_blocked_ips,)
+    )
+    if ip_reason:
+        return ip_reason
     if request.environment is not None and not facts.env_granted:
         return "environment_denied"
     if request.project is not None and not facts.project_granted:

@@ -192,10 +192,13 @@ class Settings:
                 "KEYWARD_USAGE_PUSH_SECONDS from 1 to 60"
             )
         try:
-            normalise_rules(list(self.trusted_proxies), field="KEYWARD_TRUSTED_PROXIES")
+            # Stored normalised: ranges such as 10.0.0.1-10.0.0.9 become the CIDRs matched.
+            proxies = normalise_rules(list(self.trusted_proxies), field="KEYWARD_TRUSTED_PROXIES")
         except ValidationError as exc:
             raise ConfigError(exc.message) from None
         changes: dict = {}
+        if tuple(proxies) != tuple(self.trusted_proxies):
+            changes["trusted_proxies"] = tuple(proxies)
         if self.cookie_secure is None:
             changes["cookie_secure"] = self.mode == "production"
         if self.scan_cache_dir is None:

@@ -14,20 +14,25 @@ Checks run in this order; the first that fails is the reason:
                             or, without one, of the key's environment (``keystore.key_age``)
  6. ``client_disabled``     the client is disabled
  7. ``key_inactive``        the key is deactivated
- 8. ``ip_blocked``          the address is in the key's blocked ranges (blocked wins)
- 9. ``ip_not_allowed``      the key has allowed ranges and the address is in none of them,
-                            or no address was given
+ 8. ``ip_blocked``          the address is in a blocked range of the key, of its policy or
+                            of its client's policy (the union; blocked wins)
+ 9. ``ip_not_allowed``      an allowed list is set (key, key's policy, client's policy) and the
+                            address is outside one of them (their intersection), or no
+                            address was given
 10. ``environment_denied``  the request names another environment than the key's, or the
                             client may no longer reach the key's environment
 11. ``project_denied``      a project was named that the client does not belong to
-12. ``endpoint_denied``     the client's role does not grant the endpoint (no role, unknown
-                            endpoint, or a dev-only endpoint outside a dev environment)
+12. ``endpoint_denied``     the client's role does not grant the endpoint, itself or through
+                            one of its API collections (no role, unknown endpoint, or a
+                            dev-only endpoint outside a dev environment)
 
 Everything is read in one query per decision, or taken from the process's
 :class:`~keystore.decision_cache.DecisionCache` of what such queries answered
-(emptied by every change, see there), so edits, revocations and deletions apply
-to the very next request; the checks themselves run every time, against the
-clock of the request.  Writes (usage,
+(emptied by every change, see there — a policy's or a collection's too), so edits,
+revocations and deletions apply to the very next request; the checks themselves run
+every time, against the clock of the request.  Limits are the strictest of the
+holder's own and its policy's: both sets are handed to the limiter, which enforces
+every one of them.  Writes (usage,
 last use) are the caller's business: the decision itself never writes.  For
 checks 1-5 the caller has not shown a live credential: :meth:`Decision.disclosed`
 is what it may be told, and :attr:`Decision.authenticated` says whether to count.
@@ -38,14 +43,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session
 
 from keystore import ipnets, key_age, tokens
 from keystore.config import Settings
 from keystore.decision_cache import DecisionCache, cached
-from keystore.models import ApiKey, Client, Endpoint, Environment, KeyToken, Project
-from keystore.models.catalogue import role_endpoints
+from keystore.models import ApiKey, Client, Endpoint, Environment, KeyToken, Policy, Project
+from keystore.models.catalogue import collection_endpoints, role_collections, role_endpoints
 from keystore.models.clients import client_environments, client_projects
 
 REASONS = (
@@ -94,6 +99,9 @@ class Decision:
     environment: str | None = None
     client_limits: Limits = Limits()
     key_limits: Limits = Limits()
+    # The named policies' limits: enforced beside the holder's own, so the strictest wins.
+    client_policy_limits: Limits = Limits()
+    key_policy_limits: Limits = Limits()
 
     @property
     def authenticated(self) -> bool:
@@ -119,10 +127,32 @@ class Request:
     address: str | None = None
 
 
+def endpoint_granted(role_id, endpoint):
+    """SQL: the role grants the named endpoint, itself or through one of its collections."""
+    re_, rc, ce, ep = role_endpoints, role_collections, collection_endpoints, Endpoint.__table__
+    direct = exists().where(
+        re_.c.role_id == role_id, re_.c.endpoint_id == ep.c.id, ep.c.name == endpoint
+    )
+    collected = exists().where(
+        rc.c.role_id == role_id,
+        ce.c.collection_id == rc.c.collection_id,
+        ce.c.endpoint_id == ep.c.id,
+        ep.c.name == endpoint,
+    )
+    return or_(direct, collected)
+
+
+def policy_columns(policy, prefix: str) -> list:
+    """A (LEFT JOINed) policy's limits and address rules, labelled ``<prefix>_<field>``."""
+    fields = (*_LIMIT_FIELDS, "allowed_ips", "blocked_ips")
+    return [policy.c[f].label(f"{prefix}_{f}") for f in fields]
+
+
 def _facts_statement(where):
     t, k, c = KeyToken.__table__, ApiKey.__table__, Client.__table__
     e, ep, p = Environment.__table__, Endpoint.__table__, Project.__table__
-    re_, ce, cp = role_endpoints, client_environments, client_projects
+    ce, cp = client_environments, client_projects
+    key_policy, client_policy = Policy.__table__.alias("kp"), Policy.__table__.alias("cpol")
     endpoint = bindparam("endpoint")
     return (
         select(
@@ -153,22 +183,22 @@ def _facts_statement(where):
                 p.c.name == bindparam("project"),
             )
             .label("project_granted"),
-            exists()
-            .where(
-                re_.c.role_id == c.c.role_id, re_.c.endpoint_id == ep.c.id, ep.c.name == endpoint
-            )
-            .label("endpoint_granted"),
+            endpoint_granted(c.c.role_id, endpoint).label("endpoint_granted"),
             select(ep.c.dev_only)
             .where(ep.c.name == endpoint)
             .scalar_subquery()
             .label("endpoint_dev_only"),
             *(k.c[f].label(f"key_{f}") for f in _LIMIT_FIELDS),
             *(c.c[f].label(f"client_{f}") for f in _LIMIT_FIELDS),
+            *policy_columns(key_policy, "kpol"),
+            *policy_columns(client_policy, "cpol"),
         )
         .select_from(
             t.join(k, t.c.key_id == k.c.id)
             .join(c, k.c.client_id == c.c.id)
             .join(e, k.c.environment_id == e.c.id)
+            .outerjoin(key_policy, key_policy.c.id == k.c.policy_id)
+            .outerjoin(client_policy, client_policy.c.id == c.c.policy_id)
         )
         .where(where)
     )
@@ -233,9 +263,15 @@ def judge(facts, request: Request, address, *, credential_kind: str, now=None) -
         key_id=facts.key_id,
         key_hint=facts.hint,
         environment=facts.env_tag,
-        client_limits=Limits(*(getattr(facts, f"client_{f}") for f in _LIMIT_FIELDS)),
-        key_limits=Limits(*(getattr(facts, f"key_{f}") for f in _LIMIT_FIELDS)),
+        client_limits=limits_of(facts, "client"),
+        key_limits=limits_of(facts, "key"),
+        client_policy_limits=limits_of(facts, "cpol"),
+        key_policy_limits=limits_of(facts, "kpol"),
     )
+
+
+def limits_of(facts, prefix: str) -> Limits:
+    return Limits(*(getattr(facts, f"{prefix}_{f}") for f in _LIMIT_FIELDS))
 
 
 def _first_failure(facts, request: Request, address, now: datetime) -> str | None:
@@ -267,13 +303,8 @@ def _too_old(facts, now: datetime) -> bool:
 
 
 def _ip_failure(facts, address) -> str | None:
-    blocked, allowed = tuple(facts.blocked_ips or ()), tuple(facts.allowed_ips or ())
-    if not (blocked or allowed):
-        return None
-    if address is None:
-        return "ip_not_allowed"
-    if blocked and ipnets.matches(address, blocked):
-        return "ip_blocked"
-    if allowed and not ipnets.matches(address, allowed):
-        return "ip_not_allowed"
-    return None
+    return ipnets.refusal(
+        address,
+        allowed=(facts.allowed_ips, facts.kpol_allowed_ips, facts.cpol_allowed_ips),
+        blocked=(facts.blocked_ips, facts.kpol_blocked_ips, facts.cpol_blocked_ips),
+    )

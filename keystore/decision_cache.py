@@ -57,6 +57,10 @@ WATCHED_TABLES = (
     "client_jwt_keys",
     "trusted_issuers",
     "trusted_issuer_clients",
+    "policies",
+    "api_collections",
+    "collection_endpoints",
+    "role_collections",
 )
 CHANNEL = "keyward_decisions"
 _MISSING = object()

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from keystore import ipnets, jwt_access, tokens
 from keystore.config import Settings
-from keystore.decision import _ip_failure
 from keystore.errors import KeywardError, ValidationError
 from keystore.models import ApiKey, KeyToken
 
@@ -87,7 +86,7 @@ def client_credentials(
     key = authenticate(session, settings, client_id=client_id, client_secret=client_secret)
     if _ip_refused(key, address):
         raise OAuthError("unauthorized_client", "this key may not be used from this address")
-    granted = sorted(endpoint.name for endpoint in key.client.role.endpoints)
+    granted = [endpoint.name for endpoint in key.client.role.granted_endpoints]
     requested = parse_scope(scope)
     if requested is not None and not requested <= set(granted):
         raise OAuthError("invalid_scope", "the scope names endpoints this client is not granted")
@@ -126,13 +125,17 @@ def authenticate(session: Session, settings: Settings, *, client_id, client_secr
 
 
 def _ip_refused(key: ApiKey, address: str | None) -> bool:
-    if not (key.allowed_ips or key.blocked_ips):
+    # The same rules as the decision: the key's, its policy's and its client's policy's.
+    policies = [p for p in (key.policy, key.client.policy) if p is not None]
+    allowed = [key.allowed_ips, *(p.allowed_ips for p in policies)]
+    blocked = [key.blocked_ips, *(p.blocked_ips for p in policies)]
+    if not any(allowed) and not any(blocked):
         return False
     try:
         parsed = None if address is None else ipnets.parse_address(address)
     except ValidationError:
         parsed = None
-    return _ip_failure(key, parsed) is not None
+    return ipnets.refusal(parsed, allowed=allowed, blocked=blocked) is not None
 
 
 def _usable(row: KeyToken, now: datetime) -> bool:

@@ -4,7 +4,8 @@ The one rule, called by every service that hands out or changes privileges, what
 surface (admin API, console, portal, CLI, leak response):
 
 * A **caller** holds **grants**: endpoint names, environment tags and project names.  An API
-  client holds its role's endpoints, its environments and its projects; a portal account holds
+  client holds its role's endpoints (its own and those of its API collections), its
+  environments and its projects; a portal account holds
   its own client's.  A *full admin* client (its role holds every builtin ``keyward.*``
   endpoint) stands for the operator and holds everything, as do the console's people and the
   CLI's operator: each could create a role and a client with anything in them anyway.
@@ -12,8 +13,12 @@ surface (admin API, console, portal, CLI, leak response):
   deactivate, revoke or delete one of its keys, mint a JWT for one, pick up its replacement
   token) only if that client's grants, before and after, are within its own.  A role is created
   or changed only with endpoints the caller holds, and only while every client holding it is
-  within the caller's grants.
-* A client never changes its own role, environments, projects or limits, nor the role it holds.
+  within the caller's grants.  A collection grants through its roles, so granting one is
+  granting its endpoints, and changing one changes every role granting it: it is created,
+  changed or granted only by a caller holding its endpoints (before and after) and every
+  client of every role granting it, never by a client whose own role grants it.
+* A client never changes its own role, environments, projects, limits or policy, nor the role
+  it holds (nor a collection that role grants, nor a policy it or its keys are under).
 * The last **working full admin** (an enabled client whose role holds every builtin endpoint,
   with an active, unexpired key in an environment it may reach) is never deleted, disabled,
   demoted or left without a working key: 409 ``last_admin``.  The CLI's operator may force it
@@ -37,11 +42,11 @@ from sqlalchemy.orm import Session
 from keystore import key_age
 from keystore.errors import ConflictError, ForbiddenError, UnavailableError
 from keystore.models import Admin, ApiKey, Client, Endpoint, Environment, KeyToken
-from keystore.models.catalogue import role_endpoints
+from keystore.models.catalogue import collection_endpoints, role_collections, role_endpoints
 from keystore.models.clients import client_environments
 
 # What a client may not change about itself (serialize.client's names).
-OWN_FIELDS = ("role", "environments", "projects", "limits")
+OWN_FIELDS = ("role", "environments", "projects", "limits", "policy")
 # The role `keyward bootstrap` creates and completes with every builtin: only those who hold
 # everything may give a role this name, or bootstrap would promote a squatter's clients.
 ADMIN_ROLE = "keyward-admin"
@@ -103,7 +108,7 @@ def operator(*, force: bool = False) -> Caller:
 
 def grants_of(client: Client) -> Grants:
     """What a client holds, as stored now."""
-    granted = client.role.endpoints if client.role else ()
+    granted = client.role.granted_endpoints if client.role else ()
     return Grants(
         endpoints=frozenset(ep.name for ep in granted),
         environments=frozenset(env.tag for env in client.environments),
@@ -296,12 +301,17 @@ def working_full_admins(session: Session) -> int:
 
 def _holds_every_builtin(role_id):
     # Compared with the catalogue's builtin rows, which migrations keep in step with the code.
+    # Held directly or through one of the role's collections: both grant alike.
     builtin = Endpoint.builtin.is_(True)
     total = select(func.count(Endpoint.id)).where(builtin).scalar_subquery()
+    direct = select(role_endpoints.c.endpoint_id).where(role_endpoints.c.role_id == role_id)
+    collected = select(collection_endpoints.c.endpoint_id).where(
+        collection_endpoints.c.collection_id == role_collections.c.collection_id,
+        role_collections.c.role_id == role_id,
+    )
     held = (
         select(func.count(Endpoint.id))
-        .join(role_endpoints, role_endpoints.c.endpoint_id == Endpoint.id)
-        .where(builtin, role_endpoints.c.role_id == role_id)
+        .where(builtin, or_(Endpoint.id.in_(direct), Endpoint.id.in_(collected)))
         .scalar_subquery()
     )
     return and_(total > 0, held == total)

@@ -73,11 +73,20 @@ UNLIMITED = LimitResult(allowed=True)
 
 
 def scopes_for(decision: Decision) -> list[LimitScope]:
-    """What to hit for an allowed decision: its client's limits and its key's."""
-    return [
-        LimitScope(name=f"client:{decision.client_id}", limits=decision.client_limits),
-        LimitScope(name=f"key:{decision.key_id}", limits=decision.key_limits),
+    """What to hit for an allowed decision: its client's limits and its key's, each beside
+    its named policy's under the same name, so :func:`plan` keeps the strictest of each."""
+    client, key = f"client:{decision.client_id}", f"key:{decision.key_id}"
+    scopes = [
+        LimitScope(name=client, limits=decision.client_limits),
+        LimitScope(name=key, limits=decision.key_limits),
     ]
+    for name, limits in (
+        (client, decision.client_policy_limits),
+        (key, decision.key_policy_limits),
+    ):
+        if not limits.empty:
+            scopes.append(LimitScope(name=name, limits=limits))
+    return scopes
 
 
 class RateLimiter(Protocol):
@@ -97,10 +106,23 @@ class Check:
 
 
 def plan(scopes: Sequence[LimitScope], now: float) -> list[Check]:
-    """Every limit the scopes set, with the storage key of its current bucket."""
+    """Every limit the scopes set, with the storage key of its current bucket.
+
+    Buckets belong to the holder (``client:5``, ``key:9``) and the window, never to where a
+    limit came from: when a holder's own settings and its policy set a limit on the same
+    bucket (the same rate window, or a daily or monthly quota) the smaller one is kept and
+    the bucket counted once; different rate windows are all enforced.  So no combination of
+    own settings and policy gives a holder more than the strictest of them.
+    """
     # UTC days are 86,400 epoch seconds each (POSIX time has no leap seconds).
     buckets = _buckets(int(now // 86400))
-    return [check for scope in scopes for check in _scope_checks(scope, buckets)]
+    strictest: dict[str, Check] = {}
+    for scope in scopes:
+        for check in _scope_checks(scope, buckets):
+            kept = strictest.get(check.key)
+            if kept is None or check.limit < kept.limit:
+                strictest[check.key] = check
+    return list(strictest.values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,14 @@ from datetime import datetime
 from keystore import key_age
 from keystore.models import (
     Admin,
+    ApiCollection,
     ApiKey,
     AuditEvent,
     Client,
     Endpoint,
     Environment,
     Incident,
+    Policy,
     Project,
     Role,
     ScanRun,
@@ -28,7 +30,7 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def limits(obj: Client | ApiKey) -> dict:
+def limits(obj: Client | ApiKey | Policy) -> dict:
     return {
         "rate_limit": obj.rate_limit,
         "rate_window_seconds": obj.rate_window_seconds,
@@ -71,8 +73,29 @@ def role(r: Role) -> dict:
         "name": r.name,
         "description": r.description,
         "endpoints": [ep.name for ep in r.endpoints],
+        "collections": [c.name for c in r.collections],
         "leak_action": r.leak_action,
         "max_key_age_days": r.max_key_age_days,
+    }
+
+
+def collection(c: ApiCollection) -> dict:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "description": c.description,
+        "endpoints": [ep.name for ep in c.endpoints],
+    }
+
+
+def policy(p: Policy) -> dict:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        **limits(p),
+        "allowed_ips": list(p.allowed_ips),
+        "blocked_ips": list(p.blocked_ips),
     }
 
 
@@ -87,6 +110,7 @@ def client(c: Client) -> dict:
         "environments": [env.tag for env in c.environments],
         "projects": [p.name for p in c.projects],
         "limits": limits(c),
+        "policy": c.policy.name if c.policy else None,
         "created_at": iso(c.created_at),
     }
 
@@ -103,6 +127,7 @@ def key(k: ApiKey) -> dict:
         "blocked_ips": list(k.blocked_ips),
         "expires_at": iso(k.expires_at),
         "limits": limits(k),
+        "policy": k.policy.name if k.policy else None,
         "last_used_at": iso(k.last_used_at),
         "last_used_ip": k.last_used_ip,
         "created_at": iso(k.created_at),

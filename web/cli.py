@@ -62,6 +62,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Watched git repositories (scanned on a schedule for leaked tokens).",
     ),
     "role": ("keystore.cli.clients:role_group", "Client roles: which endpoints a client may call."),
+    "collection": (
+        "keystore.cli.policies:collection_group",
+        "API collections: named groups of endpoints that roles grant as one.",
+    ),
+    "policy": (
+        "keystore.cli.policies:policy_group",
+        "Named policies: limits and address rules clients and keys take by name.",
+    ),
     "scan": (
         "scanner.cli:scan",
         "Find Keyward tokens in TARGET: a file, '-' for stdin, a directory, a repository or a URL.",

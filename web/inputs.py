@@ -59,8 +59,19 @@ MAX_KEY_AGE = {
     "description": "maximum key age in days (the current token's age); null for none",
 }
 CONSOLE_ROLE = {"enum": ["viewer", "operator", "admin"]}
-# An address or CIDR range, IPv4 or IPv6 (a format of our own: web.validation checks it).
-IP_RULES = {"type": "array", "maxItems": 100, "items": {"type": "string", "format": "ip-network"}}
+# Address rules as people write them (a format of our own: web.validation checks each entry
+# with keystore.ipnets and names the bad one): one string or a list of strings, each holding
+# addresses, CIDR ranges or first-last ranges, IPv4 or IPv6, separated by commas.
+_IP_TEXT = {"type": "string", "format": "ip-rules"}
+IP_RULES = {
+    **_IP_TEXT,
+    "type": ["string", "array"],
+    "maxLength": 20000,
+    "maxItems": 256,
+    "items": {**_IP_TEXT, "maxLength": 2000},
+    "description": 'e.g. "10.0.0.1-10.0.0.9, 192.168.0.0/24, 2001:db8::/32" or a list of such '
+    "strings; stored and shown as the minimal CIDR blocks",
+}
 FUTURE = {
     "type": ["string", "null"],
     "format": "date-time",
@@ -97,6 +108,9 @@ LIMITS_INPUT = {
         "rate_window_seconds": ["rate_limit"],
     },
 }
+# A named policy (its name or id), or null for none.
+POLICY_REF = {"anyOf": [NAME, ID, {"type": "null"}]}
+ENDPOINT_NAMES = {"type": "array", "maxItems": 1000, "items": ENDPOINT_NAME}
 _CLIENT_FIELDS = {
     "name": NAME,
     "description": text(2000, nullable=True),
@@ -106,6 +120,7 @@ _CLIENT_FIELDS = {
     "projects": {"type": "array", "maxItems": 1000, "items": NAME},
     "enabled": BOOL,
     "limits": ref("LimitsInput"),
+    "policy": POLICY_REF,
 }
 _KEY_FIELDS = {
     "name": NAME,
@@ -113,13 +128,26 @@ _KEY_FIELDS = {
     "blocked_ips": IP_RULES,
     "expires_at": FUTURE,
     "limits": ref("LimitsInput"),
+    "policy": POLICY_REF,
 }
 _ROLE_FIELDS = {
     "name": NAME,
     "description": text(2000, nullable=True),
-    "endpoints": {"type": "array", "maxItems": 1000, "items": ENDPOINT_NAME},
+    "endpoints": ENDPOINT_NAMES,
+    "collections": {"type": "array", "maxItems": 1000, "items": NAME},
     "leak_action": {"enum": [*LEAK_ACTION["enum"], None]},
     "max_key_age_days": MAX_KEY_AGE,
+}
+_COLLECTION_FIELDS = {"name": NAME, "description": text(2000), "endpoints": ENDPOINT_NAMES}
+_POLICY_FIELDS = {
+    "name": NAME,
+    "description": text(2000),
+    "rate_limit": _LIMIT,
+    "rate_window_seconds": _LIMIT,
+    "quota_daily": _LIMIT,
+    "quota_monthly": _LIMIT,
+    "allowed_ips": IP_RULES,
+    "blocked_ips": IP_RULES,
 }
 _REPOSITORY_FIELDS = {
     "url": text(
@@ -172,6 +200,19 @@ INPUTS = {
     "ClientCreate": body(["name"], **_CLIENT_FIELDS),
     "ClientInput": body([], **_CLIENT_FIELDS),
     "LimitsInput": LIMITS_INPUT,
+    "CollectionCreate": body(["name"], **_COLLECTION_FIELDS),
+    "CollectionInput": body([], **_COLLECTION_FIELDS),
+    "CollectionEndpointsInput": {
+        **body([], add=ENDPOINT_NAMES, remove=ENDPOINT_NAMES),
+        "description": "endpoints to add to and to remove from the collection, in one change",
+    },
+    "PolicyCreate": {
+        **body(["name"], **_POLICY_FIELDS),
+        "description": "limits: null or absent for none; rate_limit and rate_window_seconds "
+        "go together",
+        "dependentRequired": LIMITS_INPUT["dependentRequired"],
+    },
+    "PolicyInput": body([], **_POLICY_FIELDS),
     "KeyCreate": body(["name", "environment"], environment=ENV_TAG, **_KEY_FIELDS),
     "KeyInput": body([], **_KEY_FIELDS),
     "RegenerateInput": body([], grace_seconds=whole(0, 86400, nullable=True)),

@@ -12,12 +12,15 @@ from keystore.services import keys
 from web.forms import expiry, lines, optional_int, text
 from web.runtime import runtime
 
-KEY_FIELDS = ("name", "environment", "allowed_ips", "blocked_ips", "expires_at")
+KEY_FIELDS = ("name", "environment", "allowed_ips", "blocked_ips", "expires_at", "policy")
 STATE_CHANGES = ("deactivate", "reactivate", "revoke")
 
 
-def issue_from_form(session, *, actor: str, caller: Caller, client_id: int) -> dict:
-    """Issue a key from the submitted form; the result carries the one-time token."""
+def issue_from_form(
+    session, *, actor: str, caller: Caller, client_id: int, policy: str | None = None
+) -> dict:
+    """Issue a key from the submitted form (and ``policy``, the console's choice); the result
+    carries the one-time token."""
     key, token = keys.issue_key(
         session,
         runtime().settings,
@@ -29,6 +32,7 @@ def issue_from_form(session, *, actor: str, caller: Caller, client_id: int) -> d
         allowed_ips=lines("allowed_ips"),
         blocked_ips=lines("blocked_ips"),
         expires_at=expiry("expires_at"),
+        policy=policy,
     )
     return _issued(key, token)
 

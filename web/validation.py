@@ -17,6 +17,7 @@ from functools import cache
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from keystore import ipnets
 from keystore.errors import KeywardError, ValidationError
 from keystore.json_bounds import nesting_problem, text_problem
 from web.schemas import SCHEMAS
@@ -111,9 +112,12 @@ def _ip_address(value) -> bool:
     return not isinstance(value, str) or bool(ipaddress.ip_address(value))
 
 
-@_formats.checks("ip-network", raises=ValueError)
-def _ip_network(value) -> bool:
-    return not isinstance(value, str) or bool(ipaddress.ip_network(value, strict=False))
+@_formats.checks("ip-rules", raises=ValidationError)
+def _ip_rules(value) -> bool:
+    # The keystore's own parser, so the 422 names the bad entry (see _describe_cause).
+    if isinstance(value, str):
+        ipnets.check_entries(value)
+    return True
 
 
 def _pattern(validator, pattern: str, instance, schema):
@@ -214,8 +218,9 @@ _REASONS = {
 def _to_validation_error(error: SchemaError) -> ValidationError:
     path = list(error.absolute_path)
     field = _named_field(error, path)
+    cause = error.cause if isinstance(error.cause, KeywardError) else None
     return ValidationError(
-        f"{field or 'body'}: {_describe(error)}",
+        f"{field or 'body'}: {cause.message if cause else _describe(error)}",
         field=field,
         reason=_REASONS.get(error.validator, "invalid"),
     )
@@ -263,7 +268,6 @@ _DESCRIPTIONS = {
 
 _FORMAT_NAMES = {
     "date-time": "an ISO 8601 date-time with a time zone",
-    "ip-network": "an IP address or CIDR range",
     "ip-address": "an IP address",
 }
 

@@ -78,6 +78,7 @@ def role_show(ctx: CliContext, role: str) -> None:
             f"  {data['description']}",
             f"  max key age: {data['max_key_age_days'] or 'the environment'}",
             *(f"  - {e}" for e in data["endpoints"]),
+            *(f"  + collection {c}" for c in data["collections"]),
         ],
     )
 
@@ -86,6 +87,9 @@ def role_show(ctx: CliContext, role: str) -> None:
 @click.argument("name")
 @click.option(
     "--endpoint", "endpoints", multiple=True, help="Endpoint name; repeat or comma-separate."
+)
+@click.option(
+    "--collection", "collections", multiple=True, help="API collection; repeat or comma-separate."
 )
 @click.option("--description", default="")
 @click.option(
@@ -98,8 +102,8 @@ def role_show(ctx: CliContext, role: str) -> None:
     "--max-key-age", type=MAX_AGE, default=None, help="Override the environment's maximum key age."
 )
 @pass_context
-def role_create(ctx: CliContext, name, endpoints, description, leak_action, max_key_age) -> None:
-    """Create a role from endpoints of the catalogue."""
+def role_create(ctx: CliContext, name, endpoints, collections, description, **more) -> None:
+    """Create a role from endpoints of the catalogue and API collections."""
     with ctx.session() as session:
         data = serialize.role(
             roles.create_role(
@@ -108,8 +112,9 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action, max_
                 name=name,
                 description=description,
                 endpoints=split_csv(endpoints),
-                leak_action=leak_action,
-                max_key_age_days=max_key_age,
+                collections=split_csv(collections),
+                leak_action=more["leak_action"],
+                max_key_age_days=more["max_key_age"],
             )
         )
     ctx.emit(data, f"role {data['name']} created (id {data['id']})")
@@ -122,15 +127,21 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action, max_
 @click.option("--endpoint", "endpoints", multiple=True, help="Replace the granted endpoints.")
 @click.option("--grant", multiple=True, help="Add endpoints.")
 @click.option("--deny", multiple=True, help="Remove endpoints.")
+@click.option("--grant-collection", multiple=True, help="Add API collections.")
+@click.option("--deny-collection", multiple=True, help="Remove API collections.")
 @click.option("--max-key-age", type=MAX_AGE, default=None, help="Override the maximum key age.")
 @click.option("--no-max-key-age", is_flag=True, help="Use the environment's maximum key age.")
 @pass_context
-def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny, **age) -> None:
+def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny, **grouped):
     """Change a role; its clients see the change on their next request."""
     with ctx.session() as session:
         current = roles.get_role(session, ref(role))
         names = set(split_csv(endpoints)) if endpoints else {e.name for e in current.endpoints}
         names = (names | set(split_csv(grant))) - set(split_csv(deny))
+        held = {c.name for c in current.collections}
+        held = (held | set(split_csv(grouped["grant_collection"]))) - set(
+            split_csv(grouped["deny_collection"])
+        )
         data = serialize.role(
             roles.update_role(
                 session,
@@ -140,10 +151,17 @@ def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny
                 name=UNSET if name is None else name,
                 description=UNSET if description is None else description,
                 endpoints=sorted(names),
-                max_key_age_days=_age_change(**age),
+                collections=sorted(held),
+                max_key_age_days=_age_change(
+                    max_key_age=grouped["max_key_age"], no_max_key_age=grouped["no_max_key_age"]
+                ),
             )
         )
-    ctx.emit(data, f"role {data['name']} updated: {', '.join(data['endpoints']) or 'no endpoints'}")
+    ctx.emit(
+        data,
+        f"role {data['name']} updated: {', '.join(data['endpoints']) or 'no endpoints'}; "
+        f"collections: {', '.join(data['collections']) or 'none'}",
+    )
 
 
 def _age_change(*, max_key_age, no_max_key_age):
@@ -205,7 +223,8 @@ def client_show(ctx: CliContext, client: str) -> None:
         data,
         [
             f"client {data['name']} (id {data['id']}), enabled: {yes_no(data['enabled'])}",
-            f"  role: {data['role']}  contact: {data['contact_email']}",
+            f"  role: {data['role']}  policy: {data['policy'] or '-'}  "
+            f"contact: {data['contact_email']}",
             f"  environments: {', '.join(data['environments'])}",
             f"  projects: {', '.join(data['projects'])}",
             *(f"  key {k['id']}: {k['name']} {k['hint']} {k['state']}" for k in data["keys"]),
@@ -219,6 +238,7 @@ def client_options(command):
     command = click.option("--project", "projects", multiple=True)(command)
     command = click.option("--env", "environments", multiple=True)(command)
     command = click.option("--role", default=None)(command)
+    command = click.option("--policy", default=None, help="Named policy ('-' for none).")(command)
     return limit_options(command)
 
 
@@ -241,6 +261,7 @@ def client_create(ctx: CliContext, name: str, **options) -> None:
                 description=options["description"] or "",
                 contact_email=options["contact_email"] or "",
                 limits=limits,
+                policy=None if options["policy"] in (None, "-") else ref(options["policy"]),
             )
         )
     ctx.emit(data, f"client {data['name']} created (id {data['id']})")
@@ -258,8 +279,9 @@ def client_update(ctx: CliContext, client: str, **options) -> None:
     for listed in ("environments", "projects"):
         if listed in changes:
             changes[listed] = split_csv(changes[listed])
-    if "role" in changes:
-        changes["role"] = None if changes["role"] == "-" else ref(changes["role"])
+    for named in ("role", "policy"):
+        if named in changes:
+            changes[named] = None if changes[named] == "-" else ref(changes[named])
     if limits:
         changes["limits"] = limits
     with ctx.session() as session:

@@ -56,14 +56,20 @@ def key_list(ctx: CliContext, client: str) -> None:
 @click.argument("client")
 @click.option("--name", required=True)
 @click.option("--env", "environment", required=True, help="Environment tag, e.g. prod.")
-@click.option("--allow", "allowed_ips", multiple=True, help="Allowed address or CIDR; repeat.")
-@click.option("--block", "blocked_ips", multiple=True, help="Blocked address or CIDR; repeat.")
+@click.option(
+    "--allow", "allowed_ips", multiple=True, help="Allowed addresses, CIDRs or first-last ranges."
+)
+@click.option(
+    "--block", "blocked_ips", multiple=True, help="Blocked addresses, CIDRs or first-last ranges."
+)
 @click.option("--expires", "expires_at", default=None, help="ISO 8601 date-time with zone.")
+@click.option("--policy", default=None, help="Named policy.")
 @limit_options
 @pass_context
 def key_issue(ctx: CliContext, client: str, **options) -> None:
     """Issue a key; its token is printed once."""
     limits = collect_limits(options)
+    options["policy"] = None if options["policy"] is None else ref(options["policy"])
     with ctx.session() as session:
         key, token = keys.issue_key(
             session, ctx.settings, actor=ctx.actor, client_ref=ref(client), limits=limits, **options
@@ -79,12 +85,15 @@ def key_issue(ctx: CliContext, client: str, **options) -> None:
 @click.option("--clear-allow", is_flag=True, help="Allow every address again.")
 @click.option("--clear-block", is_flag=True, help="Remove every block.")
 @click.option("--expires", "expires_at", default=None)
+@click.option("--policy", default=None, help="Named policy ('-' for none).")
 @limit_options
 @pass_context
 def key_update(ctx: CliContext, key_id: int, clear_allow, clear_block, **options) -> None:
     """Change a key's name, address ranges, expiry or limits."""
     limits = collect_limits(options)
     changes = {k: v for k, v in options.items() if v not in (None, ())}
+    if "policy" in changes:
+        changes["policy"] = None if changes["policy"] == "-" else ref(changes["policy"])
     if clear_allow:
         changes["allowed_ips"] = []
     if clear_block:

@@ -9,11 +9,19 @@ from keystore.models.auth_methods import (
 )
 from keystore.models.base import Base, utcnow
 from keystore.models.browser import BrowserSession, OneTimeView, SignInThrottle
-from keystore.models.catalogue import LEAK_ACTIONS, Endpoint, Environment, Project, Role
+from keystore.models.catalogue import (
+    LEAK_ACTIONS,
+    ApiCollection,
+    Endpoint,
+    Environment,
+    Project,
+    Role,
+)
 from keystore.models.clients import KEY_STATES, ApiKey, Client, KeyToken
 from keystore.models.decisions import DecisionEpoch
 from keystore.models.incidents import INCIDENT_STATES, ORIGINS, Incident, Notification, Occurrence
 from keystore.models.people import CONSOLE_ROLES, Admin
+from keystore.models.policies import Policy
 from keystore.models.portal import PortalInvitation, PortalUser
 from keystore.models.reminders import KeyAgeReminder
 from keystore.models.repositories import ScanFinding, ScanRun, WatchedRepository
@@ -29,6 +37,7 @@ __all__ = [
     "ORIGINS",
     "WEBHOOK_KINDS",
     "Admin",
+    "ApiCollection",
     "ApiKey",
     "AuditEvent",
     "Base",
@@ -45,6 +54,7 @@ __all__ = [
     "Notification",
     "Occurrence",
     "OneTimeView",
+    "Policy",
     "PortalInvitation",
     "PortalUser",
     "Project",

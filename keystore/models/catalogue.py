@@ -18,6 +18,26 @@ role_endpoints = Table(
     Column("endpoint_id", ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True),
 )
 
+collection_endpoints = Table(
+    "collection_endpoints",
+    Base.metadata,
+    Column("collection_id", ForeignKey("api_collections.id", ondelete="CASCADE"), primary_key=True),
+    Column("endpoint_id", ForeignKey("endpoints.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# RESTRICT: a collection a role grants is never deleted from under it (the service says which).
+role_collections = Table(
+    "role_collections",
+    Base.metadata,
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "collection_id",
+        ForeignKey("api_collections.id", ondelete="RESTRICT"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
 
 class Environment(Base):
     """A deployment stage such as dev, test or prod; its tag is part of every token."""
@@ -62,6 +82,22 @@ class Endpoint(Base):
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class ApiCollection(Base):
+    """A named group of endpoints that roles grant as one (``orders``: list, get, create)."""
+
+    __tablename__ = "api_collections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    endpoints: Mapped[list[Endpoint]] = relationship(
+        secondary=collection_endpoints, order_by=Endpoint.name
+    )
+
+
 class Role(Base):
     """A set of endpoint privileges shared by clients."""
 
@@ -79,3 +115,14 @@ class Role(Base):
     endpoints: Mapped[list[Endpoint]] = relationship(
         secondary=role_endpoints, order_by=Endpoint.name
     )
+    collections: Mapped[list[ApiCollection]] = relationship(
+        secondary=role_collections, order_by=ApiCollection.name
+    )
+
+    @property
+    def granted_endpoints(self) -> list[Endpoint]:
+        """Every endpoint the role grants: its own and those of its collections."""
+        granted = {ep.name: ep for ep in self.endpoints}
+        for collection in self.collections:
+            granted.update((ep.name, ep) for ep in collection.endpoints)
+        return [granted[name] for name in sorted(granted)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from keystore.models.base import Base, UTCDateTime, utcnow
 from keystore.models.catalogue import Environment, Project, Role
+
+if TYPE_CHECKING:
+    from keystore.models.policies import Policy
 
 KEY_STATES = ("active", "inactive", "revoked")
 
@@ -56,12 +60,17 @@ class Client(LimitsMixin, Base):
     # SET NULL: deleting a role leaves its clients with no privileges at all.
     role_id: Mapped[int | None] = mapped_column(ForeignKey("roles.id", ondelete="SET NULL"))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # RESTRICT: a policy in use is never deleted from under its clients (they would loosen).
+    policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("policies.id", ondelete="RESTRICT"), index=True
+    )
     # Bumping it invalidates every JWT issued to the client.
     jwt_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     role: Mapped[Role | None] = relationship()
+    policy: Mapped[Policy | None] = relationship("Policy")
     environments: Mapped[list[Environment]] = relationship(
         secondary=client_environments, order_by=Environment.tag
     )
@@ -81,6 +90,9 @@ class ApiKey(LimitsMixin, Base):
     environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
     allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
     blocked_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
+    policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("policies.id", ondelete="RESTRICT"), index=True
+    )
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16), default="active")
     hint: Mapped[str] = mapped_column(String(64))
@@ -92,6 +104,7 @@ class ApiKey(LimitsMixin, Base):
 
     client: Mapped[Client] = relationship(back_populates="keys")
     environment: Mapped[Environment] = relationship()
+    policy: Mapped[Policy | None] = relationship("Policy")
     tokens: Mapped[list[KeyToken]] = relationship(
         back_populates="key", cascade="all, delete-orphan", passive_deletes=True
     )

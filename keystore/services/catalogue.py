@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from keystore import key_age, serialize, validate
 from keystore.decision_cache import DecisionCache, cached
 from keystore.errors import ConflictError, NotFoundError, ValidationError
-from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project, Role
+from keystore.models import LEAK_ACTIONS, ApiCollection, Endpoint, Environment, Project, Role
+from keystore.models.catalogue import collection_endpoints, role_endpoints
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import (
     OPERATOR,
@@ -50,6 +51,10 @@ BUILTIN_ENDPOINTS = {
     "keyward.webhooks.write": "Add, test and remove outgoing webhooks of leak notifications",
     "keyward.issuers.read": "Read trusted OpenID Connect issuers",
     "keyward.issuers.write": "Register, enable, disable and remove trusted OpenID Connect issuers",
+    "keyward.collections.read": "Read API collections (named groups of endpoints)",
+    "keyward.collections.write": "Create, change and delete API collections",
+    "keyward.policies.read": "Read named policies (limits and address rules)",
+    "keyward.policies.write": "Create, change and delete named policies",
 }
 
 
@@ -74,7 +79,7 @@ def _complete_full_roles(session: Session, previous: set[str]) -> None:
     # A role that held every builtin keeps doing so when a newer Keyward adds one.
     builtins = list(session.scalars(select(Endpoint).where(Endpoint.builtin.is_(True))))
     for role in session.scalars(select(Role)):
-        if previous <= {ep.name for ep in role.endpoints}:
+        if previous <= {ep.name for ep in role.granted_endpoints}:
             merged = {ep.name: ep for ep in [*role.endpoints, *builtins]}
             role.endpoints = sorted(merged.values(), key=lambda ep: ep.name)
     session.flush()
@@ -286,7 +291,8 @@ def declare_endpoint(
 
 
 def delete_endpoint(session: Session, *, actor: str, name: str, caller: Caller = OPERATOR) -> None:
-    """Remove an endpoint; every role loses it at once.  Builtins cannot be removed.
+    """Remove an endpoint; every role and API collection loses it at once (the audit event
+    names them).  Builtins cannot be removed.
 
     Only a caller holding the endpoint: removing one can hand its requests to a broader
     pattern, and nobody takes away what it does not hold.
@@ -295,17 +301,33 @@ def delete_endpoint(session: Session, *, actor: str, name: str, caller: Caller =
     if ep.builtin:
         raise ValidationError("builtin endpoints cannot be removed", reason="builtin", field="name")
     require_endpoints(caller, [ep.name], what="the endpoint")
+    holders = {
+        "roles": _names_holding(session, Role, role_endpoints.c.role_id, role_endpoints, ep),
+        "collections": _names_holding(
+            session, ApiCollection, collection_endpoints.c.collection_id, collection_endpoints, ep
+        ),
+    }
     audit.record(
         session,
         actor=actor,
         action="endpoint.delete",
         object_type="endpoint",
         object_id=ep.id,
-        summary=ep.name,
-        before=serialize.endpoint(ep),
+        summary=ep.name
+        + "".join(f"; removed from {k} {', '.join(v)}" for k, v in holders.items() if v),
+        before={**serialize.endpoint(ep), **holders},
     )
     session.delete(ep)
     session.flush()
+
+
+def _names_holding(session: Session, model, owner_column, link, ep: Endpoint) -> list[str]:
+    query = (
+        select(model.name)
+        .where(model.id == owner_column, link.c.endpoint_id == ep.id)
+        .order_by(model.name)
+    )
+    return list(session.scalars(query))
 
 
 def _http_shape(method, path) -> tuple[str | None, str | None]:

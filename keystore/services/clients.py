@@ -11,9 +11,8 @@ from keystore.models import Client, Environment, Project
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
+from keystore.services.policies import apply_limits, resolve_policy
 from keystore.services.roles import UNSET, get_role
-
-LIMIT_FIELDS = ("rate_limit", "rate_window_seconds", "quota_daily", "quota_monthly")
 
 
 def list_clients(
@@ -48,9 +47,11 @@ def create_client(
     contact_email: str = "",
     enabled: bool = True,
     limits: dict | None = None,
+    policy: int | str | None = None,
     caller: Caller = OPERATOR,
 ) -> Client:
-    """Register a client bound to a role, environments and projects the caller holds."""
+    """Register a client bound to a role, environments and projects the caller holds,
+    optionally under a named policy."""
     name = validate.name(name)
     _require_unique(session, name)
     client = Client(
@@ -61,6 +62,7 @@ def create_client(
         environments=resolve_environments(session, environments),
         projects=resolve_projects(session, projects),
         enabled=bool(enabled),
+        policy=resolve_policy(session, policy),
     )
     apply_limits(client, limits or {})
     privileges.require_may_act_on(caller, client)
@@ -147,21 +149,6 @@ def delete_client(
     )
 
 
-def apply_limits(obj, limits: dict) -> None:
-    """Set rate limit and quotas from a dict; ``None`` removes a limit."""
-    if not isinstance(limits, dict):
-        raise ValidationError("limits must be an object", field="limits")
-    unknown = set(limits) - set(LIMIT_FIELDS)
-    if unknown:
-        raise ValidationError(f"unknown limit {sorted(unknown)[0]!r}", field="limits")
-    for field, value in limits.items():
-        setattr(obj, field, validate.positive_int(value, field=field))
-    if (obj.rate_limit is None) != (obj.rate_window_seconds is None):
-        raise ValidationError(
-            "rate_limit and rate_window_seconds go together", field="rate_window_seconds"
-        )
-
-
 def resolve_environments(session: Session, tags) -> list[Environment]:
     return _resolve(session, Environment, Environment.tag, tags, field="environments")
 
@@ -199,6 +186,7 @@ def _apply_changes(session: Session, client: Client, changes: dict) -> None:
         "projects": lambda v: setattr(client, "projects", resolve_projects(session, v)),
         "enabled": lambda v: setattr(client, "enabled", bool(v)),
         "limits": lambda v: apply_limits(client, v),
+        "policy": lambda v: setattr(client, "policy", resolve_policy(session, v)),
     }
     for field, value in changes.items():
         if value is UNSET:

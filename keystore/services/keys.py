@@ -21,7 +21,8 @@ from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.catalogue import get_environment, get_project
-from keystore.services.clients import apply_limits, get_client
+from keystore.services.clients import get_client
+from keystore.services.policies import apply_limits, resolve_policy
 from keystore.services.roles import UNSET
 
 MAX_KEYS_PER_CLIENT = 10
@@ -56,6 +57,7 @@ def issue_key(
     blocked_ips: list[str] = (),
     expires_at=None,
     limits: dict | None = None,
+    policy: int | str | None = None,
     caller: Caller = OPERATOR,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its token, which is never available again.
@@ -72,7 +74,13 @@ def issue_key(
             field="environment",
             reason="environment_denied",
         )
-    key = ApiKey(client=client, name=validate.name(name), environment=env, hint="")
+    key = ApiKey(
+        client=client,
+        name=validate.name(name),
+        environment=env,
+        hint="",
+        policy=resolve_policy(session, policy),
+    )
     session.add(key)
     _apply_rules(key, allowed_ips=allowed_ips, blocked_ips=blocked_ips, expires_at=expires_at)
     apply_limits(key, limits or {})
@@ -93,7 +101,8 @@ def issue_key(
 def update_key(
     session: Session, *, actor: str, key_id: int, caller: Caller = OPERATOR, **changes
 ) -> ApiKey:
-    """Rename a key or change its address rules, expiry or limits (not on the caller's own)."""
+    """Rename a key or change its address rules, expiry, limits or policy (not the limits or
+    policy of the caller's own key)."""
     key = _live_key(session, key_id)
     privileges.require_may_act_on(caller, key.client)
     before = serialize.key(key)
@@ -101,13 +110,15 @@ def update_key(
         key.name = validate.name(changes.pop("name"))
     if changes.get("limits", UNSET) is not UNSET:
         apply_limits(key, changes.pop("limits"))
+    if changes.get("policy", UNSET) is not UNSET:
+        key.policy = resolve_policy(session, changes.pop("policy"))
     rules = {k: v for k, v in changes.items() if v is not UNSET}
     unknown = set(rules) - {"allowed_ips", "blocked_ips", "expires_at"}
     if unknown:
         raise ValidationError(f"unknown field {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
     _apply_rules(key, **rules)
     privileges.require_not_own(
-        caller, key.client_id, before, serialize.key(key), fields=("limits",)
+        caller, key.client_id, before, serialize.key(key), fields=("limits", "policy")
     )
     session.flush()
     audit.record(

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from keystore import key_age, privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
-from keystore.models import LEAK_ACTIONS, Client, Endpoint, Role
+from keystore.models import LEAK_ACTIONS, ApiCollection, Client, Endpoint, Role
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
@@ -36,20 +36,24 @@ def create_role(
     name: str,
     description: str = "",
     endpoints: list[str] = (),
+    collections: list[str] = (),
     leak_action: str | None = None,
     max_key_age_days: int | None = None,
     caller: Caller = OPERATOR,
 ) -> Role:
-    """Create a role granting the named catalogue endpoints, all of which the caller holds."""
+    """Create a role granting the named catalogue endpoints and API collections, all of whose
+    endpoints the caller holds."""
     name = validate.name(name)
     _require_unique(session, name)
     privileges.require_role_name(caller, name)
     granted = resolve_endpoints(session, endpoints)
-    privileges.require_endpoints(caller, [ep.name for ep in granted], what=f"role {name!r}")
+    grouped = resolve_collections(session, collections)
+    privileges.require_endpoints(caller, _endpoint_names(granted, grouped), what=f"role {name!r}")
     role = Role(
         name=name,
         description=validate.text(description),
         endpoints=granted,
+        collections=grouped,
         leak_action=validate.choice(leak_action, LEAK_ACTIONS, field="leak_action", optional=True),
         max_key_age_days=key_age.check_days(max_key_age_days),
     )
@@ -75,20 +79,24 @@ def update_role(
     name=UNSET,
     description=UNSET,
     endpoints=UNSET,
+    collections=UNSET,
     leak_action=UNSET,
     max_key_age_days=UNSET,
     caller: Caller = OPERATOR,
 ) -> Role:
     """Change a role; its clients see the change on their very next request.
 
-    Only a caller holding the role's endpoints, old and new, and everything its clients hold.
+    Only a caller holding the role's endpoints (its own and its collections'), old and new,
+    and everything its clients hold.
     """
     role = get_role(session, ref)
-    _require_may_change(session, caller, role)
+    require_may_change_role(session, caller, role)
     before = serialize.role(role)
     granted = UNSET if endpoints is UNSET else resolve_endpoints(session, endpoints)
-    if granted is not UNSET:
-        privileges.require_endpoints(caller, [ep.name for ep in granted], what="the role")
+    grouped = UNSET if collections is UNSET else resolve_collections(session, collections)
+    for given in (granted, grouped):
+        if given is not UNSET:
+            privileges.require_endpoints(caller, _endpoint_names(given), what="the role")
     with privileges.keeping_an_admin(session, caller) as guard:
         if name is not UNSET and name != role.name:
             new_name = validate.name(name)
@@ -99,6 +107,8 @@ def update_role(
             role.description = validate.text(description)
         if granted is not UNSET:
             role.endpoints = granted
+        if grouped is not UNSET:
+            role.collections = grouped
         if leak_action is not UNSET:
             role.leak_action = validate.choice(
                 leak_action, LEAK_ACTIONS, field="leak_action", optional=True
@@ -133,7 +143,7 @@ def delete_role(
 ) -> list[Client]:
     """Delete a role.  Its clients keep existing but are refused every endpoint at once."""
     role = get_role(session, ref)
-    _require_may_change(session, caller, role)
+    require_may_change_role(session, caller, role)
     affected = clients_using(session, role.id)
     before = serialize.role(role)
     with privileges.keeping_an_admin(session, caller) as guard:
@@ -154,10 +164,10 @@ def delete_role(
     return affected
 
 
-def _require_may_change(session: Session, caller: Caller, role: Role) -> None:
+def require_may_change_role(session: Session, caller: Caller, role: Role) -> None:
     # Changing a role changes every client holding it: the caller must hold all of theirs.
     what = f"role {role.name!r}"
-    privileges.require_endpoints(caller, [ep.name for ep in role.endpoints], what=what)
+    privileges.require_endpoints(caller, [ep.name for ep in role.granted_endpoints], what=what)
     for client in clients_using(session, role.id):
         privileges.require_may_act_on(caller, client)
 
@@ -175,6 +185,32 @@ def resolve_endpoints(session: Session, names) -> list[Endpoint]:
             reason="unknown_endpoint",
         )
     return sorted(found, key=lambda ep: ep.name)
+
+
+def resolve_collections(session: Session, names) -> list[ApiCollection]:
+    if isinstance(names, str) or not isinstance(names, list | tuple | set):
+        raise ValidationError("collections must be a list of collection names", field="collections")
+    wanted = set(names)
+    found = list(session.scalars(select(ApiCollection).where(ApiCollection.name.in_(wanted))))
+    unknown = wanted - {c.name for c in found}
+    if unknown:
+        raise ValidationError(
+            f"no such API collection: {', '.join(sorted(map(str, unknown)))}",
+            field="collections",
+            reason="unknown_collection",
+        )
+    return sorted(found, key=lambda c: c.name)
+
+
+def _endpoint_names(items, grouped=()) -> list[str]:
+    """The endpoint names of endpoints and of collections' endpoints, together."""
+    names = set()
+    for item in [*items, *grouped]:
+        if isinstance(item, ApiCollection):
+            names.update(ep.name for ep in item.endpoints)
+        else:
+            names.add(item.name)
+    return sorted(names)
 
 
 def _require_unique(session: Session, name: str) -> None:

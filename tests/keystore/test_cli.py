@@ -105,7 +105,7 @@ def test_the_token_is_shown_once_and_never_again(cli):
         (("key", "issue", "ghost", "--name", "k", "--env", "prod"), "no client 'ghost'"),
         (
             ("key", "issue", "acme", "--name", "k", "--env", "prod", "--allow", "10.0.0.0/99"),
-            "not an IP address or CIDR range",
+            "is not an IP address, CIDR range or first-last range",
         ),
         (("key", "regenerate", "999"), "no key 999"),
         (("role", "create", "reader"), "exists already"),

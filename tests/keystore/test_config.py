@@ -88,3 +88,10 @@ def test_task_timing_settings_are_read_and_bounded(tmp_path):
     ]:
         with pytest.raises(ConfigError, match=name):
             Settings.from_env({**env, name: value})
+
+
+def test_trusted_proxies_take_ranges_and_are_kept_normalised(tmp_path):
+    env = {"KEYWARD_DATA_DIR": str(tmp_path), "KEYWARD_TRUSTED_PROXIES": "10.0.0.1-10.0.0.3,::1"}
+    assert Settings.from_env(env).trusted_proxies == ("10.0.0.1/32", "10.0.0.2/31", "::1/128")
+    with pytest.raises(ConfigError, match="reversed"):
+        Settings.from_env({**env, "KEYWARD_TRUSTED_PROXIES": "10.0.0.9-10.0.0.1"})

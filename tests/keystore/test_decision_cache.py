@@ -284,3 +284,30 @@ def test_a_late_heartbeat_means_deciding_from_the_database(postgres_deployment, 
     assert deployment.decide(cache).allowed
     assert deployment.decide(cache).allowed
     assert len(statements) == 2
+
+
+def test_a_policy_or_collection_edit_reaches_a_cached_decision(session, settings, issue, world):
+    from keystore.decision_cache import WATCHED_TABLES
+    from keystore.services import collections, policies
+
+    assert {"policies", "api_collections", "collection_endpoints", "role_collections"} <= set(
+        WATCHED_TABLES
+    )
+    policies.create_policy(session, actor="test", name="office", allowed_ips="10.0.0.0/8")
+    collections.create_collection(session, actor="test", name="w", endpoints=["orders.create"])
+    _, token = issue(policy="office")
+    session.flush()
+    request = Request(endpoint="orders.create", environment="prod", address="10.1.1.1")
+    # A steady source: only this process's own writes to watched tables can empty the cache.
+    cache = DecisionCache(Generations(), max_entries=100)
+    assert decide(session, settings, credential=token, request=request, cache=cache).reason == (
+        "endpoint_denied"
+    )
+    roles.update_role(session, actor="test", ref="reader", collections=["w"])
+    session.flush()
+    assert decide(session, settings, credential=token, request=request, cache=cache).allowed
+    policies.update_policy(session, actor="test", ref="office", allowed_ips="192.168.0.0/16")
+    session.flush()
+    assert decide(session, settings, credential=token, request=request, cache=cache).reason == (
+        "ip_not_allowed"
+    )

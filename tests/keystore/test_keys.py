@@ -145,7 +145,9 @@ def test_revoke_all_keys_of_a_client_or_a_project(session, settings, issue, worl
     [
         ({"allowed_ips": ["10.0.0.0/33"]}, "allowed_ips"),
         ({"blocked_ips": ["not-an-ip"]}, "blocked_ips"),
-        ({"allowed_ips": "10.0.0.0/8"}, "allowed_ips"),
+        ({"allowed_ips": "10.0.0.9-10.0.0.1"}, "allowed_ips"),
+        ({"blocked_ips": "10.0.0.1-::9"}, "blocked_ips"),
+        ({"blocked_ips": 8}, "blocked_ips"),
         ({"expires_at": "yesterday"}, "expires_at"),
         ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"environment": "test"}, "environment"),

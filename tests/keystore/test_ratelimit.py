@@ -12,7 +12,13 @@ from keystore import ratelimit
 from keystore.decision import Decision, Limits
 from keystore.errors import UnavailableError
 from keystore.limits_factory import make_rate_limiter
-from keystore.ratelimit import LimitScope, MemoryRateLimiter, RedisRateLimiter, scopes_for
+from keystore.ratelimit import (
+    LimitScope,
+    MemoryRateLimiter,
+    RedisRateLimiter,
+    plan,
+    scopes_for,
+)
 from tests.conftest import REDIS_URL, unreachable_redis
 
 # Quota keys expire after their calendar bucket by Redis's own clock, so the
@@ -193,6 +199,27 @@ def test_scopes_for_a_decision_name_client_and_key():
         True, "allowed", client_id=5, key_id=9, client_limits=client, key_limits=key
     )
     assert scopes_for(decision) == [LimitScope("client:5", client), LimitScope("key:9", key)]
+
+
+def test_a_policy_beside_own_limits_keeps_the_strictest_of_each_bucket(limiter):
+    own = Limits(rate_limit=5, rate_window_seconds=60, quota_daily=100)
+    policy = Limits(rate_limit=2, rate_window_seconds=60, quota_daily=3)
+    decision = Decision(
+        True, "allowed", client_id=5, key_id=9, key_limits=own, key_policy_limits=policy
+    )
+    scopes = scopes_for(decision)
+    assert scopes[-1] == LimitScope("key:9", policy)
+    checks = plan(scopes, T0)
+    # One bucket per holder and window, counted once, at the smaller limit.
+    assert sorted((c.kind, c.limit) for c in checks) == [("quota", 3), ("rate", 2)]
+    answers = hits(limiter, scopes, [T0, T0 + 1, T0 + 2])
+    assert [a.allowed for a in answers] == [True, True, False]
+    assert answers[2].policy == "2;w=60"
+    # A longer window of the policy is enforced beside the holder's shorter one.
+    hourly = Limits(rate_limit=3, rate_window_seconds=3600)
+    both = [LimitScope("key:10", rate(2, 60)), LimitScope("key:10", hourly)]
+    times = [T0, T0 + 1, T0 + 61, T0 + 62, T0 + 122]
+    assert [a.allowed for a in hits(limiter, both, times)] == [True, True, True, False, False]
 
 
 def test_redis_failure_is_a_keyward_error():

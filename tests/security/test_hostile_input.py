@@ -193,7 +193,15 @@ def body_operations(document):
 
 
 def real_path(path: str, world) -> str:
-    for name in ("key_id", "role_id", "repo_id", "issuer_id", "webhook_id"):
+    for name in (
+        "key_id",
+        "role_id",
+        "repo_id",
+        "issuer_id",
+        "webhook_id",
+        "collection_id",
+        "policy_id",
+    ):
         path = path.replace(name, "1")
     return path.replace("/1/keys", f"/{world.client.id}/keys").replace(
         "clients/1", f"clients/{world.client.id}"

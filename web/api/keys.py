@@ -55,6 +55,7 @@ def issue_key(client_id: int):
             blocked_ips=data.get("blocked_ips"),
             expires_at=data.get("expires_at"),
             limits=data.get("limits"),
+            policy=data.get("policy"),
         )
         body = _with_token(key, token)
     return jsonify(body), 201, {"Cache-Control": "no-store"}
@@ -70,7 +71,7 @@ def show_key(key_id: int):
 
 @api.patch("/keys/<int:key_id>")
 @operation(
-    "Change a key's name, address rules, expiry or limits",
+    "Change a key's name, address rules, expiry, limits or policy",
     body="KeyInput",
     responses={200: "Key", 404: "Error", 409: "Error", 422: "Error"},
 )

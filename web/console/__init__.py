@@ -68,6 +68,7 @@ from web.console import (  # noqa: E402,F401
     invitation_views,
     key_views,
     people_views,
+    policy_views,
     repository_views,
     role_views,
     sign_in_views,

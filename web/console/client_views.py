@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
-from keystore.services import catalogue, keys, roles
+from keystore.services import catalogue, keys, policies, roles
 from keystore.services import clients as clients_service
 from keystore.services.clients import LIMIT_FIELDS
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
@@ -13,7 +13,16 @@ from web.console.permissions import needs
 from web.forms import FormErrors, chosen, limits, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "contact_email", "role", "environments", "projects", *LIMIT_FIELDS)
+FIELDS = (
+    "name",
+    "description",
+    "contact_email",
+    "role",
+    "policy",
+    "environments",
+    "projects",
+    *LIMIT_FIELDS,
+)
 
 
 @console.get("/clients")
@@ -96,6 +105,7 @@ def _client_form(*, client_id: int | None):
             "console/client_form.html",
             client=client,
             roles=roles.list_roles(session),
+            policies=policies.list_policies(session),
             environments=catalogue.list_environments(session),
             projects=catalogue.list_projects(session),
             ticked=_ticked(client),
@@ -109,6 +119,7 @@ def _save(session, *, client_id: int | None):
         "description": text("description"),
         "contact_email": text("contact_email"),
         "role": text("role") or None,
+        "policy": text("policy") or None,
         "environments": chosen("environments"),
         "projects": chosen("projects"),
         "limits": limits(),

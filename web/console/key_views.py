@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
-from keystore.services import clients, keys
+from keystore.services import clients, keys, policies
 from keystore.services.clients import LIMIT_FIELDS
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.console import actor, caller, console
 from web.console.permissions import needs
 from web.console.usage_views import flush_usage, key_chart
-from web.forms import FormErrors, limits, run_form
+from web.forms import FormErrors, limits, run_form, text
 from web.key_actions import KEY_FIELDS, change_state, issue_from_form, regenerate_from_form
 from web.runtime import runtime
 from web.token_page import see_once, show_once
@@ -23,7 +23,13 @@ def key_new(client_id: int):
     if request.method == "POST":
 
         def work(session):
-            issued = issue_from_form(session, actor=actor(), caller=caller(), client_id=client_id)
+            issued = issue_from_form(
+                session,
+                actor=actor(),
+                caller=caller(),
+                client_id=client_id,
+                policy=text("policy") or None,
+            )
             back = url_for("console.client_show", client_id=client_id)
             return show_once(session, "console/token.html", issued=issued, back=back)
 
@@ -38,6 +44,7 @@ def key_new(client_id: int):
             client=client,
             full=len(live) >= MAX_KEYS_PER_CLIENT,
             max_keys=MAX_KEYS_PER_CLIENT,
+            policies=policies.list_policies(session),
             errors=errors,
         ), errors.status
 

@@ -6,13 +6,13 @@ from itertools import groupby
 
 from flask import redirect, render_template, request, url_for
 
-from keystore.services import catalogue, roles
+from keystore.services import catalogue, collections, roles
 from web.console import actor, caller, console
 from web.console.permissions import needs
 from web.forms import FormErrors, chosen, optional_int, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "endpoints", "leak_action", "max_key_age_days")
+FIELDS = ("name", "description", "endpoints", "collections", "leak_action", "max_key_age_days")
 
 
 @console.get("/roles")
@@ -60,7 +60,8 @@ def _role_form(*, role_id: int | None):
         return render_template(
             "console/role_form.html",
             role=role,
-            sections=_sections(catalogue.list_endpoints(session)),
+            sections=sections(catalogue.list_endpoints(session)),
+            collections=collections.list_collections(session),
             ticked=_ticked(role, posted=request.method == "POST"),
             errors=errors,
         ), errors.status
@@ -71,6 +72,7 @@ def _save(session, *, role_id: int | None):
         "name": text("name"),
         "description": text("description"),
         "endpoints": chosen("endpoints"),
+        "collections": chosen("collections"),
         "leak_action": text("leak_action") or None,
         # Empty: the environment's maximum key age applies.
         "max_key_age_days": optional_int("max_key_age_days"),
@@ -80,7 +82,7 @@ def _save(session, *, role_id: int | None):
     return roles.update_role(session, actor=actor(), caller=caller(), ref=role_id, **values)
 
 
-def _sections(endpoints) -> list[tuple[str, list]]:
+def sections(endpoints) -> list[tuple[str, list]]:
     ordered = sorted(endpoints, key=lambda ep: (ep.section or "Other", ep.name))
     return [
         (name, list(group))
@@ -90,6 +92,9 @@ def _sections(endpoints) -> list[tuple[str, list]]:
 
 def _ticked(role, *, posted: bool) -> set[str]:
     # After a refused submission, show what the admin ticked, not what is stored.
+    # Endpoint and collection names share the set: the form keeps them in separate fields.
     if posted:
-        return set(chosen("endpoints"))
-    return {ep.name for ep in role.endpoints} if role else set()
+        return set(chosen("endpoints")) | {f"collection:{c}" for c in chosen("collections")}
+    if role is None:
+        return set()
+    return {ep.name for ep in role.endpoints} | {f"collection:{c.name}" for c in role.collections}

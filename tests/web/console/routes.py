@@ -23,6 +23,8 @@ class Ids:
     run_id: int = 1
     admin_id: int = 1
     tag: str = "prod"
+    collection_id: int = 1
+    policy_id: int = 1
 
 
 def routes(app, method: str) -> list[Rule]:

@@ -1,6 +1,5 @@
 """Every console page renders; forms put a refusal next to its field and change nothing."""
 
-import dataclasses
 import html
 import re
 
@@ -17,7 +16,7 @@ from keystore.models import (
     ScanRun,
     WatchedRepository,
 )
-from keystore.services import audit
+from keystore.services import audit, collections, policies
 from rotation.intake import Report, record_reports
 from tests.web.console.conftest import Browser
 from tests.web.console.routes import Ids, routes, url
@@ -43,9 +42,21 @@ def ids(session, settings, world, issue) -> Ids:
     session.flush()
     run = ScanRun(repository_id=repo.id, trigger="manual")
     session.add(run)
+    collection = collections.create_collection(
+        session, actor=ACTOR, name="orders", endpoints=["orders.list"]
+    )
+    policy = policies.create_policy(session, actor=ACTOR, name="gold", allowed_ips="10.0.0.0/8")
     session.flush()
-    ids = Ids(world.client.id, world.role.id, key.id, intake.incident_ids[0])
-    return dataclasses.replace(ids, repo_id=repo.id, run_id=run.id)
+    return Ids(
+        world.client.id,
+        world.role.id,
+        key.id,
+        intake.incident_ids[0],
+        collection_id=collection.id,
+        policy_id=policy.id,
+        repo_id=repo.id,
+        run_id=run.id,
+    )
 
 
 def test_every_console_page_renders(app, console, ids):
