@@ -8,7 +8,7 @@ from flask import request
 from sqlalchemy.orm import Session
 
 from keystore.errors import KeywardError
-from keystore.services.clients import LIMIT_FIELDS
+from keystore.services.policies import LIMIT_FIELDS
 from web.runtime import runtime
 
 GENERAL = "form"

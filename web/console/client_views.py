@@ -6,8 +6,8 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import catalogue, keys, policies, roles
 from keystore.services import clients as clients_service
-from keystore.services.clients import LIMIT_FIELDS
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
+from keystore.services.policies import LIMIT_FIELDS
 from web.console import actor, caller, console
 from web.console.permissions import needs
 from web.forms import FormErrors, chosen, limits, run_form, text

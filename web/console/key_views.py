@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import redirect, render_template, request, url_for
 
 from keystore.services import clients, keys, policies
-from keystore.services.clients import LIMIT_FIELDS
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
+from keystore.services.policies import LIMIT_FIELDS
 from web.console import actor, caller, console
 from web.console.permissions import needs
 from web.console.usage_views import flush_usage, key_chart
