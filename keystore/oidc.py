@@ -23,6 +23,7 @@ from keystore.config import Settings
 from keystore.decision import Decision, Request
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import TrustedIssuer
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller, require_may_act_on
 from keystore.services import audit
 from keystore.services.clients import get_client
@@ -82,8 +83,10 @@ def add_issuer(
     return row
 
 
-def list_issuers(session: Session) -> list[TrustedIssuer]:
-    return list(session.scalars(select(TrustedIssuer).order_by(TrustedIssuer.name)))
+def list_issuers(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By name; everything, or one ``page`` (keystore.paging)."""
+    order = (SortKey(TrustedIssuer.name), SortKey(TrustedIssuer.id))
+    return fetch_page(session, select(TrustedIssuer), order, page)
 
 
 def get_issuer(session: Session, issuer_id: int) -> TrustedIssuer:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from keystore.errors import ValidationError
 from keystore.models import ApiKey, UsageCount
+from keystore.paging import Page, PageRequest, slice_page
 
 GRANULARITIES = ("hour", "day")
 
@@ -78,8 +79,9 @@ def usage_report(
     granularity: str = "hour",
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[dict]:
-    """Counts per bucket and outcome for hours starting in ``[since, until)``.
+    page: PageRequest | None = None,
+) -> Page:
+    """Counts per bucket and outcome for hours starting in ``[since, until)``, or one ``page``.
 
     ``granularity="day"`` adds up the hours of each UTC day.  Sorted by bucket
     (ISO 8601: ``2026-11-23T19:00:00+00:00`` or ``2026-11-23``), then outcome.
@@ -93,7 +95,12 @@ def usage_report(
     for bucket, outcome, count in session.execute(query):
         label = bucket.date().isoformat() if granularity == "day" else bucket.isoformat()
         totals[(label, outcome)] += int(count)
-    return [{"bucket": b, "outcome": o, "count": n} for (b, o), n in sorted(totals.items())]
+    rows = [{"bucket": b, "outcome": o, "count": n} for (b, o), n in sorted(totals.items())]
+    return slice_page(rows, key=_bucket_outcome, kinds=(str, str), page=page)
+
+
+def _bucket_outcome(row: dict) -> tuple[str, str]:
+    return row["bucket"], row["outcome"]
 
 
 def _report_query(*, client_id, key_id, since, until):

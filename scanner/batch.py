@@ -125,14 +125,21 @@ def scan_stream(fd: int, *, matcher: TokenMatcher, progress=None, window_size=WI
     return hits
 
 
-def hits_in_object(buf, object_id: bytes, object_type: bytes, begin: int, end: int, matcher):
-    """The valid tokens of one object; lines of a commit or tag count from its message."""
+def hits_in_object(
+    buf, object_id: bytes, object_type: bytes, begin: int, end: int, matcher, offsets=None
+):
+    """The valid tokens of one object; lines of a commit or tag count from its message.
+
+    ``offsets``, when known, are the object's :meth:`TokenMatcher.needle_offsets`.
+    """
     text_start = begin
     if object_type != b"blob":
         blank = buf.find(b"\n\n", begin, end)
         text_start = begin if blank < 0 else blank + 2
+    if offsets is None:
+        offsets = matcher.needle_offsets(buf, begin, end)
     found = []
-    for offset, token in matcher.matches(buf, begin, end):
+    for offset, token in matcher.matches_at(buf, offsets, begin, end):
         origin = text_start if offset >= text_start else begin
         line, column = line_and_column(buf, offset, origin)
         found.append(

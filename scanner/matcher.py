@@ -46,8 +46,13 @@ class TokenMatcher:
         found = self._prefilter.search(data, start, len(data) if end is None else end)
         return -1 if found is None else found.start()
 
-    def matches(self, data, start: int = 0, end: int | None = None) -> Iterator[tuple[int, str]]:
-        """Yield ``(offset, token)`` for each valid token in ``data[start:end]``, in order."""
+    @property
+    def needles(self) -> tuple[bytes, ...]:
+        """The ``<prefix>_`` strings every token starts with."""
+        return self._needles
+
+    def needle_offsets(self, data, start: int = 0, end: int | None = None) -> list[int]:
+        """Where any ``<prefix>_`` starts in ``data[start:end]``, ascending (each offset once)."""
         end = len(data) if end is None else end
         offsets = set()
         for needle in self._needles:
@@ -55,7 +60,18 @@ class TokenMatcher:
             while offset >= 0:
                 offsets.add(offset)
                 offset = data.find(needle, offset + 1, end)
-        for offset in sorted(offsets):
+        return sorted(offsets)
+
+    def matches(self, data, start: int = 0, end: int | None = None) -> Iterator[tuple[int, str]]:
+        """Yield ``(offset, token)`` for each valid token in ``data[start:end]``, in order."""
+        return self.matches_at(data, self.needle_offsets(data, start, end), start, end)
+
+    def matches_at(
+        self, data, offsets: Iterable[int], start: int = 0, end: int | None = None
+    ) -> Iterator[tuple[int, str]]:
+        """:meth:`matches`, given the :meth:`needle_offsets` of ``data[start:end]``."""
+        end = len(data) if end is None else end
+        for offset in offsets:
             token = self._match_at(data, offset, end)
             if token is not None and not (self.inline_allow and allowed(data, offset, start, end)):
                 yield offset, token

@@ -12,6 +12,7 @@ import re
 from flask import Flask
 
 from web.inputs import ID, PATH_TEXT, query_schema
+from web.paging import LINK_HEADER, PAGE_QUERY
 from web.schemas import SCHEMAS, array_of, ref
 
 _CONVERTER_RE = re.compile(r"<(?:([a-z]+):)?([a-z_]+)>")
@@ -27,15 +28,20 @@ def operation(
     headers: dict[str, dict] | None = None,
     tag: str = "admin",
     media: str = "application/json",
+    paged: bool = False,
 ):
-    """Attach OpenAPI facts to a view.  ``responses`` maps status to a schema name (or None)."""
+    """Attach OpenAPI facts to a view.  ``responses`` maps status to a schema name (or None).
+
+    ``paged``: a list following the ``limit``/``cursor`` convention (web.paging).
+    """
 
     def attach(view):
         view.openapi = {
             "summary": summary,
             "responses": responses,
             "body": body,
-            "query": query or {},
+            "query": {**(query or {}), **(PAGE_QUERY if paged else {})},
+            "paged": paged,
             "headers": headers or {},
             "tag": tag,
             "media": media,
@@ -124,6 +130,9 @@ def _operation(rule, view, meta: dict) -> dict:
     # header (422), a huge header (431).
     for status in (414, 422, 431):
         op["responses"].setdefault(str(status), _response("Error"))
+    if meta.get("paged"):
+        op["responses"]["200"]["headers"] = {"Link": LINK_HEADER}
+        op["responses"].setdefault("422", _response("Error"))
     if meta["body"]:
         for status in (400, 413, 415, 422):
             op["responses"].setdefault(str(status), _response("Error"))

@@ -13,6 +13,7 @@ BOOL = {"type": "boolean"}
 DATETIME = {"type": ["string", "null"], "format": "date-time"}
 STR_LIST = {"type": "array", "items": STR}
 NULL_INT = {"type": ["integer", "null"]}
+NULL_STR = {"type": ["string", "null"]}
 
 
 def obj(required: list[str], optional: dict | None = None, **props) -> dict:
@@ -113,7 +114,12 @@ SCHEMAS = {
         before={"type": ["object", "null"]},
         after={"type": ["object", "null"]},
     ),
-    "AuditPage": obj(["events"], events=array_of("AuditEvent"), next_before_id=NULL_INT),
+    "AuditPage": obj(
+        ["events", "next_cursor"],
+        events=array_of("AuditEvent"),
+        next_cursor=NULL_STR,
+        next_before_id=NULL_INT,
+    ),
     "UsageRow": obj(["bucket", "outcome", "count"], bucket=STR, outcome=STR, count=INT),
     "Usage": obj(
         ["granularity", "rows"],
@@ -121,6 +127,7 @@ SCHEMAS = {
         rows=array_of("UsageRow"),
         client_id=NULL_INT,
         key_id=NULL_INT,
+        next_cursor=NULL_STR,
     ),
     "Deleted": obj(["deleted"], deleted={"type": ["string", "integer"]}, clients_affected=STR_LIST),
     "RateLimitState": obj(

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from keystore import passwords, serialize, validate
 from keystore.errors import ConflictError, NotFoundError
 from keystore.models import Admin
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller, require_everything
 from keystore.services import audit, browser_sessions
 
@@ -15,8 +16,9 @@ from keystore.services import audit, browser_sessions
 _PERSON = "a workspace admin (the console can do everything)"
 
 
-def list_admins(session: Session) -> list[Admin]:
-    return list(session.scalars(select(Admin).order_by(Admin.email)))
+def list_admins(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By email; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Admin), (SortKey(Admin.email), SortKey(Admin.id)), page)
 
 
 def leak_recipients(session: Session) -> list[Admin]:

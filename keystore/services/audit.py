@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keystore.models import AuditEvent
+from keystore.paging import MAX_LIMIT, Page, PageRequest, SortKey, fetch_page
 
-MAX_PAGE = 500
+NEWEST_FIRST = (SortKey(AuditEvent.id, descending=True),)
 
 
 def record(
@@ -48,9 +49,10 @@ def list_events(
     until: datetime | None = None,
     before_id: int | None = None,
     limit: int = 50,
-) -> list[AuditEvent]:
-    """Newest first; page with ``before_id`` (the last id of the previous page)."""
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(max(1, min(limit, MAX_PAGE)))
+    page: PageRequest | None = None,
+) -> Page:
+    """Newest first: one ``page`` (keystore.paging), or the first ``limit``."""
+    query = select(AuditEvent)
     filters = {
         AuditEvent.action: action,
         AuditEvent.object_type: object_type,
@@ -66,4 +68,5 @@ def list_events(
         query = query.where(AuditEvent.at < until)
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
-    return list(session.scalars(query))
+    page = page or PageRequest(limit=max(1, min(limit, MAX_LIMIT)))
+    return fetch_page(session, query, NEWEST_FIRST, page)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from keystore import serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project, Role
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller, Grants, require_endpoints, require_within
 from keystore.services import audit
 from keystore.tokens import is_valid_env_tag
@@ -70,8 +71,9 @@ def _complete_full_roles(session: Session, previous: set[str]) -> None:
     session.flush()
 
 
-def list_environments(session: Session) -> list[Environment]:
-    return list(session.scalars(select(Environment).order_by(Environment.id)))
+def list_environments(session: Session, *, page: PageRequest | None = None) -> Page:
+    """In creation order; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Environment), (SortKey(Environment.id),), page)
 
 
 def get_environment(session: Session, tag: str) -> Environment:
@@ -115,8 +117,9 @@ def create_environment(
     return env
 
 
-def list_projects(session: Session) -> list[Project]:
-    return list(session.scalars(select(Project).order_by(Project.name)))
+def list_projects(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By name; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Project), (SortKey(Project.name), SortKey(Project.id)), page)
 
 
 def get_project(session: Session, name: str) -> Project:
@@ -165,8 +168,12 @@ def delete_project(session: Session, *, actor: str, name: str, caller: Caller = 
     session.flush()
 
 
-def list_endpoints(session: Session) -> list[Endpoint]:
-    return list(session.scalars(select(Endpoint).order_by(Endpoint.section, Endpoint.name)))
+ENDPOINT_ORDER = (SortKey(Endpoint.section), SortKey(Endpoint.name), SortKey(Endpoint.id))
+
+
+def list_endpoints(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By section and name; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Endpoint), ENDPOINT_ORDER, page)
 
 
 def get_endpoint(session: Session, name: str) -> Endpoint:

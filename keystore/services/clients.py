@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from keystore import privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import Client, Environment, Project
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.roles import UNSET, get_role
@@ -15,12 +16,15 @@ from keystore.services.roles import UNSET, get_role
 LIMIT_FIELDS = ("rate_limit", "rate_window_seconds", "quota_daily", "quota_monthly")
 
 
-def list_clients(session: Session, *, search: str | None = None) -> list[Client]:
-    query = select(Client).order_by(Client.name)
+def list_clients(
+    session: Session, *, search: str | None = None, page: PageRequest | None = None
+) -> Page:
+    """By name; everything, or one ``page`` (keystore.paging)."""
+    query = select(Client)
     if search:
         pattern = f"%{search.strip()}%"
         query = query.where(or_(Client.name.ilike(pattern), Client.contact_email.ilike(pattern)))
-    return list(session.scalars(query))
+    return fetch_page(session, query, (SortKey(Client.name), SortKey(Client.id)), page)
 
 
 def get_client(session: Session, ref: int | str) -> Client:

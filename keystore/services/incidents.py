@@ -14,6 +14,7 @@ from keystore import sealing
 from keystore.config import Settings
 from keystore.errors import NotFoundError, StateError
 from keystore.models import Client, Incident
+from keystore.paging import MAX_LIMIT, Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller, require_everything, require_may_act_on
 from keystore.services import audit
 
@@ -25,6 +26,9 @@ def get_incident(session: Session, incident_id: int) -> Incident:
     return incident
 
 
+OPEN_FIRST = (SortKey(Incident.state == "notified"), SortKey(Incident.id, descending=True))
+
+
 def list_incidents(
     session: Session,
     *,
@@ -32,16 +36,18 @@ def list_incidents(
     client_id: int | None = None,
     before_id: int | None = None,
     limit: int = 50,
-) -> list[Incident]:
-    """Open incidents first, then newest first."""
-    query = select(Incident).order_by((Incident.state == "notified"), Incident.id.desc())
+    page: PageRequest | None = None,
+) -> Page:
+    """Open incidents first, then newest first: ``page``, or the first ``limit``."""
+    query = select(Incident)
     if state is not None:
         query = query.where(Incident.state == state)
     if client_id is not None:
         query = query.where(Incident.client_id == client_id)
     if before_id is not None:
         query = query.where(Incident.id < before_id)
-    return list(session.scalars(query.limit(max(1, min(limit, 500)))))
+    page = page or PageRequest(limit=max(1, min(limit, MAX_LIMIT)))
+    return fetch_page(session, query, OPEN_FIRST, page)
 
 
 def stuck_incidents(

@@ -17,6 +17,7 @@ from keystore.config import Settings
 from keystore.errors import LimitError, NotFoundError, StateError, ValidationError
 from keystore.ipnets import normalise_rules
 from keystore.models import ApiKey, Client, KeyToken
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 from keystore.services.catalogue import get_environment, get_project
@@ -34,11 +35,11 @@ def get_key(session: Session, key_id: int) -> ApiKey:
     return key
 
 
-def list_keys(session: Session, *, client_ref: int | str) -> list[ApiKey]:
+def list_keys(session: Session, *, client_ref: int | str, page: PageRequest | None = None) -> Page:
+    """A client's keys in creation order; everything, or one ``page`` (keystore.paging)."""
     client = get_client(session, client_ref)
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.client_id == client.id).order_by(ApiKey.id))
-    )
+    query = select(ApiKey).where(ApiKey.client_id == client.id)
+    return fetch_page(session, query, (SortKey(ApiKey.id),), page)
 
 
 def issue_key(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from keystore import repo_urls, serialize
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import ScanRun, WatchedRepository
+from keystore.paging import MAX_LIMIT, Page, PageRequest, SortKey, fetch_page
 from keystore.services import audit
 from keystore.services.roles import UNSET
 
@@ -22,8 +23,9 @@ _BRANCH_RE = re.compile(r"\A[A-Za-z0-9._/-]*\*?[A-Za-z0-9._/-]*\Z")
 _ENV_NAME_RE = re.compile(r"\AKEYWARD_REPO_TOKEN_[A-Z0-9_]{1,60}\Z")
 
 
-def list_repositories(session: Session) -> list[WatchedRepository]:
-    return list(session.scalars(select(WatchedRepository).order_by(WatchedRepository.id)))
+def list_repositories(session: Session, *, page: PageRequest | None = None) -> Page:
+    """In creation order; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(WatchedRepository), (SortKey(WatchedRepository.id),), page)
 
 
 def get_repository(session: Session, repo_id: int) -> WatchedRepository:
@@ -193,16 +195,14 @@ def fail_stale_runs(session: Session, *, older_than: timedelta) -> list[int]:
     return stale
 
 
-def list_runs(session: Session, *, repo_id: int, limit: int = 20) -> list[ScanRun]:
+def list_runs(
+    session: Session, *, repo_id: int, limit: int = 20, page: PageRequest | None = None
+) -> Page:
+    """A repository's runs, newest first: ``page`` (keystore.paging), or the first ``limit``."""
     get_repository(session, repo_id)
-    return list(
-        session.scalars(
-            select(ScanRun)
-            .where(ScanRun.repository_id == repo_id)
-            .order_by(ScanRun.id.desc())
-            .limit(max(1, min(limit, 200)))
-        )
-    )
+    query = select(ScanRun).where(ScanRun.repository_id == repo_id)
+    page = page or PageRequest(limit=max(1, min(limit, MAX_LIMIT)))
+    return fetch_page(session, query, (SortKey(ScanRun.id, descending=True),), page)
 
 
 def get_run(session: Session, run_id: int) -> ScanRun:

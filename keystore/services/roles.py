@@ -8,14 +8,16 @@ from sqlalchemy.orm import Session
 from keystore import privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Client, Endpoint, Role
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller
 from keystore.services import audit
 
 UNSET = object()
 
 
-def list_roles(session: Session) -> list[Role]:
-    return list(session.scalars(select(Role).order_by(Role.name)))
+def list_roles(session: Session, *, page: PageRequest | None = None) -> Page:
+    """By name; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Role), (SortKey(Role.name), SortKey(Role.id)), page)
 
 
 def get_role(session: Session, ref: int | str) -> Role:

@@ -17,6 +17,7 @@ from keystore import sealing, validate
 from keystore.config import Settings
 from keystore.errors import LimitError, NotFoundError, ValidationError
 from keystore.models import WEBHOOK_KINDS, Webhook
+from keystore.paging import Page, PageRequest, SortKey, fetch_page
 from keystore.public_net import may_be_public
 from keystore.services import audit
 
@@ -69,8 +70,9 @@ def check_fields(*, name, kind) -> tuple[str, str]:
     return validate.name(name), validate.choice(kind, WEBHOOK_KINDS, field="kind")
 
 
-def list_webhooks(session: Session) -> list[Webhook]:
-    return list(session.scalars(select(Webhook).order_by(Webhook.id)))
+def list_webhooks(session: Session, *, page: PageRequest | None = None) -> Page:
+    """In creation order; everything, or one ``page`` (keystore.paging)."""
+    return fetch_page(session, select(Webhook), (SortKey(Webhook.id),), page)
 
 
 def enabled_webhooks(session: Session) -> list[Webhook]:

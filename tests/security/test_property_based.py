@@ -103,6 +103,8 @@ def grounded(case, ids: dict) -> None:
     """
     if not case.meta.generation.mode.is_positive:
         return
+    if case.query:  # a cursor is one a previous page gave out, not any string of its alphabet
+        case.query.pop("cursor", None)
     for name, value in ids.items():
         if case.path_parameters and name in case.path_parameters:
             case.path_parameters[name] = value

@@ -7,6 +7,7 @@ from keystore.services import catalogue
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -14,11 +15,12 @@ READ, WRITE = "keyward.catalogue.read", "keyward.catalogue.write"
 
 
 @api.get("/environments")
-@operation("List environments", responses={200: "Environment[]"})
+@operation("List environments", responses={200: "Environment[]"}, paged=True)
 @requires(READ)
 def list_environments():
     with runtime().unit_of_work() as session:
-        return jsonify([serialize.environment(e) for e in catalogue.list_environments(session)])
+        found = catalogue.list_environments(session, page=page_request())
+        return page_response(found, serialize.environment)
 
 
 @api.post("/environments")
@@ -43,11 +45,12 @@ def create_environment():
 
 
 @api.get("/projects")
-@operation("List projects", responses={200: "Project[]"})
+@operation("List projects", responses={200: "Project[]"}, paged=True)
 @requires(READ)
 def list_projects():
     with runtime().unit_of_work() as session:
-        return jsonify([serialize.project(p) for p in catalogue.list_projects(session)])
+        found = catalogue.list_projects(session, page=page_request())
+        return page_response(found, serialize.project)
 
 
 @api.post("/projects")
@@ -77,11 +80,12 @@ def delete_project(name: str):
 
 
 @api.get("/endpoints")
-@operation("The endpoint catalogue", responses={200: "Endpoint[]"})
+@operation("The endpoint catalogue", responses={200: "Endpoint[]"}, paged=True)
 @requires(READ)
 def list_endpoints():
     with runtime().unit_of_work() as session:
-        return jsonify([serialize.endpoint(e) for e in catalogue.list_endpoints(session)])
+        found = catalogue.list_endpoints(session, page=page_request())
+        return page_response(found, serialize.endpoint)
 
 
 @api.post("/endpoints")

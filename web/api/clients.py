@@ -7,6 +7,7 @@ from keystore.services import clients, keys
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -14,12 +15,14 @@ READ, WRITE = "keyward.clients.read", "keyward.clients.write"
 
 
 @api.get("/clients")
-@operation("List clients", query={"search": "string"}, responses={200: "Client[]"})
+@operation("List clients", query={"search": "string"}, responses={200: "Client[]"}, paged=True)
 @requires(READ)
 def list_clients():
     with runtime().unit_of_work() as session:
-        found = clients.list_clients(session, search=request.args.get("search"))
-        return jsonify([serialize.client(c) for c in found])
+        found = clients.list_clients(
+            session, search=request.args.get("search"), page=page_request()
+        )
+        return page_response(found, serialize.client)
 
 
 @api.post("/clients")

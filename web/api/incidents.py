@@ -8,8 +8,8 @@ from keystore.models import INCIDENT_STATES
 from keystore.services import incidents
 from web.api import actor, api, caller
 from web.auth import requires
-from web.inputs import whole
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import query_int
 from web.runtime import runtime
 
@@ -21,9 +21,9 @@ from web.runtime import runtime
         "state": {"enum": list(INCIDENT_STATES)},
         "client_id": "integer",
         "before_id": "integer",
-        "limit": whole(1, 500),
     },
     responses={200: "Incident[]", 422: "Error"},
+    paged=True,
 )
 @requires("keyward.incidents.read")
 def list_incidents():
@@ -36,9 +36,9 @@ def list_incidents():
             state=state,
             client_id=query_int("client_id"),
             before_id=query_int("before_id"),
-            limit=query_int("limit", default=50),
+            page=page_request(),
         )
-        return jsonify([serialize.incident(i) for i in found])
+        return page_response(found, serialize.incident)
 
 
 @api.get("/incidents/<int:incident_id>")

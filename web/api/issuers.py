@@ -6,6 +6,7 @@ from keystore import oidc
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -13,11 +14,12 @@ READ, WRITE = "keyward.issuers.read", "keyward.issuers.write"
 
 
 @api.get("/issuers")
-@operation("Trusted OpenID Connect issuers", responses={200: "TrustedIssuer[]"})
+@operation("Trusted OpenID Connect issuers", responses={200: "TrustedIssuer[]"}, paged=True)
 @requires(READ)
 def list_issuers():
     with runtime().unit_of_work() as session:
-        return jsonify([oidc.serialize_issuer(i) for i in oidc.list_issuers(session)])
+        found = oidc.list_issuers(session, page=page_request())
+        return page_response(found, oidc.serialize_issuer)
 
 
 @api.post("/issuers")

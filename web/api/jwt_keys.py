@@ -6,6 +6,7 @@ from keystore import client_jwt
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -17,12 +18,15 @@ jwt_key = client_jwt.serialize_key
 
 @api.get("/clients/<int:client_id>/jwt-keys")
 @operation(
-    "The keys a client signs its own JWTs with", responses={200: "ClientJwtKey[]", 404: "Error"}
+    "The keys a client signs its own JWTs with",
+    responses={200: "ClientJwtKey[]", 404: "Error"},
+    paged=True,
 )
 @requires(READ)
 def list_jwt_keys(client_id: int):
     with runtime().unit_of_work() as session:
-        return jsonify([jwt_key(k) for k in client_jwt.list_keys(session, client_id)])
+        found = client_jwt.list_keys(session, client_id, page=page_request())
+        return page_response(found, jwt_key)
 
 
 @api.post("/clients/<int:client_id>/jwt-keys")

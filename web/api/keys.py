@@ -8,6 +8,7 @@ from keystore.services import keys
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -19,11 +20,16 @@ def _with_token(key, token: str) -> dict:
 
 
 @api.get("/clients/<int:client_id>/keys")
-@operation("List a client's keys (never their tokens)", responses={200: "Key[]", 404: "Error"})
+@operation(
+    "List a client's keys (never their tokens)",
+    responses={200: "Key[]", 404: "Error"},
+    paged=True,
+)
 @requires(READ)
 def list_keys(client_id: int):
     with runtime().unit_of_work() as session:
-        return jsonify([serialize.key(k) for k in keys.list_keys(session, client_ref=client_id)])
+        found = keys.list_keys(session, client_ref=client_id, page=page_request())
+        return page_response(found, serialize.key)
 
 
 @api.post("/clients/<int:client_id>/keys")

@@ -8,8 +8,9 @@ from keystore.services import admins, audit
 from keystore.usage import usage_report
 from web.api import actor, api, caller
 from web.auth import requires
-from web.inputs import DATE_TIME, whole
+from web.inputs import DATE_TIME
 from web.openapi import operation
+from web.paging import next_link, page_request
 from web.payload import json_object, query_datetime, query_int
 from web.runtime import runtime
 
@@ -20,20 +21,19 @@ AUDIT_QUERY = {
     "actor": "string",
     "since": DATE_TIME,
     "until": DATE_TIME,
-    "limit": whole(1, 500),
     "before_id": "integer",
 }
 
 
 @api.get("/audit")
 @operation(
-    "The audit trail, newest first; page with before_id",
+    "The audit trail, newest first",
     query=AUDIT_QUERY,
     responses={200: "AuditPage", 422: "Error"},
+    paged=True,
 )
 @requires("keyward.audit.read")
 def list_audit():
-    limit = query_int("limit", default=50)
     with runtime().unit_of_work() as session:
         events = audit.list_events(
             session,
@@ -44,11 +44,13 @@ def list_audit():
             since=query_datetime("since"),
             until=query_datetime("until"),
             before_id=query_int("before_id"),
-            limit=limit,
+            page=page_request(),
         )
         page = [serialize.audit_event(e) for e in events]
-    next_id = page[-1]["id"] if len(page) == limit else None
-    return jsonify({"events": page, "next_before_id": next_id})
+    # next_before_id: the older convention, kept for existing scripts.
+    next_id = page[-1]["id"] if events.next_cursor else None
+    body = {"events": page, "next_cursor": events.next_cursor, "next_before_id": next_id}
+    return jsonify(body), 200, next_link(events)
 
 
 @api.get("/usage")
@@ -62,6 +64,7 @@ def list_audit():
         "until": DATE_TIME,
     },
     responses={200: "Usage", 422: "Error"},
+    paged=True,
 )
 @requires("keyward.usage.read")
 def show_usage():
@@ -81,10 +84,10 @@ def show_usage():
             granularity=granularity,
             since=query_datetime("since"),
             until=query_datetime("until"),
+            page=page_request(),
         )
-    return jsonify(
-        {"granularity": granularity, "client_id": client_id, "key_id": key_id, "rows": rows}
-    )
+    body = {"granularity": granularity, "client_id": client_id, "key_id": key_id, "rows": rows}
+    return jsonify({**body, "next_cursor": rows.next_cursor}), 200, next_link(rows)
 
 
 @api.get("/admins")

@@ -7,20 +7,21 @@ from keystore.services import repositories
 from rotation import dispatch, tasks
 from web.api import actor, api
 from web.auth import requires
-from web.inputs import whole
 from web.openapi import operation
-from web.payload import json_object, query_int
+from web.paging import page_request, page_response
+from web.payload import json_object
 from web.runtime import runtime
 
 READ, WRITE = "keyward.repositories.read", "keyward.repositories.write"
 
 
 @api.get("/repositories")
-@operation("Watched repositories", responses={200: "Repository[]"})
+@operation("Watched repositories", responses={200: "Repository[]"}, paged=True)
 @requires(READ)
 def list_repositories():
     with runtime().unit_of_work() as session:
-        return jsonify([serialize.repository(r) for r in repositories.list_repositories(session)])
+        found = repositories.list_repositories(session, page=page_request())
+        return page_response(found, serialize.repository)
 
 
 @api.post("/repositories")
@@ -77,16 +78,14 @@ def scan_now(repo_id: int):
 @api.get("/repositories/<int:repo_id>/runs")
 @operation(
     "Scan runs of a repository, newest first",
-    query={"limit": whole(1, 200)},
     responses={200: "ScanRun[]", 404: "Error", 422: "Error"},
+    paged=True,
 )
 @requires(READ)
 def list_runs(repo_id: int):
     with runtime().unit_of_work() as session:
-        runs = repositories.list_runs(
-            session, repo_id=repo_id, limit=query_int("limit", default=20)
-        )
-        return jsonify([serialize.scan_run(r) for r in runs])
+        runs = repositories.list_runs(session, repo_id=repo_id, page=page_request())
+        return page_response(runs, serialize.scan_run)
 
 
 @api.get("/scan-runs/<int:run_id>")

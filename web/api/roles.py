@@ -7,6 +7,7 @@ from keystore.services import roles
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -14,11 +15,11 @@ READ, WRITE = "keyward.roles.read", "keyward.roles.write"
 
 
 @api.get("/roles")
-@operation("List roles", responses={200: "Role[]"})
+@operation("List roles", responses={200: "Role[]"}, paged=True)
 @requires(READ)
 def list_roles():
     with runtime().unit_of_work() as session:
-        return jsonify([serialize.role(r) for r in roles.list_roles(session)])
+        return page_response(roles.list_roles(session, page=page_request()), serialize.role)
 
 
 @api.post("/roles")

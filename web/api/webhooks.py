@@ -8,6 +8,7 @@ from rotation import hooks, outbound
 from web.api import actor, api
 from web.auth import requires
 from web.openapi import operation
+from web.paging import page_request, page_response
 from web.payload import json_object
 from web.runtime import runtime
 
@@ -15,11 +16,12 @@ READ, WRITE = "keyward.webhooks.read", "keyward.webhooks.write"
 
 
 @api.get("/webhooks")
-@operation("Outgoing webhooks of leak notifications", responses={200: "Webhook[]"})
+@operation("Outgoing webhooks of leak notifications", responses={200: "Webhook[]"}, paged=True)
 @requires(READ)
 def list_webhooks():
     with runtime().unit_of_work() as session:
-        return jsonify([serialize.webhook(h) for h in webhooks.list_webhooks(session)])
+        found = webhooks.list_webhooks(session, page=page_request())
+        return page_response(found, serialize.webhook)
 
 
 @api.post("/webhooks")

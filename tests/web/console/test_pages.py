@@ -1,12 +1,17 @@
 """Every console page renders; forms put a refusal next to its field and change nothing."""
 
+import html
+import re
+
 import pytest
 from sqlalchemy import func, select
 
 from keystore.decision import Request, decide
 from keystore.models import ApiKey, AuditEvent, Client, Role
+from keystore.services import audit
 from rotation.intake import Report, record_reports
 from tests.web.console.routes import Ids, routes, url
+from tests.worlds import ACTOR
 
 
 def count(session, model) -> int:
@@ -161,6 +166,22 @@ def test_the_audit_trail_filters(console, world):
     page = console.get("/console/audit?action=client.create")
     assert "client.create" in page.text
     assert "role.create" not in page.text
+
+
+def test_the_audit_trail_pages_with_the_api_cursor(console, session):
+    for i in range(130):
+        audit.record(session, actor=ACTOR, action="test.fill", object_type="test", object_id=i)
+    session.flush()
+    first = console.get("/console/audit?action=test.fill")
+    assert first.text.count("<td>test.fill</td>") == 100
+    older = re.search(r'<a rel="next" href="\?([^"]+)"', first.text).group(1)
+    assert "action=test.fill" in older
+    assert "cursor=" in older
+    rest = console.get(f"/console/audit?{html.unescape(older)}")
+    assert rest.text.count("<td>test.fill</td>") == 30
+    assert 'rel="next"' not in rest.text
+    shown = re.findall(r"<td>test (\d+)</td>", first.text + rest.text)
+    assert sorted(map(int, shown)) == list(range(130))
 
 
 def test_templates_escape_what_people_typed(console, world, session):
