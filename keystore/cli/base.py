@@ -57,7 +57,7 @@ class CliContext:
         from keystore.db import make_engine
 
         engine = make_engine(self.settings.database_url)
-        _announce_new_database(engine, self.settings)
+        _announce_new_database(engine, self.settings, as_json=self.as_json)
         return engine
 
     def close(self) -> None:
@@ -197,7 +197,7 @@ def confirmation(prompt: str):
 LEGACY_DATABASE = os.path.join("keyward-data", "keyward.db")
 
 
-def _announce_new_database(engine, settings) -> None:
+def _announce_new_database(engine, settings, *, as_json: bool) -> None:
     """Say so on stderr when this command is about to create an embedded database.
 
     A new empty database where the operator expected theirs (another data directory)
@@ -208,17 +208,24 @@ def _announce_new_database(engine, settings) -> None:
         return
     if os.path.exists(path):
         return
-    click.echo(
-        f"keyward: creating a new embedded database at {path} "
-        f"(data directory {settings.data_dir}; set KEYWARD_DATA_DIR to use another)",
-        err=True,
+    message = (
+        f"creating a new embedded database at {path} "
+        f"(data directory {settings.data_dir}; set KEYWARD_DATA_DIR to use another)"
     )
     if os.path.exists(LEGACY_DATABASE) and os.path.abspath(LEGACY_DATABASE) != path:
-        click.echo(
-            f"keyward: ./{LEGACY_DATABASE} is a database of an older Keyward (its default "
-            "data directory was ./keyward-data): KEYWARD_DATA_DIR=./keyward-data keeps using it",
-            err=True,
+        message += (
+            f"; ./{LEGACY_DATABASE} is a database of an older Keyward (its default data "
+            "directory was ./keyward-data): KEYWARD_DATA_DIR=./keyward-data keeps using it"
         )
+    notice(message, reason="new_database", as_json=as_json)
+
+
+def notice(message: str, *, reason: str, as_json: bool) -> None:
+    """Tell the operator something on stderr: ``keyward: ...``, or with --json one object."""
+    if as_json:
+        click.echo(json.dumps({"notice": reason, "message": message}), err=True)
+    else:
+        click.echo(f"keyward: {message}", err=True)
 
 
 def _login() -> str:
