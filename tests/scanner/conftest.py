@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
 from keystore import tokens
 from scanner.cli import scan
 from tests.gitrepos import Repo, git_identity  # noqa: F401 - autouse fixture, used by being here
+
+
+def reason_of(result) -> str:
+    """The ``reason`` of ``keyward scan --json``'s error: one JSON object, the last stderr line."""
+    return json.loads(result.stderr.strip().splitlines()[-1])["reason"]
 
 
 def make_token(prefix: str = "kw", env: str = "prod") -> str:

@@ -17,7 +17,7 @@ from scanner.archive import ArchiveLimits, scan_archive
 from scanner.chunks import scan_chunks
 from scanner.matcher import TokenMatcher
 from scanner.tree import scan_bytes
-from tests.scanner.conftest import decoy, make_token
+from tests.scanner.conftest import decoy, make_token, reason_of
 
 MATCHER = TokenMatcher()
 
@@ -180,7 +180,7 @@ def test_a_directory_scan_passes_over_a_broken_archive_but_not_a_bomb(run_cli, t
     assert document["stats"]["skipped"] == 1
     assert [f["path"] for f in document["findings"]] == ["a.txt"]
     (tmp_path / "bomb.zip").write_bytes(zip_bytes({"zeros": bytes(64 << 20)}))
-    assert "[archive_bomb]" in run_cli(str(tmp_path)).output
+    assert reason_of(run_cli(str(tmp_path), "--json")) == "archive_bomb"
 
 
 def test_a_token_across_chunk_boundaries_is_found_once_with_its_place():
@@ -221,26 +221,26 @@ def test_a_zip_bomb_is_refused_with_a_clear_error(run_cli, tmp_path):
     bomb = tmp_path / "bomb.zip"
     bomb.write_bytes(zip_bytes({"zeros.bin": bytes(64 << 20)}))
     assert bomb.stat().st_size < 200_000
-    result = run_cli(str(bomb))
+    result = run_cli(str(bomb), "--json")
     assert result.exit_code == 2
-    assert "[archive_bomb]" in result.output
+    assert reason_of(result) == "archive_bomb"
     assert "bomb.zip!/zeros.bin" in result.output
 
 
 def test_a_gzip_bomb_is_stopped_while_inflating(run_cli, tmp_path):
     bomb = tmp_path / "bomb.tar.gz"
     bomb.write_bytes(gzip.compress(bytes(64 << 20), compresslevel=9))
-    result = run_cli(str(bomb))
+    result = run_cli(str(bomb), "--json")
     assert result.exit_code == 2
-    assert "[archive_bomb]" in result.output
+    assert reason_of(result) == "archive_bomb"
 
 
 def test_the_total_size_limit(run_cli, tmp_path):
     target = tmp_path / "a.zip"
     target.write_bytes(zip_bytes({"a.txt": b"x" * 5000, "b.txt": b"y" * 5000}))
-    result = run_cli(str(target), "--archive-max-bytes", "6000")
+    result = run_cli(str(target), "--archive-max-bytes", "6000", "--json")
     assert result.exit_code == 2
-    assert "[archive_too_large]" in result.output
+    assert reason_of(result) == "archive_too_large"
     assert run_cli(str(target), "--archive-max-bytes", "20000").exit_code == 0
 
 
@@ -275,9 +275,9 @@ def nested(levels: int, token: str) -> bytes:
 def test_deep_nesting_is_bounded(run_cli, tmp_path):
     target = tmp_path / "deep.zip"
     target.write_bytes(nested(12, make_token()))
-    result = run_cli(str(target))
+    result = run_cli(str(target), "--json")
     assert result.exit_code == 2
-    assert "[archive_too_deep]" in result.output
+    assert reason_of(result) == "archive_too_deep"
     assert run_cli(str(target), "--archive-depth", "20").exit_code == 1
 
 
@@ -287,9 +287,9 @@ def test_a_quine_like_self_nesting_gzip_stops(run_cli, tmp_path):
         data = gzip.compress(data)
     target = tmp_path / "onion.gz"
     target.write_bytes(data)
-    result = run_cli(str(target))
+    result = run_cli(str(target), "--json")
     assert result.exit_code == 2
-    assert "[archive_too_deep]" in result.output
+    assert reason_of(result) == "archive_too_deep"
 
 
 def test_traversal_names_are_reported_never_extracted(run_cli, tmp_path):
@@ -357,8 +357,8 @@ def test_links_are_never_followed(run_cli, tmp_path):
 def test_broken_archives_are_errors_with_a_reason(run_cli, tmp_path, name, data):
     target = tmp_path / name
     target.write_bytes(data)
-    result = run_cli(str(target))
+    result = run_cli(str(target), "--json")
     assert result.exit_code == 2, result.output
-    assert "[bad_archive]" in result.output
+    assert reason_of(result) == "bad_archive"
     assert "Traceback" not in result.output
     assert result.output.strip().count("\n") == 0

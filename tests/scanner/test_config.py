@@ -10,7 +10,7 @@ from scanner import scan_repository
 from scanner.config import PathFilter
 from scanner.matcher import TokenMatcher
 from scanner.tree import scan_bytes
-from tests.scanner.conftest import make_token
+from tests.scanner.conftest import make_token, reason_of
 
 
 def findings_of(result) -> list[dict]:
@@ -193,24 +193,24 @@ def test_a_relative_configured_baseline_is_relative_to_its_file(run_cli, tmp_pat
 )
 def test_a_bad_config_is_an_error_with_a_reason(run_cli, tmp_path, content):
     (tmp_path / ".keyward.toml").write_text(content)
-    result = run_cli(str(tmp_path))
+    result = run_cli(str(tmp_path), "--json")
     assert result.exit_code == 2
-    assert "[bad_config]" in result.output
+    assert reason_of(result) == "bad_config"
     assert "Traceback" not in result.output
 
 
 def test_bad_bytes_and_a_bad_prefix_in_the_config(run_cli, tmp_path):
     (tmp_path / ".keyward.toml").write_bytes(b"baseline = '\xff'\n")
-    assert "[bad_config]" in run_cli(str(tmp_path)).output
+    assert reason_of(run_cli(str(tmp_path), "--json")) == "bad_config"
     (tmp_path / ".keyward.toml").write_text("extra-prefixes = ['BAD!']\n")
-    assert "[bad_prefix]" in run_cli(str(tmp_path)).output
+    assert reason_of(run_cli(str(tmp_path), "--json")) == "bad_prefix"
 
 
 def test_too_many_or_too_wild_globs_are_refused(run_cli, tmp_path):
     (tmp_path / "a.txt").write_text("clean")
-    assert "[bad_config]" in run_cli(str(tmp_path), "--skip-path", "*?" * 40).output
+    assert reason_of(run_cli(str(tmp_path), "--skip-path", "*?" * 40, "--json")) == "bad_config"
     (tmp_path / ".keyward.toml").write_text(f"skip-paths = {['x'] * 1001!r}\n")
-    assert "[bad_config]" in run_cli(str(tmp_path)).output
+    assert reason_of(run_cli(str(tmp_path), "--json")) == "bad_config"
 
 
 def test_an_explicit_config_file(run_cli, tmp_path):
@@ -220,9 +220,9 @@ def test_an_explicit_config_file(run_cli, tmp_path):
     settings.write_text('skip-paths = ["a.txt"]\n')
     assert run_cli(str(tmp_path / "scan")).exit_code == 1
     assert run_cli(str(tmp_path / "scan"), "--config", str(settings)).exit_code == 0
-    missing = run_cli(str(tmp_path / "scan"), "--config", str(tmp_path / "none.toml"))
+    missing = run_cli(str(tmp_path / "scan"), "--config", str(tmp_path / "none.toml"), "--json")
     assert missing.exit_code == 2
-    assert "[bad_config]" in missing.output
+    assert reason_of(missing) == "bad_config"
 
 
 def test_a_settings_file_of_another_user_is_ignored(run_cli, tmp_path, monkeypatch):
@@ -248,9 +248,9 @@ def test_a_broken_pyproject_without_our_table_is_ignored(run_cli, tmp_path):
     (tmp_path / "pyproject.toml").write_text("[project\nname = 'x'\n")
     assert run_cli(str(tmp_path)).exit_code == 1
     (tmp_path / "pyproject.toml").write_text("[tool.keyward\nskip-paths = ['a.txt']\n")
-    result = run_cli(str(tmp_path))
+    result = run_cli(str(tmp_path), "--json")
     assert result.exit_code == 2
-    assert "[bad_config]" in result.output
+    assert reason_of(result) == "bad_config"
 
 
 def test_skipped_paths_are_not_even_opened(run_cli, tmp_path):
@@ -259,7 +259,7 @@ def test_skipped_paths_are_not_even_opened(run_cli, tmp_path):
     with zipfile.ZipFile(tmp_path / "fixtures" / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as bomb:
         bomb.writestr("zeros", bytes(64 << 20))
     (tmp_path / "a.txt").write_text(make_token())
-    assert "[archive_bomb]" in run_cli(str(tmp_path)).output
+    assert reason_of(run_cli(str(tmp_path), "--json")) == "archive_bomb"
     (tmp_path / ".keyward.toml").write_text('skip-paths = ["fixtures"]\n')
     result = run_cli(str(tmp_path), "--format", "json")
     assert result.exit_code == 1
