@@ -1,9 +1,12 @@
-FROM python:3.11-slim
+# Pinned: the base image by exact version, the Python dependencies by deploy/constraints.txt
+# (every package of the server extra at the version the tests ran with).
+FROM python:3.11.10-slim-bookworm
 WORKDIR /app
 # git: the repository scanner reads history with it.
 RUN apt-get update && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
+COPY deploy/constraints.txt ./deploy/constraints.txt
 COPY keystore ./keystore
 COPY scanner ./scanner
 COPY rotation ./rotation
@@ -12,7 +15,7 @@ COPY migrations ./migrations
 # /var/lib/keyward is the data directory, and repos/ the scan cache: owned by the service
 # user, so a named volume mounted there starts out writable (scans failed with
 # "Permission denied: 'keyward-data'" when the cache was a relative path under /app).
-RUN pip install --no-cache-dir ".[server]" \
+RUN pip install --no-cache-dir --constraint deploy/constraints.txt ".[server]" \
     && mkdir -p /run/keyward-metrics /var/lib/keyward/repos \
     && useradd --system --home-dir /var/lib/keyward keyward \
     && chown keyward /run/keyward-metrics /var/lib/keyward /var/lib/keyward/repos

@@ -8,7 +8,10 @@ median and p99 time of one ``decide()`` call:
 
 * cold: the first decision for each of 2,000 distinct keys, on a brand-new
   engine (new connections, nothing prepared, rows not recently read);
-* warm: 20,000 decisions over 200 keys already checked.
+* warm, database: 20,000 decisions over 200 keys already checked, cache off
+  (``KEYWARD_DECISION_CACHE=off``: one query per decision);
+* warm, cached: the same through the decision cache (its listener connected),
+  interleaved with the database rounds (A B A B ...), 2,000 decisions per round.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from keystore import tokens
+from keystore.cache_freshness import make_decision_cache
 from keystore.config import Settings
 from keystore.db import make_engine
 from keystore.decision import Request, decide
@@ -160,12 +164,14 @@ def insert_keys(session: Session, settings: Settings, client_ids) -> list[str]:
     return sample
 
 
-def timed_decisions(session: Session, settings: Settings, credentials: list[str]) -> list[float]:
+def timed_decisions(
+    session: Session, settings: Settings, credentials: list[str], cache=None
+) -> list[float]:
     request = Request(endpoint="api.ep1", environment="prod", project="shop", address="10.2.3.4")
     times = []
     for credential in credentials:
         started = time.perf_counter()
-        decision = decide(session, settings, credential=credential, request=request)
+        decision = decide(session, settings, credential=credential, request=request, cache=cache)
         times.append(time.perf_counter() - started)
         if not decision.allowed:
             raise SystemExit(f"unexpected decision {decision.reason}")
@@ -176,8 +182,8 @@ def report(label: str, times: list[float]) -> None:
     ordered = sorted(times)
     p99 = ordered[int(len(ordered) * 0.99) - 1]
     print(
-        f"{label:<5} n={len(times):>6}  median {statistics.median(ordered) * 1e3:.3f} ms  "
-        f"p99 {p99 * 1e3:.3f} ms"
+        f"{label:<15} n={len(times):>6}  median {statistics.median(ordered) * 1e6:7.1f} µs  "
+        f"p99 {p99 * 1e6:7.1f} µs"
     )
 
 
@@ -188,8 +194,17 @@ def measure(settings: Settings, sample: list[str]) -> None:
     with Session(engine) as session:
         report("cold", timed_decisions(session, settings, cold_set))
         hot = cold_set[:200]
+        cache = make_decision_cache(settings)
+        while cache.freshness.generation(session) is None:  # the listener connects
+            time.sleep(0.01)
         timed_decisions(session, settings, hot)
-        report("warm", timed_decisions(session, settings, hot * 100))
+        timed_decisions(session, settings, hot, cache)
+        database, cached = [], []
+        for _ in range(10):
+            database += timed_decisions(session, settings, hot * 10)
+            cached += timed_decisions(session, settings, hot * 10, cache)
+        report("warm, database", database)
+        report("warm, cached", cached)
         malformed = [t[:-1] + ("0" if t[-1] != "0" else "1") for t in hot]
         request = Request(endpoint="api.ep1")
         started = time.perf_counter()

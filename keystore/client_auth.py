@@ -3,7 +3,7 @@
 A client's own JWT and an identity provider's token name a client, so the
 key-level checks (token row, key state, IP rules, the key's environment) do not
 apply; the client's enabled state, environments, projects, role and limits do,
-read in one query on every request (nothing cached), as for keys.
+read in one query (or from the process's decision cache), as for keys.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 
 from keystore.decision import Decision, Limits, Request
+from keystore.decision_cache import DecisionCache, cached
 from keystore.models import Client, Endpoint, Environment, Project
 from keystore.models.catalogue import role_endpoints
 from keystore.models.clients import client_environments, client_projects
@@ -46,14 +47,21 @@ def _statement():
 FACTS_BY_CLIENT = _statement()
 
 
-def load_client_facts(session: Session, request: Request, client_id: int):
+def load_client_facts(
+    session: Session, request: Request, client_id: int, cache: DecisionCache | None = None
+):
     params = {
         "client_id": client_id,
         "endpoint": request.endpoint,
         "environment": request.environment,
         "project": request.project,
     }
-    return session.execute(FACTS_BY_CLIENT, params).one_or_none()
+    return cached(
+        cache,
+        session,
+        ("client", *params.values()),
+        lambda: session.execute(FACTS_BY_CLIENT, params).one_or_none(),
+    )
 
 
 def judge_client(facts, request: Request, *, credential_kind: str) -> Decision:
@@ -83,9 +91,14 @@ def _first_failure(facts, request: Request) -> str | None:
 
 
 def decide_for_client(
-    session: Session, request: Request, client_id: int, *, credential_kind: str
+    session: Session,
+    request: Request,
+    client_id: int,
+    *,
+    credential_kind: str,
+    cache: DecisionCache | None = None,
 ) -> Decision:
-    facts = load_client_facts(session, request, client_id)
+    facts = load_client_facts(session, request, client_id, cache)
     if facts is None:
         return Decision(False, "unknown", credential=credential_kind)
     return judge_client(facts, request, credential_kind=credential_kind)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -24,6 +25,7 @@ from keystore import jwks, sealing
 from keystore.client_auth import decide_for_client
 from keystore.config import Settings
 from keystore.decision import Decision, Request
+from keystore.decision_cache import DecisionCache, cached
 from keystore.errors import ConfigError, LimitError, NotFoundError, ValidationError
 from keystore.models import JWT_KEY_ALGORITHMS, ClientJwtKey, JwtReplay
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
@@ -189,7 +191,12 @@ def _context(row: ClientJwtKey) -> str:
 
 
 def decide(
-    session: Session, settings: Settings, credential: str, request: Request, client_id: int
+    session: Session,
+    settings: Settings,
+    credential: str,
+    request: Request,
+    client_id: int,
+    cache: DecisionCache | None = None,
 ) -> Decision:
     """Verify a client's own JWT (one read for its keys), then the client's checks."""
     try:
@@ -199,24 +206,40 @@ def decide(
     # Refused before any read; for the others, the key's algorithm is used, never this one.
     if header.get("alg") not in JWT_KEY_ALGORITHMS:
         return Decision(False, "malformed", credential=CREDENTIAL)
-    rows = session.scalars(select(ClientJwtKey).where(ClientJwtKey.client_id == client_id)).all()
-    claims = _verified(settings, credential, rows, client_id, header.get("kid"))
+    keys = cached(
+        cache, session, ("client-jwt-keys", client_id), lambda: _keys(session, settings, client_id)
+    )
+    claims = _verified(settings, credential, keys, client_id, header.get("kid"))
     if isinstance(claims, str):
         return Decision(False, claims, credential=CREDENTIAL)
     if not _first_use(session, client_id, claims):
         return Decision(False, "replayed", credential=CREDENTIAL)
-    return decide_for_client(session, request, client_id, credential_kind=CREDENTIAL)
+    return decide_for_client(session, request, client_id, credential_kind=CREDENTIAL, cache=cache)
 
 
-def _verified(settings: Settings, credential: str, rows, client_id: int, kid) -> dict | str:
-    chosen = [r for r in rows if str(r.id) == kid] or rows
+@dataclass(frozen=True, slots=True)
+class VerifyingKey:
+    """A registered key as verification needs it: parsed (or unsealed) once, when read."""
+
+    id: int
+    algorithm: str
+    key: object
+
+
+def _keys(session: Session, settings: Settings, client_id: int) -> tuple[VerifyingKey, ...]:
+    rows = session.scalars(select(ClientJwtKey).where(ClientJwtKey.client_id == client_id))
+    return tuple(VerifyingKey(r.id, r.algorithm, _verifier(settings, r)) for r in rows)
+
+
+def _verified(settings: Settings, credential: str, keys, client_id: int, kid) -> dict | str:
+    chosen = [k for k in keys if str(k.id) == kid] or keys
     reason = "bad_signature"
-    for row in chosen:
+    for key in chosen:
         try:
             claims = jwt.decode(
                 credential,
-                _verifier(settings, row),
-                algorithms=[row.algorithm],
+                key.key,
+                algorithms=[key.algorithm],
                 issuer=str(client_id),
                 leeway=LEEWAY_SECONDS,
                 options={"require": ["exp", "iss"], "verify_aud": False},

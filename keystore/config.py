@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from keystore.tokens import is_valid_prefix
 
 MODES = ("embedded", "production")
 MIN_PEPPER_LENGTH = 32
+_HEADER_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9-]{0,63}\Z")
+# Headers that already mean something else to the gateway endpoints.
+_RESERVED_HEADERS = frozenset({"authorization", "cookie", "host", "x-keyward-gateway-token"})
 GITHUB_PARTNER_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning"
 
 
@@ -46,6 +50,10 @@ class Settings:
     # Production serves /v1/verify and /v1/auth without a gateway token only if asked to.
     gateway_open: bool = False
     metrics_token: str | None = field(default=None, repr=False)
+    # /v1/auth also takes the credential from this header ("" turns it off).
+    api_key_header: str = "X-API-Key"
+    # A Celery worker's own Prometheus port (the sum of its pool's processes); None: none.
+    worker_metrics_port: int | None = None
     # Leak response
     smtp_host: str | None = None
     smtp_port: int = 25
@@ -66,6 +74,10 @@ class Settings:
     broker_timeout_seconds: int = 2
     mail_lease_seconds: int = 60
     scan_schedule_seconds: int = 60
+    # Periodic refresh: remind this many days before a key reaches its maximum age, checked
+    # this often (Celery beat or `keyward serve`'s schedule thread).
+    key_refresh_remind_days: int = 7
+    key_refresh_check_seconds: int = 3600
     notify_webhook_timeout_seconds: int = 5
     # Test-only: also accept http://127.0.0.1 receivers (a local test server).  Never in production.
     notify_webhook_allow_loopback: bool = False
@@ -86,6 +98,11 @@ class Settings:
     # Console and portal sessions end this long after the last request, and after sign-in.
     session_idle_seconds: int = 30 * 60
     session_max_seconds: int = 12 * 3600
+    # The verification fast path: decisions' facts cached per process, pushed invalidation.
+    decision_cache: bool = True
+    decision_cache_entries: int = 100_000
+    # Usage of a request is counted in the process and pushed to Redis this often.
+    usage_push_seconds: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -112,6 +129,8 @@ class Settings:
             "gateway_token": env.get("KEYWARD_GATEWAY_TOKEN") or None,
             "gateway_open": _bool(env, "KEYWARD_GATEWAY_OPEN", False),
             "metrics_token": env.get("KEYWARD_METRICS_TOKEN") or None,
+            "api_key_header": env.get("KEYWARD_API_KEY_HEADER", "X-API-Key").strip(),
+            "worker_metrics_port": _int(env, "KEYWARD_WORKER_METRICS_PORT", 0) or None,
             **_leak_settings(env),
             **_scan_settings(env),
             "github_keys_url": env.get("KEYWARD_GITHUB_KEYS_URL") or GITHUB_PARTNER_KEYS_URL,
@@ -123,6 +142,9 @@ class Settings:
             "cookie_secure": _bool(env, "KEYWARD_COOKIE_SECURE", None),
             "session_idle_seconds": _int(env, "KEYWARD_SESSION_IDLE_SECONDS", 30 * 60),
             "session_max_seconds": _int(env, "KEYWARD_SESSION_MAX_SECONDS", 12 * 3600),
+            "decision_cache": _bool(env, "KEYWARD_DECISION_CACHE", True),
+            "decision_cache_entries": _int(env, "KEYWARD_DECISION_CACHE_ENTRIES", 100_000),
+            "usage_push_seconds": _int(env, "KEYWARD_USAGE_PUSH_SECONDS", 1),
         }
         values.update(overrides)
         return cls(**values).resolved()
@@ -143,6 +165,10 @@ class Settings:
             raise ConfigError("KEYWARD_SMTP_TLS must be none, starttls or ssl")
         if not 1 <= self.notify_webhook_timeout_seconds <= 60:
             raise ConfigError("KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS must be between 1 and 60")
+        if not 0 <= self.key_refresh_remind_days <= 365:
+            raise ConfigError("KEYWARD_KEY_REFRESH_REMIND_DAYS must be from 0 to 365")
+        if not 10 <= self.key_refresh_check_seconds <= 86400:
+            raise ConfigError("KEYWARD_KEY_REFRESH_CHECK_SECONDS must be from 10 to 86400")
         if not 1 <= self.scan_timeout_seconds <= 86400:
             raise ConfigError("KEYWARD_SCAN_TIMEOUT_SECONDS must be from 1 to 86400")
         if self.task_visibility_seconds < 4 or self.broker_timeout_seconds < 1:
@@ -150,10 +176,21 @@ class Settings:
                 "KEYWARD_TASK_VISIBILITY_SECONDS must be at least 4 and "
                 "KEYWARD_BROKER_TIMEOUT_SECONDS at least 1"
             )
+        if self.api_key_header and not _HEADER_NAME_RE.match(self.api_key_header):
+            raise ConfigError("KEYWARD_API_KEY_HEADER must be a header name (letters, digits, -)")
+        if self.api_key_header.lower() in _RESERVED_HEADERS:
+            raise ConfigError(f"KEYWARD_API_KEY_HEADER cannot be {self.api_key_header}")
+        if self.worker_metrics_port is not None and not 1 <= self.worker_metrics_port <= 65535:
+            raise ConfigError("KEYWARD_WORKER_METRICS_PORT must be a port number (1-65535)")
         if self.max_body_bytes < 1024:
             raise ConfigError("KEYWARD_MAX_BODY_BYTES must be at least 1024")
         if self.session_idle_seconds <= 0 or self.session_max_seconds <= 0:
             raise ConfigError("KEYWARD_SESSION_IDLE_SECONDS and _MAX_SECONDS must be positive")
+        if self.decision_cache_entries < 100 or not 1 <= self.usage_push_seconds <= 60:
+            raise ConfigError(
+                "KEYWARD_DECISION_CACHE_ENTRIES must be at least 100 and "
+                "KEYWARD_USAGE_PUSH_SECONDS from 1 to 60"
+            )
         try:
             normalise_rules(list(self.trusted_proxies), field="KEYWARD_TRUSTED_PROXIES")
         except ValidationError as exc:
@@ -236,6 +273,8 @@ def _leak_settings(env: Mapping[str, str]) -> dict:
         "broker_timeout_seconds": _int(env, "KEYWARD_BROKER_TIMEOUT_SECONDS", 2),
         "mail_lease_seconds": _int(env, "KEYWARD_MAIL_LEASE_SECONDS", 60),
         "scan_schedule_seconds": _int(env, "KEYWARD_SCAN_SCHEDULE_SECONDS", 60),
+        "key_refresh_remind_days": _int(env, "KEYWARD_KEY_REFRESH_REMIND_DAYS", 7),
+        "key_refresh_check_seconds": _int(env, "KEYWARD_KEY_REFRESH_CHECK_SECONDS", 3600),
         "notify_webhook_timeout_seconds": _int(env, "KEYWARD_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5),
         "notify_webhook_allow_loopback": _bool(env, "KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK", False),
     }

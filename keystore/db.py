@@ -89,3 +89,28 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work at the edge: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+class SessionOnDemand:
+    """A session made by ``factory`` at its first use, if any, and closed with the block.
+
+    For the gate: a decision the decision cache answers never reads, so it should not
+    pay for building and closing a session either.
+    """
+
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._session: Session | None = None
+
+    def __getattr__(self, name: str):
+        if self._session is None:
+            self._session = self._factory().__enter__()
+        return getattr(self._session, name)
+
+    def __enter__(self) -> SessionOnDemand:
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if self._session is not None:
+            return self._session.__exit__(kind, value, traceback)
+        return None

@@ -9,7 +9,9 @@ Checks run in this order; the first that fails is the reason:
  3. ``unknown``             no key owns the token (or the JWT's token), e.g. a deleted key
  4. ``revoked``             the key is revoked, or the token was replaced by a regeneration
                             and its grace period is over, or the client's JWTs were reset
- 5. ``expired``             the key's expiry (or the JWT's ``exp``) has passed
+ 5. ``expired``             the key's expiry (or the JWT's ``exp``) has passed, or its
+                            token is older than the maximum key age of the client's role
+                            or, without one, of the key's environment (``keystore.key_age``)
  6. ``client_disabled``     the client is disabled
  7. ``key_inactive``        the key is deactivated
  8. ``ip_blocked``          the address is in the key's blocked ranges (blocked wins)
@@ -21,8 +23,11 @@ Checks run in this order; the first that fails is the reason:
 12. ``endpoint_denied``     the client's role does not grant the endpoint (no role, unknown
                             endpoint, or a dev-only endpoint outside a dev environment)
 
-Everything is read in one query per decision and nothing is cached, so edits,
-revocations and deletions apply to the very next request.  Writes (usage,
+Everything is read in one query per decision, or taken from the process's
+:class:`~keystore.decision_cache.DecisionCache` of what such queries answered
+(emptied by every change, see there), so edits, revocations and deletions apply
+to the very next request; the checks themselves run every time, against the
+clock of the request.  Writes (usage,
 last use) are the caller's business: the decision itself never writes.  For
 checks 1-5 the caller has not shown a live credential: :meth:`Decision.disclosed`
 is what it may be told, and :attr:`Decision.authenticated` says whether to count.
@@ -31,13 +36,14 @@ is what it may be told, and :attr:`Decision.authenticated` says whether to count
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
-from keystore import ipnets, tokens
+from keystore import ipnets, key_age, tokens
 from keystore.config import Settings
+from keystore.decision_cache import DecisionCache, cached
 from keystore.models import ApiKey, Client, Endpoint, Environment, KeyToken, Project
 from keystore.models.catalogue import role_endpoints
 from keystore.models.clients import client_environments, client_projects
@@ -122,6 +128,7 @@ def _facts_statement(where):
         select(
             t.c.id.label("token_id"),
             t.c.valid_until,
+            t.c.created_at.label("token_issued_at"),
             k.c.id.label("key_id"),
             k.c.state,
             k.c.hint,
@@ -133,6 +140,9 @@ def _facts_statement(where):
             c.c.jwt_version,
             e.c.tag.label("env_tag"),
             e.c.allows_dev_only,
+            key_age.max_age_column(
+                role_id=c.c.role_id, environment_days=e.c.max_key_age_days
+            ).label("max_key_age_days"),
             exists()
             .where(ce.c.client_id == c.c.id, ce.c.environment_id == k.c.environment_id)
             .label("env_granted"),
@@ -169,28 +179,46 @@ FACTS_BY_DIGEST = _facts_statement(KeyToken.__table__.c.digest == bindparam("dig
 FACTS_BY_TOKEN_ID = _facts_statement(KeyToken.__table__.c.id == bindparam("token_id"))
 
 
-def decide(session: Session, settings: Settings, *, credential: str, request: Request) -> Decision:
-    """Decide on an API token or a Keyward JWT.  Raises ValidationError for a bad address."""
+def decide(
+    session: Session,
+    settings: Settings,
+    *,
+    credential: str,
+    request: Request,
+    cache: DecisionCache | None = None,
+) -> Decision:
+    """Decide on an API token or a Keyward JWT.  Raises ValidationError for a bad address.
+
+    ``session`` is only read when ``cache`` (if any) does not know the answer.
+    """
     address = None if request.address in (None, "") else ipnets.parse_address(request.address)
     if isinstance(credential, str) and credential.count(".") == 2:
         # Imported here: jwt_access builds on this module.
         from keystore import jwt_access
 
-        return jwt_access.decide_jwt(session, settings, credential, request, address)
+        return jwt_access.decide_jwt(session, settings, credential, request, address, cache)
     try:
         tokens.parse(credential, prefix=settings.token_prefix)
     except tokens.TokenFormatError:
         return Decision(False, "malformed")
-    facts = load_facts(session, request, digest=tokens.digest(credential, settings.pepper_bytes))
+    digest = tokens.digest(credential, settings.pepper_bytes)
+    facts = load_facts(session, request, cache, digest=digest)
     if facts is None:
         return Decision(False, "unknown")
     return judge(facts, request, address, credential_kind="token")
 
 
-def load_facts(session: Session, request: Request, **where):
-    statement = FACTS_BY_DIGEST if "digest" in where else FACTS_BY_TOKEN_ID
-    params = {"endpoint": request.endpoint, "project": request.project, **where}
-    return session.execute(statement, params).one_or_none()
+def load_facts(session: Session, request: Request, cache: DecisionCache | None = None, **where):
+    """The row of facts for one token (by ``digest`` or ``token_id``); None if none owns it."""
+    ((column, value),) = where.items()
+    statement = FACTS_BY_DIGEST if column == "digest" else FACTS_BY_TOKEN_ID
+    params = {"endpoint": request.endpoint, "project": request.project, column: value}
+    return cached(
+        cache,
+        session,
+        ("facts", column, value, request.endpoint, request.project),
+        lambda: session.execute(statement, params).one_or_none(),
+    )
 
 
 def judge(facts, request: Request, address, *, credential_kind: str, now=None) -> Decision:
@@ -215,6 +243,8 @@ def _first_failure(facts, request: Request, address, now: datetime) -> str | Non
         return "revoked"
     if facts.expires_at is not None and facts.expires_at <= now:
         return "expired"
+    if _too_old(facts, now):
+        return "expired"
     if not facts.enabled:
         return "client_disabled"
     if facts.state != "active":
@@ -229,6 +259,11 @@ def _first_failure(facts, request: Request, address, now: datetime) -> str | Non
     if not facts.endpoint_granted or (facts.endpoint_dev_only and not facts.allows_dev_only):
         return "endpoint_denied"
     return None
+
+
+def _too_old(facts, now: datetime) -> bool:
+    days = facts.max_key_age_days
+    return days is not None and facts.token_issued_at + timedelta(days=days) <= now
 
 
 def _ip_failure(facts, address) -> str | None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from keystore.config import Settings
 from keystore.decision import Decision, Request
+from keystore.decision_cache import DecisionCache
 
 MAX_EXTERNAL_JWT_LENGTH = 8192
 CLIENT_ISSUER = re.compile(r"[1-9][0-9]{0,9}")
@@ -22,7 +23,13 @@ CLIENT_ISSUER = re.compile(r"[1-9][0-9]{0,9}")
 MAX_ISSUER_LENGTH = 300
 
 
-def decide(session: Session, settings: Settings, credential: str, request: Request) -> Decision:
+def decide(
+    session: Session,
+    settings: Settings,
+    credential: str,
+    request: Request,
+    cache: DecisionCache | None = None,
+) -> Decision:
     """Route a foreign JWT to its verifier; anything unroutable is malformed, without a read."""
     if len(credential) > MAX_EXTERNAL_JWT_LENGTH:
         return Decision(False, "malformed", credential="jwt")
@@ -33,11 +40,11 @@ def decide(session: Session, settings: Settings, credential: str, request: Reque
     if isinstance(claimed, str) and CLIENT_ISSUER.fullmatch(claimed):
         from keystore import client_jwt
 
-        return client_jwt.decide(session, settings, credential, request, int(claimed))
+        return client_jwt.decide(session, settings, credential, request, int(claimed), cache)
     if _plausible_url(claimed):
         from keystore import oidc
 
-        return oidc.decide(session, settings, credential, request, claimed)
+        return oidc.decide(session, settings, credential, request, claimed, cache)
     return Decision(False, "malformed", credential="jwt")
 
 

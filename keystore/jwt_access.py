@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from keystore import jwks
 from keystore.config import Settings
 from keystore.decision import Decision, Request, judge, load_facts
+from keystore.decision_cache import DecisionCache
 from keystore.errors import StateError, ValidationError
 from keystore.privileges import OPERATOR, Caller, require_may_act_on
 from keystore.services import audit
@@ -115,7 +116,12 @@ def issue_jwt(
 
 
 def decide_jwt(
-    session: Session, settings: Settings, credential: str, request: Request, address
+    session: Session,
+    settings: Settings,
+    credential: str,
+    request: Request,
+    address,
+    cache: DecisionCache | None = None,
 ) -> Decision:
     """Checks 1-4 for a JWT, then the shared checks of :func:`keystore.decision.judge`.
 
@@ -126,11 +132,11 @@ def decide_jwt(
         # Imported here: external_jwt builds on this module's neighbours.
         from keystore import external_jwt
 
-        return external_jwt.decide(session, settings, credential, request)
+        return external_jwt.decide(session, settings, credential, request, cache)
     claims = verified_claims(settings, credential)
     if isinstance(claims, str):
         return Decision(False, claims, credential="jwt")
-    facts = load_facts(session, request, token_id=claims.token_id)
+    facts = load_facts(session, request, cache, token_id=claims.token_id)
     if facts is None:
         return Decision(False, "unknown", credential="jwt")
     if facts.client_id != claims.client_id:

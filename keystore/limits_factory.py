@@ -7,9 +7,12 @@ process (in the app factory) and reuse them: the memory versions hold state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from keystore.config import Settings
 from keystore.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from keystore.usage import MemoryUsageRecorder, RedisUsageRecorder, UsageRecorder
+from keystore.usage_batch import BatchedUsageRecorder
 
 NAMESPACE = "keyward"
 
@@ -21,11 +24,26 @@ def make_rate_limiter(redis_client=None, *, namespace: str = NAMESPACE) -> RateL
     return RedisRateLimiter(redis_client, namespace=namespace)
 
 
-def make_usage_recorder(redis_client=None, *, namespace: str = NAMESPACE) -> UsageRecorder:
-    """Redis-backed when given a client, in memory otherwise."""
+def make_usage_recorder(
+    redis_client=None,
+    *,
+    namespace: str = NAMESPACE,
+    push_seconds: float | None = None,
+    on_lost: Callable[[int], None] | None = None,
+) -> UsageRecorder:
+    """Redis-backed when given a client, in memory otherwise.
+
+    With ``push_seconds`` (the web processes) requests are counted in the process and
+    pushed to Redis in batches: no Redis round trip per request.
+    """
     if redis_client is None:
         return MemoryUsageRecorder()
-    return RedisUsageRecorder(redis_client, namespace=namespace)
+    recorder = RedisUsageRecorder(redis_client, namespace=namespace)
+    if push_seconds is None:
+        return recorder
+    return BatchedUsageRecorder(
+        recorder, push_seconds=push_seconds, on_lost=on_lost or (lambda _count: None)
+    )
 
 
 REDIS_TIMEOUT_SECONDS = 1.0

@@ -12,6 +12,7 @@ client's enabled state, environments, projects, role and limits apply.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import jwt
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from keystore import remote_jwks, serialize
 from keystore.client_auth import decide_for_client
 from keystore.config import Settings
 from keystore.decision import Decision, Request
+from keystore.decision_cache import DecisionCache, cached
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import TrustedIssuer
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
@@ -194,7 +196,12 @@ def _clients(session: Session, refs) -> list:
 
 
 def decide(
-    session: Session, settings: Settings, credential: str, request: Request, iss: str
+    session: Session,
+    settings: Settings,
+    credential: str,
+    request: Request,
+    iss: str,
+    cache: DecisionCache | None = None,
 ) -> Decision:
     """Verify a provider's token, map it to a client it may name, then the client's checks."""
     try:
@@ -203,24 +210,48 @@ def decide(
         return Decision(False, "malformed", credential=CREDENTIAL)
     if header.get("alg") not in ALGORITHMS:
         return Decision(False, "malformed", credential=CREDENTIAL)  # "none", HS256: no read
-    row = session.scalar(
-        select(TrustedIssuer).where(TrustedIssuer.issuer == iss, TrustedIssuer.enabled.is_(True))
-    )
+    row = cached(cache, session, ("issuer", iss), lambda: _enabled_issuer(session, iss))
     if row is None:
         return Decision(False, "unknown", credential=CREDENTIAL)
     claims = _verified(settings, credential, row, header.get("kid"))
     if isinstance(claims, str):
         return Decision(False, claims, credential=CREDENTIAL)
     named = claims.get(row.client_claim)
-    client = next(
-        (c for c in row.clients if isinstance(named, str) and named in (c.name, str(c.id))), None
+    client_id = next(
+        (i for i, name in row.clients if isinstance(named, str) and named in (name, str(i))), None
     )
-    if client is None:
+    if client_id is None:
         return Decision(False, "unknown", credential=CREDENTIAL)
-    return decide_for_client(session, request, client.id, credential_kind=CREDENTIAL)
+    return decide_for_client(session, request, client_id, credential_kind=CREDENTIAL, cache=cache)
 
 
-def _verified(settings: Settings, credential: str, row: TrustedIssuer, kid) -> dict | str:
+@dataclass(frozen=True, slots=True)
+class IssuerFacts:
+    """What deciding on an issuer's token needs of its row (kept apart from the session)."""
+
+    issuer: str
+    jwks_url: str
+    audience: str
+    client_claim: str
+    clients: tuple[tuple[int, str], ...]
+
+
+def _enabled_issuer(session: Session, iss: str) -> IssuerFacts | None:
+    row = session.scalar(
+        select(TrustedIssuer).where(TrustedIssuer.issuer == iss, TrustedIssuer.enabled.is_(True))
+    )
+    if row is None:
+        return None
+    return IssuerFacts(
+        issuer=row.issuer,
+        jwks_url=row.jwks_url,
+        audience=row.audience,
+        client_claim=row.client_claim,
+        clients=tuple((c.id, c.name) for c in row.clients),
+    )
+
+
+def _verified(settings: Settings, credential: str, row: IssuerFacts, kid) -> dict | str:
     key = remote_jwks.CACHE.key(row.jwks_url, kid, settings)
     if key is None:
         return "bad_signature"

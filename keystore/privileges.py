@@ -28,14 +28,15 @@ change, or the change is undone in its savepoint.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from keystore import key_age
 from keystore.errors import ConflictError, ForbiddenError, UnavailableError
-from keystore.models import ApiKey, Client, Endpoint
+from keystore.models import Admin, ApiKey, Client, Endpoint, Environment, KeyToken
 from keystore.models.catalogue import role_endpoints
 from keystore.models.clients import client_environments
 
@@ -226,6 +227,23 @@ class LastAdminGuard:
             self._savepoint.rollback()
 
 
+def require_another_console_admin(session: Session, caller: Caller, person_id: int) -> None:
+    """The console's last ``admin`` person is never demoted or removed (409 ``last_admin``):
+    nobody could manage people or settings in the console any more.  Serialised like the
+    clients' rule; the CLI's operator may force it (``--force-last-admin``)."""
+    if caller.force:
+        return
+    _serialise(session)
+    others = session.scalar(
+        select(func.count(Admin.id)).where(Admin.role == "admin", Admin.id != person_id)
+    )
+    if not others:
+        raise ConflictError(
+            "this is the last console admin: make another person an admin first",
+            reason="last_admin",
+        )
+
+
 def _serialise(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return  # SQLite runs one writer at a time anyway
@@ -240,27 +258,39 @@ def _serialise(session: Session) -> None:
 
 
 def working_full_admins(session: Session) -> int:
-    """How many enabled full-admin clients have a key that works now."""
+    """How many enabled full-admin clients have a key that works now (active, unexpired, its
+    current token younger than the maximum key age, in an environment the client may reach)."""
     now = datetime.now(UTC)
     reachable = ApiKey.environment_id.in_(
         select(client_environments.c.environment_id).where(
             client_environments.c.client_id == ApiKey.client_id
         )
     )
-    working_key = (
-        select(ApiKey.id)
+    max_age = key_age.max_age_column(
+        role_id=Client.role_id, environment_days=Environment.max_key_age_days
+    )
+    keys = session.execute(
+        select(Client.id, KeyToken.created_at, max_age)
+        .join(ApiKey, ApiKey.client_id == Client.id)
+        .join(KeyToken, KeyToken.key_id == ApiKey.id)
+        .join(Environment, Environment.id == ApiKey.environment_id)
         .where(
-            ApiKey.client_id == Client.id,
+            Client.enabled.is_(True),
+            holds_every_builtin(Client.role_id),
             ApiKey.state == "active",
             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
+            KeyToken.valid_until.is_(None),
             reachable,
         )
-        .exists()
-    )
-    return session.scalar(
-        select(func.count(Client.id)).where(
-            Client.enabled.is_(True), holds_every_builtin(Client.role_id), working_key
-        )
+    ).all()
+    # Age is judged here rather than in SQL: date arithmetic differs between the dialects,
+    # and full admins' keys are few.
+    return len(
+        {
+            client_id
+            for client_id, issued, days in keys
+            if days is None or issued + timedelta(days=days) > now
+        }
     )
 
 

@@ -21,16 +21,14 @@ import json
 import logging
 import threading
 import time
-from urllib.parse import urlsplit
 
 import jwt
 import requests
 
-from keystore import jwks
+from keystore import jwks, public_net
 from keystore.config import Settings
-from keystore.errors import ConfigError, ValidationError
+from keystore.errors import ConfigError
 from keystore.key_cache import KeyCache, KeyDocument, MemoryKeyCache
-from keystore.public_net import is_public, lookup, may_be_public
 
 log = logging.getLogger("keyward.keystore")
 
@@ -39,8 +37,6 @@ READ_TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 256 * 1024
 MAX_KEYS = 50
 MAX_URL_LENGTH = 500
-# The only host the test-only allowance opens: a local test identity provider.
-LOOPBACK_HOST = "127.0.0.1"
 
 
 class FetchError(Exception):
@@ -49,53 +45,29 @@ class FetchError(Exception):
 
 def check_url(url, settings: Settings, *, field: str) -> str:
     """A well-formed https URL (or loopback http under the test-only setting)."""
-    if not isinstance(url, str) or not 1 <= len(url) <= MAX_URL_LENGTH or not url.isascii():
-        raise ValidationError(
-            f"{field} must be an ASCII URL of at most {MAX_URL_LENGTH} characters", field=field
-        )
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise ValidationError(f"{field} must not contain spaces or control characters", field=field)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ValidationError(f"{field} is not a valid URL", field=field) from None
-    host = (parts.hostname or "").lower()
-    if not host or "@" in parts.netloc or parts.fragment:
-        raise ValidationError(f"{field} needs a host, and no user info or fragment", field=field)
-    if _loopback_allowed(settings, host):
-        if parts.scheme not in ("http", "https"):
-            raise ValidationError(f"{field} must start with https://", field=field)
-        return url
-    if parts.scheme != "https":
-        raise ValidationError(f"{field} must start with https://", field=field)
-    if not may_be_public(host):
-        raise ValidationError(
-            f"{field} must not name a private, loopback or local host", field=field
-        )
-    return url
-
-
-def _loopback_allowed(settings: Settings, host: str) -> bool:
-    return settings.oidc_allow_loopback and host == LOOPBACK_HOST
+    return public_net.check_url(
+        url, field=field, max_length=MAX_URL_LENGTH, allow_loopback=settings.oidc_allow_loopback
+    )
 
 
 def fetch_keys(url: str, settings: Settings) -> dict[str, dict]:
-    """GET the JWKS and keep its usable signing keys (as JWKs) by kid; raises FetchError."""
-    host = (urlsplit(url).hostname or "").lower()
-    if not _loopback_allowed(settings, host):
-        addresses = lookup(host, urlsplit(url).port or 443, timeout=CONNECT_TIMEOUT_SECONDS)
-        if not addresses or not all(is_public(a) for a in addresses):
-            raise FetchError("the JWKS host does not resolve to public addresses only")
-    session = requests.Session()
-    session.trust_env = False
+    """GET the JWKS and keep its usable signing keys (as JWKs) by kid; raises FetchError.
+
+    The request goes to the address that was checked (DNS rebinding cannot redirect it).
+    """
+    session = public_net.pinned_session()
     try:
-        with session.get(
-            url,
+        prepared = public_net.prepare(
+            session,
+            "GET",
+            _target(url, settings),
+            headers={"Accept": "application/json", "User-Agent": "keyward-jwks"},
+        )
+        with session.send(
+            prepared,
             timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
             allow_redirects=False,
             stream=True,
-            headers={"Accept": "application/json", "User-Agent": "keyward-jwks"},
         ) as response:
             if response.status_code != 200:
                 raise FetchError(f"the JWKS URL answered {response.status_code}")
@@ -105,6 +77,17 @@ def fetch_keys(url: str, settings: Settings) -> dict[str, dict]:
     finally:
         session.close()
     return parse_document(body)
+
+
+def _target(url: str, settings: Settings) -> public_net.Target:
+    host, port = public_net.host_and_port(url)
+    if public_net.loopback_allowed(host, settings.oidc_allow_loopback):
+        return public_net.unpinned(url)
+    try:
+        address = public_net.resolve_public(host, port, timeout=CONNECT_TIMEOUT_SECONDS)
+    except public_net.AddressRefused:
+        raise FetchError("the JWKS host does not resolve to public addresses only") from None
+    return public_net.pin(url, address)
 
 
 def _bounded(response) -> bytes:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from keystore.errors import ValidationError
-from keystore.public_net import is_loopback, is_public, lookup
+from keystore.public_net import AddressRefused, resolve_public
 
 MAX_URL_LENGTH = 500
 RESOLVE_TIMEOUT_SECONDS = 5.0
@@ -28,6 +28,18 @@ _LABEL = re.compile(r"\A(?!-)[a-z0-9-]{1,63}(?<!-)\Z")
 # octal and hex spellings of addresses (http://2130706433/, http://0x7f.1/).
 _TOP_LABEL = re.compile(r"\A[a-z][a-z0-9-]*\Z")
 _PORTS = {"https": 443, "http": 80, "ssh": 22}
+# Why a host is refused (keystore.public_net) -> our reason code and message.
+_REFUSALS = {
+    "resolve_timeout": (
+        "resolve_timeout",
+        "could not fetch: resolving the host took over {timeout:g} s",
+    ),
+    "unresolvable": ("host_unresolvable", "could not fetch {url}: its host does not resolve"),
+    "not_public": (
+        "address_not_allowed",
+        "could not fetch {url}: its host resolves to a non-public address",
+    ),
+}
 
 
 class RepoUrlError(ValidationError):
@@ -120,28 +132,16 @@ def resolve(repo_url: RepoUrl, policy: RepoPolicy, *, timeout: float = RESOLVE_T
     """Resolve the host now and return a :class:`Target` if every address is allowed."""
     if repo_url.host is None:
         return Target(repo_url=repo_url, address=None)
-    addresses = lookup(repo_url.host, repo_url.port, timeout=timeout)
-    if addresses is None:
-        raise RepoUrlError(
-            f"could not fetch: resolving the host took over {timeout:g} s",
-            reason="resolve_timeout",
-            field="url",
-        )
-    if not addresses:
-        raise RepoUrlError(
-            f"could not fetch {repo_url.url}: its host does not resolve",
-            reason="host_unresolvable",
-            field="url",
-        )
     local_ok = policy.allow_local and repo_url.host in LOOPBACK_HOSTS
-    for address in addresses:
-        if not (is_public(address) or (local_ok and is_loopback(address))):
-            raise RepoUrlError(
-                f"could not fetch {repo_url.url}: its host resolves to a non-public address",
-                reason="address_not_allowed",
-                field="url",
-            )
-    return Target(repo_url=repo_url, address=addresses[0])
+    try:
+        address = resolve_public(
+            repo_url.host, repo_url.port, timeout=timeout, allow_loopback=local_ok
+        )
+    except AddressRefused as exc:
+        reason, why = _REFUSALS[exc.reason]
+        message = why.format(timeout=timeout, url=repo_url.url)
+        raise RepoUrlError(message, reason=reason, field="url") from None
+    return Target(repo_url=repo_url, address=address)
 
 
 def check(url, policy: RepoPolicy, *, timeout: float = RESOLVE_TIMEOUT_SECONDS) -> Target:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from keystore import key_age
 from keystore.models import (
     Admin,
     ApiKey,
@@ -43,6 +44,7 @@ def environment(env: Environment) -> dict:
         "name": env.name,
         "allows_dev_only": env.allows_dev_only,
         "leak_action": env.leak_action,
+        "max_key_age_days": env.max_key_age_days,
     }
 
 
@@ -70,6 +72,7 @@ def role(r: Role) -> dict:
         "description": r.description,
         "endpoints": [ep.name for ep in r.endpoints],
         "leak_action": r.leak_action,
+        "max_key_age_days": r.max_key_age_days,
     }
 
 
@@ -104,11 +107,30 @@ def key(k: ApiKey) -> dict:
         "last_used_ip": k.last_used_ip,
         "created_at": iso(k.created_at),
         "revoked_at": iso(k.revoked_at),
+        **key_age_fields(k),
+    }
+
+
+def key_age_fields(k: ApiKey) -> dict:
+    """The periodic-refresh view of a key: its current token's age against the maximum."""
+    age = key_age.of_key(k)
+    days = age.age_days()
+    return {
+        "token_issued_at": iso(age.issued_at),
+        "age_days": None if days is None else round(days, 2),
+        "max_key_age_days": age.max_age_days,
+        "expires_by_age_at": iso(age.expires_at),
     }
 
 
 def admin(a: Admin) -> dict:
-    return {"id": a.id, "name": a.name, "email": a.email, "notify_leaks": a.notify_leaks}
+    return {
+        "id": a.id,
+        "name": a.name,
+        "email": a.email,
+        "role": a.role,
+        "notify_leaks": a.notify_leaks,
+    }
 
 
 def audit_event(e: AuditEvent) -> dict:

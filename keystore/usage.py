@@ -198,10 +198,17 @@ class RedisUsageRecorder(UsageRecorder):
         self._unlock = redis_client.register_script(_UNLOCK_LUA)
 
     def _buffer(self, *, field: tuple[int, int, int, str], ts: float, address: str) -> None:
+        self.add(counts={field: 1}, last_use={field[1]: (ts, address)})
+
+    def add(self, *, counts: Counts, last_use: LastUse) -> None:
+        """Add figures (one request's, or a process's batch) to the buffer in one round trip."""
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(f"{self._prefix}:pending", ":".join(map(str, field)))
-        # ZADD GT keeps the newest time of each (key, address) without a read.
-        pipe.zadd(f"{self._prefix}:pending-last", {f"{field[1]}|{address}": ts}, gt=True)
+        for field, count in counts.items():
+            pipe.hincrby(f"{self._prefix}:pending", ":".join(map(str, field)), count)
+        if last_use:
+            # ZADD GT keeps the newest time of each (key, address) without a read.
+            uses = {f"{key_id}|{address or ''}": ts for key_id, (ts, address) in last_use.items()}
+            pipe.zadd(f"{self._prefix}:pending-last", uses, gt=True)
         with redis_calls("recording usage"):
             pipe.execute()
 

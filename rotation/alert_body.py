@@ -2,8 +2,8 @@
 
 The body is GitHub's (or GitLab's): a JSON array of ``{"token", "type", "url",
 "source"}``.  Its size is bounded by the web door; its nesting is bounded here
-*before* ``json.loads`` (which recurses), so a deep body is a 400, not a
-``RecursionError``.  Then every record is judged on its own: one bad record is
+*before* ``json.loads`` (:mod:`keystore.json_bounds`), so a deep body is a 400, not
+a ``RecursionError``.  Then every record is judged on its own: one bad record is
 counted and skipped, never a reason to lose the others.  A record is accepted
 only if everything the database or an encoder could refuse later (NUL bytes,
 lone surrogates, absurd lengths, wrong types) has been ruled out, so nothing
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass
 
 from keystore.errors import KeywardError, ValidationError
+from keystore.json_bounds import nesting_problem, text_problem
 from keystore.tokens import github_token_hash
 from rotation.intake import Report
 from rotation.metrics import SKIPPED_RECORDS
@@ -30,11 +30,6 @@ MAX_DEPTH = 8
 MAX_TOKEN_CHARS = 512
 # Longer values are cut, as stored: a long URL is no reason to drop a leaked token.
 FIELD_LIMITS = {"type": 100, "url": 4000, "source": 100}
-
-# A string, or an unterminated one up to the end: a match never fails, so the scan is linear.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
-_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
-_INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
 
 
 class AlertBodyError(KeywardError):
@@ -95,27 +90,6 @@ def _load(raw: bytes):
         raise AlertBodyError("the body is not JSON", reason="malformed_json") from None
 
 
-def nesting_problem(raw: bytes, limit: int) -> str | None:
-    """``too_deep``, ``unbalanced`` or None: brackets outside strings, linear, no recursion.
-
-    Strings are cut out, everything but brackets dropped, then each pass removes the
-    innermost ``[]``/``{}`` pairs: one level per pass, at C speed.
-    """
-    brackets = _STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
-    if brackets.count(b"[") != brackets.count(b"]") or brackets.count(b"{") != brackets.count(b"}"):
-        return "unbalanced"
-    for _ in range(limit):
-        if not brackets:
-            return None
-        brackets = _INNERMOST_PAIR.sub(b"", brackets)
-    return None if not brackets else "too_deep"
-
-
-def nesting_within(raw: bytes, limit: int) -> bool:
-    """Whether ``raw`` is balanced and nests ``limit`` levels at most."""
-    return nesting_problem(raw, limit) is None
-
-
 def read_record(record) -> Report | str:
     """A :class:`Report`, or the reason (a short code, never the token) it is skipped."""
     if not isinstance(record, dict):
@@ -141,19 +115,6 @@ def read_record(record) -> Report | str:
     return Report(
         token=token, token_type=fields["type"], url=fields["url"], source=fields["source"].lower()
     )
-
-
-def text_problem(value: str, limit: int | None) -> str | None:
-    """What PostgreSQL or a UTF-8 encoder would refuse in ``value``, or a length over ``limit``."""
-    if limit is not None and len(value) > limit:
-        return "too_long"
-    if "\x00" in value:
-        return "nul_byte"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "lone_surrogate"
-    return None
 
 
 def _count_skipped(origin: str, problems: Counter) -> None:

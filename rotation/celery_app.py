@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from celery import Celery
 
 from keystore.config import Settings
-from keystore.services.steps import retry_cap_seconds
+from rotation.steps import retry_cap_seconds
 
-# Tasks that work on an incident under its step lease (keystore.services.steps).
+# Tasks that work on an incident under its step lease (rotation.steps).
 LEASED_TASKS = ("keyward.handle_incident", "keyward.notify_incident")
 
 # Leak response first: it has the default queue and its own worker.  Scans fetch from
@@ -47,6 +47,10 @@ def make_celery(settings: Settings) -> Celery:
             "schedule-scans": {
                 "task": "keyward.schedule_scans",
                 "schedule": float(settings.scan_schedule_seconds),
+            },
+            "remind-key-refresh": {
+                "task": "keyward.remind_key_refresh",
+                "schedule": float(settings.key_refresh_check_seconds),
             },
         },
         timezone="UTC",

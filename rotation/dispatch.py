@@ -1,4 +1,9 @@
-"""Enqueueing after commit, with a broker (Celery on Redis) or in-process (embedded mode)."""
+"""Enqueueing after commit, with a broker (Celery on Redis) or in-process (embedded mode).
+
+The one way from the leak-response services to the tasks: the services call these
+functions after their commit, and only this module names :mod:`rotation.tasks` (at call
+time, since the tasks call the services in turn).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from keystore.db import transaction
-from keystore.services import steps
-from keystore.services.incidents import stuck_incidents
+from rotation import steps
+from rotation.incidents import stuck_incidents
 from rotation.metrics import ENQUEUE_FAILURES
 
 log = logging.getLogger("keyward.rotation")
@@ -60,6 +65,13 @@ def sweep(ctx) -> int:
     for incident_id, lease in claimed:
         _send_incident(ctx, incident_id, lease)
     return len(claimed)
+
+
+def enqueue_public_match(occurrence_ids: list[int] | None) -> None:
+    """Match stored public submissions after the commit (None: every leftover, for the sweeper)."""
+    from rotation import tasks
+
+    enqueue(tasks.match_public_reports, occurrence_ids)
 
 
 def _send_incident(ctx, incident_id: int, lease: str) -> None:

@@ -39,8 +39,15 @@ def request_for(
         payload = slack_payload(facts, settings)
     else:
         payload = json_payload(facts, delivery_id=delivery_id, settings=settings)
+    return encode(payload, event=EVENT, delivery_id=delivery_id, secret=secret)
+
+
+def encode(
+    payload: dict, *, event: str, delivery_id: str, secret: str | None
+) -> tuple[bytes, dict[str, str]]:
+    """(body, headers) of one delivery: compact ASCII JSON, signed when there is a secret."""
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    headers = {DELIVERY_HEADER: delivery_id, "X-Keyward-Event": EVENT}
+    headers = {DELIVERY_HEADER: delivery_id, "X-Keyward-Event": event}
     if secret is not None:
         headers[SIGNATURE_HEADER] = sign(secret, body, timestamp=int(time.time()))
     return body, headers
@@ -74,9 +81,9 @@ def json_payload(facts: LeakFacts, *, delivery_id: str, settings: Settings) -> d
 def slack_payload(facts: LeakFacts, settings: Settings) -> dict:
     """``text`` is the notification's fallback; ``blocks`` the message people see."""
     link = console_link(settings, facts.incident_id)
-    headline = f":rotating_light: {_slack_escape(summary(facts))}"
+    headline = f":rotating_light: {slack_escape(summary(facts))}"
     places = "\n".join(
-        f"• {_slack_escape(url or '(no url given)')} ({_slack_escape(origin)})"
+        f"• {slack_escape(url or '(no url given)')} ({slack_escape(origin)})"
         for origin, _, url in facts.occurrences[:5]
     )
     blocks = [
@@ -84,9 +91,9 @@ def slack_payload(facts: LeakFacts, settings: Settings) -> dict:
         {
             "type": "section",
             "fields": [
-                {"type": "mrkdwn", "text": f"*Client*\n{_slack_escape(facts.client_name)}"},
-                {"type": "mrkdwn", "text": f"*Key*\n{_slack_escape(facts.key_name)}"},
-                {"type": "mrkdwn", "text": f"*Action*\n{_slack_escape(facts.action)}"},
+                {"type": "mrkdwn", "text": f"*Client*\n{slack_escape(facts.client_name)}"},
+                {"type": "mrkdwn", "text": f"*Key*\n{slack_escape(facts.key_name)}"},
+                {"type": "mrkdwn", "text": f"*Action*\n{slack_escape(facts.action)}"},
                 {"type": "mrkdwn", "text": f"*Reports*\n{facts.occurrence_count}"},
             ],
         },
@@ -100,12 +107,12 @@ def slack_payload(facts: LeakFacts, settings: Settings) -> dict:
         }
     )
     return {
-        "text": f"{_slack_escape(summary(facts))} <{link}|incident {facts.incident_id}>",
+        "text": f"{slack_escape(summary(facts))} <{link}|incident {facts.incident_id}>",
         "blocks": blocks,
     }
 
 
-def _slack_escape(text: str) -> str:
+def slack_escape(text: str) -> str:
     """Slack's three control characters; a name or URL can never become a link or a mention."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:1000]
 
@@ -115,7 +122,7 @@ def ping_for(
 ) -> tuple[bytes, dict[str, str]]:
     """A test delivery: proves the URL, and for the JSON kind the signature, work."""
     if kind == "slack":
-        text = f"Keyward test message for webhook {_slack_escape(name)}: this channel works."
+        text = f"Keyward test message for webhook {slack_escape(name)}: this channel works."
         payload: dict = {"text": text}
     else:
         payload = {
@@ -124,11 +131,9 @@ def ping_for(
             "sent_at": datetime.now(UTC).isoformat(),
             "webhook": {"id": webhook_id, "name": name},
         }
-    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-    headers = {DELIVERY_HEADER: delivery_id, "X-Keyward-Event": payload.get("event", "ping")}
-    if secret is not None:
-        headers[SIGNATURE_HEADER] = sign(secret, body, timestamp=int(time.time()))
-    return body, headers
+    return encode(
+        payload, event=payload.get("event", "ping"), delivery_id=delivery_id, secret=secret
+    )
 
 
 def ping(settings: Settings, *, webhook_id: int, kind: str, name: str, url: str, secret) -> None:

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from keystore import tokens
 from keystore.config import Settings
 from keystore.db import transaction
-from keystore.models import ApiKey, Incident, KeyToken, Occurrence
-from keystore.services.leaks import refuse_reported
+from keystore.models import Incident, Occurrence
+from keystore.services import keys
 from rotation import dispatch
 from rotation.context import TaskContext
 from rotation.metrics import REFUSED, REPORTS
+from rotation.policy import refuse_reported
 
 IN_CHUNK = 500
 PUBLIC_SOURCE = "public_revocation"
@@ -75,9 +76,7 @@ def receive_public(sessions: sessionmaker[Session], settings: Settings, credenti
         return
     with transaction(sessions) as session:
         ids = store_public(session, entries)
-    from rotation import tasks  # the tasks module imports this one
-
-    dispatch.enqueue(tasks.match_public_reports, ids)
+    dispatch.enqueue_public_match(ids)
 
 
 def finish_public(ctx: TaskContext, occurrence_ids: list[int] | None) -> int:
@@ -112,7 +111,7 @@ def record_reports(
     Returns which reports were ours, the open incidents to enqueue, and those refused now.
     """
     digests = [tokens.digest(report.token, settings.pepper_bytes) for report in reports]
-    owners = _owners(
+    owners = keys.token_owners(
         session, {d for d, r in zip(digests, reports, strict=True) if tokens.is_token(r.token)}
     )
     incident_of = _ensure_incidents(session, owners, origin=origin)
@@ -174,7 +173,7 @@ def match_public(
     (the sweeper's way of finishing what a lost task left).
     """
     pending = _pending_public(session, occurrence_ids, older_than)
-    owners = _owners(session, {digest for _, digest in pending})
+    owners = keys.token_owners(session, {digest for _, digest in pending})
     incident_of = _ensure_incidents(session, owners, origin="public")
     # Before linking the occurrences, for the reason given in record_reports.
     refused = refuse_reported(session, list(incident_of.values()), at=datetime.now(UTC))
@@ -244,21 +243,6 @@ def _occurrence(report: Report, digest: str, incident_id, *, origin: str, at) ->
         "source": report.source[:100],
         "received_at": at,
     }
-
-
-def _owners(session: Session, digests: set[str]) -> dict[str, tuple]:
-    """digest -> (token id, key id, client id, hint) for the tokens we issued."""
-    found: dict[str, tuple] = {}
-    ordered = sorted(digests)
-    for start in range(0, len(ordered), IN_CHUNK):
-        chunk = ordered[start : start + IN_CHUNK]
-        rows = session.execute(
-            select(KeyToken.digest, KeyToken.id, KeyToken.key_id, ApiKey.client_id, KeyToken.hint)
-            .join(ApiKey, ApiKey.id == KeyToken.key_id)
-            .where(KeyToken.digest.in_(chunk))
-        )
-        found.update({row[0]: tuple(row[1:]) for row in rows})
-    return found
 
 
 def _ensure_incidents(session: Session, owners: dict[str, tuple], *, origin: str) -> dict:

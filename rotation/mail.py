@@ -39,8 +39,18 @@ def compose(
     """The email for ``audience`` ``admin`` or ``client`` (the client's contact)."""
     lines = client_lines(facts, settings) if audience == "client" else admin_lines(facts, settings)
     intro = INTRO["client" if audience == "client" else "admin"]
+    message = envelope(
+        subject=subject(facts), recipient=recipient, message_id=message_id, settings=settings
+    )
+    message.set_content(_plain(intro, lines, facts))
+    message.add_alternative(_html(intro, lines, facts), subtype="html")
+    return message
+
+
+def envelope(*, subject: str, recipient: str, message_id: str, settings: Settings) -> EmailMessage:
+    """A machine-made message's headers; the caller adds the body."""
     message = EmailMessage()
-    message["Subject"] = subject(facts)
+    message["Subject"] = subject
     message["From"] = settings.mail_from
     message["To"] = recipient
     message["Date"] = formatdate(localtime=False)
@@ -48,8 +58,6 @@ def compose(
     # RFC 3834: machine-made; auto-responders (vacation replies) should stay quiet.
     message["Auto-Submitted"] = "auto-generated"
     message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(_plain(intro, lines, facts))
-    message.add_alternative(_html(intro, lines, facts), subtype="html")
     return message
 
 

@@ -2,26 +2,24 @@
 
 Every delivery resolves the receiver's host itself, refuses any address that is not
 on the public internet (loopback, private, link-local, multicast, reserved), and
-then connects to exactly the address it checked (the name still goes in the Host
-header and TLS SNI and is what the certificate is verified against), so a DNS answer
-that changes between the check and the connection cannot redirect the request.
-Redirects are never followed; proxies from the environment are never used.
+then connects to exactly the address it checked (:mod:`keystore.public_net`: the
+name still goes in the Host header and TLS SNI and is what the certificate is
+verified against), so a DNS answer that changes between the check and the
+connection cannot redirect the request.  Redirects are never followed; proxies from
+the environment are never used.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from keystore import public_net
 from keystore.config import Settings
-from keystore.errors import KeywardError, ValidationError
-from keystore.public_net import is_public, lookup
-from keystore.services.webhooks import check_url, loopback_allowed
+from keystore.errors import KeywardError
+from keystore.services import webhooks
 
 USER_AGENT = "Keyward-Webhook/1"
 # 408 Request Timeout, 425 Too Early, 429 Too Many Requests: the receiver asks to try later.
@@ -39,36 +37,6 @@ class WebhookError(KeywardError):
         self.transient = transient
 
 
-@dataclass(frozen=True)
-class Target:
-    url: str  # what is requested: the original URL with the host replaced by a checked address
-    host_header: str
-    server_name: str | None  # the TLS name to verify, for https
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Verifies TLS against the receiver's name while connecting to its checked address."""
-
-    def build_connection_pool_key_attributes(self, request, verify, cert=None):
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
-        name = getattr(request, "keyward_server_name", None)
-        if name and host_params["scheme"] == "https":
-            pool_kwargs["server_hostname"] = name
-            pool_kwargs["assert_hostname"] = name
-        return host_params, pool_kwargs
-
-
-def make_http_session() -> requests.Session:
-    """The one session deliveries go through: no environment proxies or .netrc, pinned TLS."""
-    session = requests.Session()
-    session.trust_env = False
-    session.mount("https://", _PinnedAdapter())
-    session.mount("http://", _PinnedAdapter())
-    return session
-
-
 _session_lock = threading.Lock()
 _sessions: dict[int, requests.Session] = {}
 
@@ -76,51 +44,30 @@ _sessions: dict[int, requests.Session] = {}
 def http_session() -> requests.Session:
     """This process's session (Celery forks: a child builds its own pool)."""
     with _session_lock:
-        return _sessions.setdefault(os.getpid(), make_http_session())
+        return _sessions.setdefault(os.getpid(), public_net.pinned_session())
 
 
-def resolve(url: str, settings: Settings) -> Target:
+def resolve(url: str, settings: Settings) -> public_net.Target:
     """The checked address to connect to, or a :class:`WebhookError` (never the socket error)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    if loopback_allowed(settings, host):
-        return Target(url=url, host_header=parts.netloc, server_name=None)
-    if parts.scheme != "https":
-        raise WebhookError("receiver must use https", reason="scheme_not_allowed", transient=False)
-    addresses = lookup(host, port, timeout=settings.notify_webhook_timeout_seconds)
-    if not addresses:
-        raise WebhookError(
-            "could not resolve the receiver's host", reason="unresolvable", transient=True
-        )
-    if not all(is_public(address) for address in addresses):
-        raise WebhookError(
-            "receiver resolves to a private, loopback or reserved address",
-            reason="target_not_public",
-            transient=False,
-        )
-    address = addresses[0]
-    literal = f"[{address}]" if ":" in address else address
-    pinned = urlunsplit((parts.scheme, f"{literal}:{port}", parts.path, parts.query, ""))
-    host_header = host if parts.port in (None, 443) else f"{host}:{port}"
-    return Target(url=pinned, host_header=host_header, server_name=host)
+    try:
+        return webhooks.receiver_address(url, settings)
+    except public_net.AddressRefused as exc:
+        reason, message = webhooks.refusal(exc)
+        transient = exc.reason in ("resolve_timeout", "unresolvable")
+        raise WebhookError(message, reason=reason, transient=transient) from None
 
 
-def post(target: Target, *, body: bytes, headers: dict[str, str], timeout: float) -> None:
+def post(
+    target: public_net.Target, *, body: bytes, headers: dict[str, str], timeout: float
+) -> None:
     """POST once; success is a 2xx.  Raises :class:`WebhookError` saying whether to retry."""
-    request = requests.Request(
+    prepared = public_net.prepare(
+        http_session(),
         "POST",
-        target.url,
+        target,
         data=body,
-        headers={
-            **headers,
-            "Host": target.host_header,
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-        },
+        headers={**headers, "Content-Type": "application/json", "User-Agent": USER_AGENT},
     )
-    prepared = http_session().prepare_request(request)
-    prepared.keyward_server_name = target.server_name
     try:
         # stream=True: only the status is read, never a body the receiver chose to make huge.
         with http_session().send(
@@ -147,16 +94,3 @@ def _judge(status: int) -> None:
     raise WebhookError(
         f"receiver answered {status}: {why}", reason="receiver_refused", transient=False
     )
-
-
-def check_target(url, settings: Settings) -> str:
-    """For a new webhook: a well-formed https URL whose host resolves to public addresses only.
-
-    Checked again on every delivery (DNS can change); here so a mistake is refused at once.
-    """
-    url = check_url(url, settings)
-    try:
-        resolve(url, settings)
-    except WebhookError as exc:
-        raise ValidationError(f"url: {exc.message}", reason=exc.reason, field="url") from None
-    return url

@@ -57,4 +57,3 @@ GITLAB = Partner(
 )
 # Order matters where headers of both are present: the first wins.
 PARTNERS: tuple[Partner, ...] = (GITHUB, GITLAB)
-BY_NAME = {partner.name: partner for partner in PARTNERS}

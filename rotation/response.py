@@ -16,9 +16,10 @@ from sqlalchemy import select
 
 from keystore.db import transaction
 from keystore.models import ApiKey, Notification, PortalUser, Webhook
-from keystore.services import leaks, steps, webhooks
-from rotation import hooks, outbound
+from keystore.services import webhooks
+from rotation import hooks, notifications, outbound, policy, steps
 from rotation.context import TaskContext
+from rotation.incidents import lock_incident
 from rotation.mail import MailError, compose, send
 from rotation.messages import MAX_LISTED_OCCURRENCES, LeakFacts, message_host
 from rotation.metrics import RECEIPT_TO_ACTION, RECEIPT_TO_NOTIFIED
@@ -54,7 +55,7 @@ def act_on_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = N
     first slow SMTP conversation starts.
     """
     with transaction(ctx.sessions) as session:
-        incident = leaks.lock_incident(session, incident_id)
+        incident = lock_incident(session, incident_id)
         if incident is None or incident.state == "notified":
             return None
         held = steps.hold(incident, lease, ttl=steps.lease_ttl(ctx.settings))
@@ -62,7 +63,7 @@ def act_on_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = N
             return None
         first_action = incident.state == "received"
         incident.attempts += 1
-        leaks.act(session, ctx.settings, incident)
+        policy.act(session, ctx.settings, incident)
         received_at, acted_at = incident.received_at, incident.acted_at
     if first_action:
         RECEIPT_TO_ACTION.observe((acted_at - received_at).total_seconds())
@@ -75,14 +76,14 @@ def notify_incident(ctx: TaskContext, incident_id: int, *, lease: str | None = N
     A task whose lease was taken over stops at once: the new holder does the work.
     """
     with transaction(ctx.sessions) as session:
-        incident = leaks.lock_incident(session, incident_id)
+        incident = lock_incident(session, incident_id)
         if incident is None or incident.state == "notified":
             return Progress(done=True)
         if steps.hold(incident, lease, ttl=steps.lease_ttl(ctx.settings)) is None:
             return Progress(done=True)
         if incident.state == "received":
-            leaks.act(session, ctx.settings, incident)  # never notify before acting
-        claimed, wait = leaks.claim_notifications(
+            policy.act(session, ctx.settings, incident)  # never notify before acting
+        claimed, wait = notifications.claim_notifications(
             session,
             incident,
             lease=timedelta(seconds=ctx.settings.mail_lease_seconds),
@@ -129,7 +130,7 @@ def _deliver(ctx: TaskContext, facts: LeakFacts, item: Delivery) -> str | None:
 def _deliver_email(ctx: TaskContext, facts: LeakFacts, item: Delivery) -> str | None:
     settings = ctx.settings
     if settings.smtp_host is None:
-        _update(ctx, item, lambda n: leaks.mark_skipped(n, "KEYWARD_SMTP_HOST not set"))
+        _update(ctx, item, lambda n: notifications.mark_skipped(n, "KEYWARD_SMTP_HOST not set"))
         log.warning(
             "mail is not configured; leak email for incident %s not sent", facts.incident_id
         )
@@ -145,15 +146,16 @@ def _deliver_email(ctx: TaskContext, facts: LeakFacts, item: Delivery) -> str | 
         send(message, settings)
     except MailError as exc:
         error = exc.message
-        _update(ctx, item, lambda n: leaks.release(n, error))
+        _update(ctx, item, lambda n: notifications.release(n, error))
         return error
-    _update(ctx, item, leaks.mark_sent)
+    _update(ctx, item, notifications.mark_sent)
     return None
 
 
 def _deliver_webhook(ctx: TaskContext, facts: LeakFacts, item: Delivery) -> str | None:
     if item.hook_url is None:
-        _update(ctx, item, lambda n: leaks.mark_skipped(n, "the webhook was removed or disabled"))
+        gone = "the webhook was removed or disabled"
+        _update(ctx, item, lambda n: notifications.mark_skipped(n, gone))
         return None
     settings = ctx.settings
     body, headers = hooks.request_for(
@@ -173,11 +175,11 @@ def _deliver_webhook(ctx: TaskContext, facts: LeakFacts, item: Delivery) -> str 
         log.warning("webhook delivery for incident %s failed: %s", facts.incident_id, error)
         if not exc.transient or item.attempts >= webhook_attempts(settings):
             # A receiver down for good must not keep every incident open (and the sweeper busy).
-            _update(ctx, item, lambda n: leaks.mark_failed(n, error))
+            _update(ctx, item, lambda n: notifications.mark_failed(n, error))
             return None
-        _update(ctx, item, lambda n: leaks.release(n, error))
+        _update(ctx, item, lambda n: notifications.release(n, error))
         return error
-    _update(ctx, item, leaks.mark_sent)
+    _update(ctx, item, notifications.mark_sent)
     return None
 
 
@@ -197,8 +199,8 @@ def _update(ctx: TaskContext, item: Delivery, change) -> None:
 
 def _finish(ctx: TaskContext, incident_id: int, *, wait: float) -> Progress:
     with transaction(ctx.sessions) as session:
-        incident = leaks.lock_incident(session, incident_id)
-        if not leaks.finish(session, incident):
+        incident = lock_incident(session, incident_id)
+        if not notifications.finish(session, incident):
             return Progress(done=incident.state == "notified", retry_in=max(wait, 1.0))
         steps.close(incident)
         elapsed = (incident.notified_at - incident.received_at).total_seconds()

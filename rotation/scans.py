@@ -26,6 +26,7 @@ from keystore.services import repositories
 from rotation import dispatch
 from rotation.context import TaskContext
 from rotation.intake import Report, record_reports
+from rotation.partners import TOKEN_TYPE
 from scanner import ScanState, scan_repository
 from scanner.remote import FetchOptions, mirror
 
@@ -140,7 +141,7 @@ def _record(ctx: TaskContext, job: _Job, result) -> list[int]:
     reports = [
         Report(
             token=f.token,
-            token_type="keyward_api_token",
+            token_type=TOKEN_TYPE,
             url=_location(job.url, f),
             source=f"scan:{f.kind}",
         )

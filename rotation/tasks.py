@@ -10,10 +10,10 @@ from sqlalchemy.exc import OperationalError
 
 from keystore.db import transaction
 from keystore.errors import NotFoundError
-from keystore.services.steps import retry_cap_seconds
-from rotation import context, dispatch, intake, response, scans
+from rotation import context, dispatch, intake, key_refresh, response, scans
 from rotation.mail import MailError
 from rotation.metrics import TASK_RETRIES
+from rotation.steps import retry_cap_seconds
 
 log = logging.getLogger("keyward.rotation")
 TRANSIENT = (MailError, OperationalError, ConnectionError)
@@ -86,7 +86,7 @@ def sweep_incidents() -> int:
         older_than = timedelta(seconds=ctx.settings.sweep_after_seconds)
         unmatched = intake.unmatched_public(session, older_than=older_than)
     if unmatched:
-        dispatch.enqueue(match_public_reports, None)
+        dispatch.enqueue_public_match(None)
     return sent
 
 
@@ -119,6 +119,14 @@ def schedule_scans() -> int:
     for repo_id in due:
         dispatch.enqueue(scan_repository, repo_id, "schedule")
     return len(due)
+
+
+# No Celery retries: the task runs on a schedule, and each round retries what the last left
+# pending (at most webhook_attempts tries per reminder), so a lost run costs one interval.
+@shared_task(name="keyward.remind_key_refresh", acks_late=True)
+def remind_key_refresh() -> int:
+    """Remind contacts, admins and webhooks of keys nearing their maximum age, once per clock."""
+    return key_refresh.remind(context.current())
 
 
 @shared_task(name="keyward.flush_usage", acks_late=True)

@@ -10,6 +10,8 @@ import responses
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from rotation.partners import GITHUB, Partner
+
 GITHUB_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning"
 
 
@@ -31,12 +33,16 @@ class Signer:
     def sign(self, body: bytes) -> str:
         return base64.b64encode(self.private.sign(body, ec.ECDSA(hashes.SHA256()))).decode()
 
-    def headers(self, body: bytes, prefix: str = "Github") -> dict:
+    def headers(self, body: bytes, partner: Partner = GITHUB) -> dict:
         return {
-            f"{prefix}-Public-Key-Identifier": self.identifier,
-            f"{prefix}-Public-Key-Signature": self.sign(body),
+            **signature_headers(partner, self.identifier, self.sign(body)),
             "Content-Type": "application/json",
         }
+
+
+def signature_headers(partner: Partner, identifier: str, signature: str) -> dict:
+    """The two headers ``partner`` signs with, named as :mod:`rotation.partners` declares them."""
+    return {partner.identifier_header: identifier, partner.signature_header: signature}
 
 
 def key_document(*signers: Signer) -> dict:

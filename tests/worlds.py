@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
 
-from keystore.models import Client, Role
+from keystore import tokens
+from keystore.models import Client, KeyToken, Role
 from keystore.services import catalogue, clients, keys, roles
 
 ACTOR = "test"
@@ -56,3 +58,9 @@ def issue(session, settings, world):
         return keys.issue_key(session, settings, actor=ACTOR, client_ref=world.client.id, **options)
 
     return _issue
+
+
+def find_token(session, settings, token: str) -> KeyToken | None:
+    """The stored row of a token in any state, or None (tests look their tokens up by value)."""
+    digest = tokens.digest(token, settings.pepper_bytes)
+    return session.scalar(select(KeyToken).where(KeyToken.digest == digest))

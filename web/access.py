@@ -9,7 +9,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from keystore.db import retrying_read
+from keystore.db import SessionOnDemand, retrying_read
 from keystore.decision import UNAUTHENTICATED, Decision, Request, decide
 from keystore.errors import UnavailableError
 from keystore.ratelimit import LimitResult, scopes_for
@@ -56,8 +56,10 @@ def check(rt: Runtime, *, surface: str, credential: str | None, request: Request
 
 
 def _decide(rt: Runtime, credential: str, request: Request) -> Decision:
-    with rt.read_sessions() as session:
-        return decide(session, rt.settings, credential=credential, request=request)
+    with SessionOnDemand(rt.read_sessions) as session:
+        return decide(
+            session, rt.settings, credential=credential, request=request, cache=rt.decision_cache
+        )
 
 
 def _limit(rt: Runtime, decision: Decision) -> Outcome:

@@ -51,19 +51,32 @@ class BrowserSession(dict, SessionMixin):
         self.cookie_due = sid is None
         self.cookie_max_age: int | None = None
         self.ended = False
-        self.use(sid or browser_sessions.new_session_id())
+        # Made (and the CSRF token derived) only when asked for: API and gateway requests,
+        # most of all, never look at their browser session.
+        self._sid = sid
+
+    @property
+    def sid(self) -> str:
+        self._ready()
+        return self._sid
 
     def use(self, sid: str) -> None:
-        self.sid = sid
+        self._sid = sid
         dict.__setitem__(self, "csrf", browser_sessions.csrf_token(self.settings, sid))
+
+    def _ready(self) -> None:
+        if not dict.__contains__(self, "csrf"):
+            self.use(self._sid or browser_sessions.new_session_id())
 
     # Reading the token means a form will carry it: only then does a visitor get a cookie.
     def __getitem__(self, key):
         self.accessed = True
+        self._ready()
         return super().__getitem__(key)
 
     def get(self, key, default=None):
         self.accessed = True
+        self._ready()
         return super().get(key, default)
 
 

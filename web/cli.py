@@ -21,7 +21,8 @@ from keystore.redaction import install_scrubbing
 COMMANDS: dict[str, tuple[str, str]] = {
     "admin": (
         "keystore.cli.people:admin_group",
-        "Workspace admins (they receive leak notifications).",
+        "Workspace admins: console people with a role (viewer, operator, admin) who receive "
+        "leak notifications.",
     ),
     "audit": ("keystore.cli.keys:audit_command", "Show the audit trail, newest first."),
     "bootstrap": (
@@ -41,7 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "The endpoint catalogue that roles grant from.",
     ),
     "env": ("keystore.cli.catalogue:env_group", "Environments (dev, test, prod, ...)."),
-    "incident": ("keystore.cli.incidents:incident_group", "Leak incidents (one per leaked token)."),
+    "incident": ("rotation.cli:incident_group", "Leak incidents (one per leaked token)."),
     "issuer": (
         "keystore.cli.auth_methods:issuer_group",
         "Trusted OpenID Connect issuers.",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, jsonify, request
 
+from keystore.db import SessionOnDemand
 from keystore.decision import Request
 from keystore.errors import ValidationError
 from keystore.services.catalogue import match_endpoint
 from web.access import Outcome, check
 from web.addresses import client_address
-from web.auth import bearer_credential
 from web.exposure import Unauthenticated, gateway_needs_token, secret_matches
+from web.gateway_request import OriginalRequest, gateway_credential, original_request
 from web.inputs import text
 from web.openapi import operation
 from web.payload import json_object
@@ -61,31 +62,80 @@ def verify():
     return jsonify(_verdict(outcome))
 
 
-# X-Keyward-Endpoint names the endpoint; without it, X-Original-URI (and -Method) are matched
-# against the catalogue's paths.
+# X-Keyward-Endpoint names the endpoint; without it, the original request (nginx's
+# X-Original-*, Traefik's X-Forwarded-*, or Envoy's path after /v1/auth) is matched against
+# the catalogue's paths.
+# Described as one alternative (the name) so generated requests are complete; the
+# original-request headers are the other, read only without X-Keyward-Endpoint.
+METHOD = text(16, "^[A-Za-z]{1,16}$")
+OPTIONAL_HEADERS = {
+    "X-Keyward-Environment": {"required": False, "schema": text(100)},
+    "X-Keyward-Project": {"required": False, "schema": text(100)},
+    "X-Keyward-Gateway": {"required": False, "schema": {"enum": ["nginx"]}},
+}
 AUTH_HEADERS = {
     "X-Keyward-Endpoint": {"required": True, "schema": {**text(200), "minLength": 1}},
     "X-Original-URI": {"required": False, "schema": text(2048)},
-    "X-Original-Method": {"required": False, "schema": text(16)},
-    "X-Keyward-Environment": {"required": False, "schema": text(100)},
-    "X-Keyward-Project": {"required": False, "schema": text(100)},
+    "X-Original-Method": {"required": False, "schema": METHOD},
+    "X-Forwarded-Uri": {"required": False, "schema": text(2048)},
+    "X-Forwarded-Method": {"required": False, "schema": METHOD},
+    **OPTIONAL_HEADERS,
 }
+# Envoy's path says what the request was; X-Keyward-Endpoint may still name the endpoint.
+APPENDED_HEADERS = {
+    "X-Keyward-Endpoint": {"required": False, "schema": {**text(200), "minLength": 1}},
+    **OPTIONAL_HEADERS,
+}
+AUTH_RESPONSES = {
+    200: None,
+    400: "Error",
+    401: None,
+    403: None,
+    429: None,
+    422: "Error",
+    503: "Error",
+}
+# Envoy ext_authz sends the original method: every one the operator's API may see.
+ENVOY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# nginx acts on 2xx, 401 and 403 only (any other status of the subrequest becomes a 500):
+# for it a 429 travels as 403 with the true status in X-Keyward-Status.
+NGINX_STATUSES = frozenset({200, 401, 403})
 
 
 @gateway.get("/auth")
 @operation(
-    "nginx auth_request: 200 allowed, 401/403/429 denied; X-Keyward-Client-Id on 200",
-    responses={200: None, 401: None, 403: None, 429: None, 422: "Error", 503: "Error"},
+    "Gateway subrequest (nginx auth_request, Traefik ForwardAuth): 200 allowed, "
+    "401/403/429 denied; X-Keyward-Client-Id and -Key-Id on 200",
+    responses=AUTH_RESPONSES,
     headers=AUTH_HEADERS,
     tag="gateway",
 )
 def auth():
+    return _auth(suffix=None)
+
+
+@gateway.route("/auth/<path:original>", methods=ENVOY_METHODS, provide_automatic_options=False)
+@operation(
+    "Envoy ext_authz (HTTP service): the original method and path appended to /v1/auth",
+    responses=AUTH_RESPONSES,
+    headers=APPENDED_HEADERS,
+    tag="gateway",
+)
+def auth_appended(original: str):
+    return _auth(suffix=original)
+
+
+def _auth(*, suffix: str | None) -> Response:
     rt = runtime()
-    endpoint = request.headers.get("X-Keyward-Endpoint") or _endpoint_from_original_request(rt)
+    nginx = _nginx_caller()
+    credential = gateway_credential(rt.settings)
+    endpoint = request.headers.get("X-Keyward-Endpoint") or _endpoint_from_original_request(
+        rt, original_request(suffix)
+    )
     outcome = check(
         rt,
         surface="auth",
-        credential=bearer_credential(),
+        credential=credential,
         request=Request(
             endpoint=endpoint or "",
             environment=request.headers.get("X-Keyward-Environment"),
@@ -94,7 +144,9 @@ def auth():
         ),
     )
     g.outcome = outcome
-    response = Response(status=outcome.status)
+    status = outcome.status
+    response = Response(status=status if not nginx or status in NGINX_STATUSES else 403)
+    response.headers["X-Keyward-Status"] = str(status)
     response.headers["X-Keyward-Reason"] = outcome.reason
     if outcome.allowed:
         response.headers["X-Keyward-Client-Id"] = str(outcome.decision.client_id)
@@ -102,16 +154,25 @@ def auth():
     return response
 
 
-def _endpoint_from_original_request(rt) -> str | None:
-    uri = request.headers.get("X-Original-URI")
-    if not uri:
+def _nginx_caller() -> bool:
+    kind = request.headers.get("X-Keyward-Gateway")
+    if kind not in (None, "", "nginx"):
+        raise ValidationError("X-Keyward-Gateway is 'nginx' or absent", field="X-Keyward-Gateway")
+    return kind == "nginx"
+
+
+def _endpoint_from_original_request(rt, original: OriginalRequest | None) -> str | None:
+    if original is None:
         raise ValidationError(
-            "send X-Keyward-Endpoint, or X-Original-URI (and X-Original-Method)",
+            "send X-Keyward-Endpoint, or the original request: X-Original-URI (and "
+            "X-Original-Method), X-Forwarded-Uri (and X-Forwarded-Method), or its path "
+            "appended to /v1/auth",
             field="X-Original-URI",
         )
-    method = request.headers.get("X-Original-Method", "GET")
-    with rt.read_sessions() as session:
-        return match_endpoint(session, method=method, uri=uri)
+    with SessionOnDemand(rt.read_sessions) as session:
+        return match_endpoint(
+            session, method=original.method, uri=original.uri, cache=rt.decision_cache
+        )
 
 
 def _verdict(outcome: Outcome) -> dict:

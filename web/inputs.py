@@ -53,6 +53,12 @@ EMAIL = text(254, rf"^{_NOT_AT}+@{_NOT_AT}+\.{_NOT_AT}+$")
 ENV_TAG = text(8, "^[a-z][a-z0-9]{0,7}$")
 ENDPOINT_NAME = text(120, "^[A-Za-z][A-Za-z0-9_.:/-]{0,119}$")
 LEAK_ACTION = {"enum": ["revoke", "regenerate", "notify_only"]}
+# Periodic refresh: keys older than this many days are refused as expired (null: never).
+MAX_KEY_AGE = {
+    **whole(1, 3650, nullable=True),
+    "description": "maximum key age in days (the current token's age); null for none",
+}
+CONSOLE_ROLE = {"enum": ["viewer", "operator", "admin"]}
 # An address or CIDR range, IPv4 or IPv6 (a format of our own: web.validation checks it).
 IP_RULES = {"type": "array", "maxItems": 100, "items": {"type": "string", "format": "ip-network"}}
 FUTURE = {
@@ -113,6 +119,7 @@ _ROLE_FIELDS = {
     "description": text(2000, nullable=True),
     "endpoints": {"type": "array", "maxItems": 1000, "items": ENDPOINT_NAME},
     "leak_action": {"enum": [*LEAK_ACTION["enum"], None]},
+    "max_key_age_days": MAX_KEY_AGE,
 }
 _REPOSITORY_FIELDS = {
     "url": text(
@@ -136,6 +143,14 @@ INPUTS = {
         name=NAME,
         allows_dev_only=BOOL,
         leak_action=LEAK_ACTION,
+        max_key_age_days=MAX_KEY_AGE,
+    ),
+    "EnvironmentUpdate": body(
+        [],
+        name=NAME,
+        allows_dev_only=BOOL,
+        leak_action=LEAK_ACTION,
+        max_key_age_days=MAX_KEY_AGE,
     ),
     "ProjectInput": body(["name"], name=NAME, description=DESCRIPTION),
     "EndpointInput": {
@@ -161,7 +176,10 @@ INPUTS = {
     "KeyInput": body([], **_KEY_FIELDS),
     "RegenerateInput": body([], grace_seconds=whole(0, 86400, nullable=True)),
     "JwtInput": body([], ttl_seconds=whole(1, 86400, nullable=True)),
-    "AdminInput": body(["name", "email"], name=NAME, email=EMAIL, notify_leaks=BOOL),
+    "AdminInput": body(
+        ["name", "email"], name=NAME, email=EMAIL, notify_leaks=BOOL, role=CONSOLE_ROLE
+    ),
+    "AdminUpdate": body([], notify_leaks=BOOL, role=CONSOLE_ROLE),
     "VerifyInput": body(
         ["token", "endpoint"],
         token=text(4096),

@@ -1,12 +1,12 @@
 """Leak intake over HTTP: the partner webhooks and public revocation.  A thin door.
 
-Partner alerts: verify the raw body (:mod:`rotation.partner_keys`), read it
-record by record (:mod:`rotation.alert_body`), store every valid report, its
-incident and the refusal of its token in one committed transaction
-(:mod:`rotation.intake`), answer, and only then enqueue the incidents.
+Partner alerts: the raw body and headers go to :func:`rotation.alerts.receive_alert`
+(verify, read record by record, store and refuse in one committed transaction,
+enqueue after the commit); the view answers with its feedback.
 
-Public revocation: check the shape, store the submission's digests (the same
-work whatever it holds), answer 202, and match it against our keys afterwards.
+Public revocation: the body is checked against ``RevokeRequest``; the submission's
+digests are stored (the same work whatever it holds), the answer is 202, and the
+matching against our keys happens afterwards (:func:`rotation.intake.receive_public`).
 """
 
 from __future__ import annotations
@@ -14,20 +14,17 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from keystore.decision import Limits
-from keystore.errors import KeywardError, ValidationError
+from keystore.errors import KeywardError
 from keystore.ratelimit import LimitScope
 from rotation import intake
-from rotation.alert_body import MAX_TOKEN_CHARS, feedback, parse_alert
-from rotation.metrics import ALERTS
-from rotation.partner_keys import verify_alert
+from rotation.alerts import receive_alert
 from rotation.partners import PARTNERS, Partner
 from web.addresses import client_address
 from web.openapi import operation
-from web.payload import json_object, only
+from web.payload import json_object
 from web.runtime import runtime
 
 leaks = Blueprint("leaks", __name__, url_prefix="/v1")
-MAX_PUBLIC_CREDENTIALS = 1000
 
 
 class TooManyRequests(KeywardError):
@@ -66,18 +63,17 @@ for _partner in PARTNERS:
 def _partner_alert(partner: Partner):
     rt = runtime()
     request.max_content_length = rt.settings.webhook_max_bytes
-    raw = request.get_data(cache=True)
-    try:
-        verify_alert(rt.partners, partner, headers=request.headers, payload=raw)
-        alert = parse_alert(raw, origin=partner.name)
-    except KeywardError as exc:
-        ALERTS.labels(partner.name, exc.reason).inc()
-        raise
-    ALERTS.labels(partner.name, "verified").inc()
-    owned = intake.receive(rt.sessions, rt.settings, origin=partner.name, reports=alert.reports)
+    answer = receive_alert(
+        rt.partners,
+        rt.sessions,
+        rt.settings,
+        partner,
+        headers=request.headers,
+        raw=request.get_data(cache=True),
+    )
     if not rt.settings.partner_feedback:
         return "", 204
-    return jsonify(feedback(alert.reports, owned))
+    return jsonify(answer)
 
 
 @leaks.post("/credentials/revoke")
@@ -111,23 +107,8 @@ def public_revoke():
         raise TooManyRequests(
             "too many revocation requests from this address; retry later", reason="rate_limited"
         )
-    intake.receive_public(rt.sessions, rt.settings, _credentials(json_object()))
+    # The RevokeRequest schema bounds the list (1-1000 strings of sane length).
+    intake.receive_public(rt.sessions, rt.settings, json_object()["credentials"])
     return jsonify(
         {"message": "Thank you. Valid Keyward tokens among these are being revoked."}
     ), 202
-
-
-def _credentials(data: dict) -> list[str]:
-    """A list of 1-1000 strings of sane length; what they are is looked at after the answer."""
-    credentials = only(data, {"credentials"}).get("credentials")
-    if not isinstance(credentials, list) or not all(isinstance(c, str) for c in credentials):
-        raise ValidationError("credentials must be a list of strings", field="credentials")
-    if not 1 <= len(credentials) <= MAX_PUBLIC_CREDENTIALS:
-        raise ValidationError(
-            f"send from 1 to {MAX_PUBLIC_CREDENTIALS} credentials", field="credentials"
-        )
-    if any(len(c) > MAX_TOKEN_CHARS for c in credentials):
-        raise ValidationError(
-            f"a credential is at most {MAX_TOKEN_CHARS} characters", field="credentials"
-        )
-    return credentials

@@ -1,8 +1,7 @@
-"""Structured logs with a request id; every line passes the token scrubber."""
+"""The access log, and the request id every line logged while serving a request carries."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -10,38 +9,11 @@ import uuid
 
 from flask import Flask, g, request
 
-from keystore.redaction import ScrubbingFormatter, install_scrubbing, scrub
+from keystore.redaction import scrub
+from keystore.structured_logs import bind, unbind
 from web.metrics import HTTP_SECONDS
 
 _REQUEST_ID_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
-        return scrub(json.dumps(entry, default=str))
-
-
-def configure_logging(level: str, fmt: str) -> None:
-    install_scrubbing()
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    )
-    root = logging.getLogger("keyward")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
 
 
 def install_request_logging(app: Flask) -> None:
@@ -52,6 +24,14 @@ def install_request_logging(app: Flask) -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        # Every line logged while serving it (the unhandled-error traceback too) names it.
+        g.log_context = bind(request_id=g.request_id)
+
+    @app.teardown_request
+    def _unbind(_exc):
+        token = g.pop("log_context", None)
+        if token is not None:
+            unbind(token)
 
     @app.after_request
     def _finish(response):

@@ -71,7 +71,10 @@ def build_document(app: Flask) -> dict:
         meta = getattr(view, "openapi", None)
         if meta is None:
             continue  # the accuracy test reports it
-        paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = _operation(rule, view, meta)
+        op = _operation(rule, view, meta)
+        if len(rule.methods - {"HEAD", "OPTIONS"}) > 1:  # one view, several operations
+            op["operationId"] += f"_{method.lower()}"
+        paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {

@@ -20,22 +20,39 @@ log = logging.getLogger("keyward.web")
 
 
 @ops.get("/healthz")
-@operation("Database and Redis reachable?", responses={200: "Health", 503: "Health"}, tag="ops")
+@operation(
+    "Readiness: can this instance answer verification correctly?",
+    responses={200: "Health", 503: "Health"},
+    tag="ops",
+)
 def health():
+    """503 only when verification cannot be answered correctly (the database is out of reach).
+
+    Without Redis, keys without limits are still verified (limited ones are refused, usage
+    goes uncounted): the instance is ``degraded``, still worth sending traffic to.  The body
+    names states only, never an address, a DSN or a version.
+    """
     rt = runtime()
-    report = {
-        "database": _probe(lambda: _ping_database(rt)),
-        "redis": "not configured" if rt.redis is None else _probe(rt.redis.ping),
-    }
-    healthy = all(value in ("ok", "not configured") for value in report.values())
-    report["status"] = "ok" if healthy else "unavailable"
-    if healthy:
+    database = _probe(lambda: _ping_database(rt))
+    redis = "not configured" if rt.redis is None else _probe(rt.redis.ping)
+    if database != "ok":
+        status, verification = "unavailable", "none"
+    elif redis == "unavailable":
+        status, verification = "degraded", "unlimited keys only"
+    else:
+        status, verification = "ok", "full"
+    report = {"status": status, "verification": verification, "database": database, "redis": redis}
+    if status != "unavailable":
         return jsonify(report)
     return jsonify(report), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 @ops.get("/livez")
-@operation("The process answers (no dependency checked)", responses={200: "Live"}, tag="ops")
+@operation(
+    "Liveness: the process answers (no dependency checked; restart it only if this fails)",
+    responses={200: "Live"},
+    tag="ops",
+)
 def live():
     return jsonify({"status": "ok"})
 

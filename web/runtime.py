@@ -13,8 +13,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keystore import remote_jwks
+from keystore.cache_freshness import make_decision_cache
 from keystore.config import Settings
 from keystore.db import make_engine, make_read_session_factory, make_session_factory, transaction
+from keystore.decision_cache import DecisionCache
 from keystore.key_cache import MemoryKeyCache, RedisKeyCache
 from keystore.limits_factory import make_rate_limiter, make_redis, make_usage_recorder
 from keystore.ratelimit import RateLimiter
@@ -22,6 +24,7 @@ from keystore.usage import UsageRecorder
 from rotation import context
 from rotation.celery_app import make_celery
 from rotation.partner_keys import PartnerKeySource, partner_sources
+from web.metrics import USAGE_LOST
 
 
 @dataclass
@@ -35,6 +38,8 @@ class Runtime:
     limiter: RateLimiter
     usage: UsageRecorder
     partners: dict[str, PartnerKeySource]
+    # What decisions read, kept until a change (None: KEYWARD_DECISION_CACHE=off).
+    decision_cache: DecisionCache | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
@@ -47,8 +52,11 @@ class Runtime:
             read_sessions=make_read_session_factory(engine),
             redis=client,
             limiter=make_rate_limiter(client),
-            usage=make_usage_recorder(client),
+            usage=make_usage_recorder(
+                client, push_seconds=settings.usage_push_seconds, on_lost=USAGE_LOST.inc
+            ),
             partners=partner_sources(settings, client, requests.Session()),
+            decision_cache=make_decision_cache(settings),
         )
         # Identity providers' JWKS are cached like partner keys: in Redis, shared by all processes.
         remote_jwks.CACHE.use(RedisKeyCache(client) if client is not None else MemoryKeyCache())

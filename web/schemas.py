@@ -46,6 +46,7 @@ SCHEMAS = {
         name=STR,
         allows_dev_only=BOOL,
         leak_action=STR,
+        max_key_age_days=NULL_INT,
     ),
     "Project": obj(["id", "name", "description"], id=INT, name=STR, description=STR),
     "Endpoint": obj(
@@ -66,6 +67,7 @@ SCHEMAS = {
         description=STR,
         endpoints=STR_LIST,
         leak_action={"type": ["string", "null"]},
+        max_key_age_days=NULL_INT,
     ),
     "Client": obj(
         ["id", "name", "enabled", "environments", "projects", "limits"],
@@ -96,11 +98,20 @@ SCHEMAS = {
         last_used_ip={"type": ["string", "null"]},
         created_at=DATETIME,
         revoked_at=DATETIME,
+        token_issued_at=DATETIME,
+        age_days={"type": ["number", "null"]},
+        max_key_age_days=NULL_INT,
+        expires_by_age_at=DATETIME,
     ),
     "KeyWithToken": {"allOf": [ref("Key"), obj(["token"], token=STR)]},
     "Jwt": obj(["jwt", "expires_at"], jwt=STR, expires_at=DATETIME),
     "Admin": obj(
-        ["id", "name", "email", "notify_leaks"], id=INT, name=STR, email=STR, notify_leaks=BOOL
+        ["id", "name", "email", "role", "notify_leaks"],
+        id=INT,
+        name=STR,
+        email=STR,
+        role={"enum": ["viewer", "operator", "admin"]},
+        notify_leaks=BOOL,
     ),
     "AuditEvent": obj(
         ["id", "at", "actor", "action", "object_type", "object_id"],
@@ -278,7 +289,13 @@ SCHEMAS = {
     },
     "WebhookTest": obj(["delivered"], delivered=BOOL),
     "Live": obj(["status"], status=STR),
-    "Health": obj(["status", "database", "redis"], status=STR, database=STR, redis=STR),
+    "Health": obj(
+        ["status", "verification", "database", "redis"],
+        status={"enum": ["ok", "degraded", "unavailable"]},
+        verification={"enum": ["full", "unlimited keys only", "none"]},
+        database={"enum": ["ok", "unavailable"]},
+        redis={"enum": ["ok", "unavailable", "not configured"]},
+    ),
 }
 
 # The authentication methods' schemas live with them (OAuth, JWKS, client keys, issuers).

@@ -7,6 +7,8 @@ from gunicorn.app.base import BaseApplication
 from keystore.config import Settings
 from web.app import create_app
 from web.background import start_embedded_schedule
+from web.gunicorn_logs import GunicornLogger
+from web.multiproc import child_exit
 
 
 class KeywardServer(BaseApplication):
@@ -43,5 +45,8 @@ def serve(settings: Settings, *, host: str, port: int, workers: int, threads: in
             "worker_class": "gthread",
             "accesslog": None,
             "timeout": 60,
+            "logger_class": GunicornLogger,
+            # Metrics: web.entry gave this run a fresh PROMETHEUS_MULTIPROC_DIR.
+            "child_exit": child_exit,
         },
     ).run()

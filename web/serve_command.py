@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from keystore.cli.base import CliContext, Command, pass_context
+from web.cpus import default_workers
 from web.exposure import refuse_open_gateway
 from web.serve import serve
 
@@ -16,7 +17,7 @@ from web.serve import serve
     "--workers",
     type=click.IntRange(1, 64),
     default=None,
-    help="Processes (default 1 embedded, 2 with Redis).",
+    help="Processes (default 1 embedded; with Redis 2 x the CPUs this container may use + 1).",
 )
 @click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True)
 @pass_context
@@ -38,6 +39,6 @@ def serve_command(ctx: CliContext, host: str, port: int, workers: int | None, th
         settings,
         host=host,
         port=port,
-        workers=workers or (1 if settings.embedded else 2),
+        workers=workers or (1 if settings.embedded else default_workers()),
         threads=threads,
     )

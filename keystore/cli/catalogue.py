@@ -6,8 +6,12 @@ import click
 
 from keystore import serialize
 from keystore.cli.base import CliContext, Group, confirmation, pass_context, yes_no
+from keystore.key_age import MAX_DAYS
 from keystore.models import LEAK_ACTIONS
 from keystore.services import catalogue, keys
+
+MAX_AGE = click.IntRange(1, MAX_DAYS)
+MAX_AGE_HELP = "Days a key's token may live; older keys are refused as expired (periodic refresh)."
 
 
 @click.group("env", cls=Group)
@@ -25,7 +29,8 @@ def env_list(ctx: CliContext) -> None:
         envs,
         [
             f"{e['tag']:<8} {e['name']:<20} dev-only endpoints: "
-            f"{yes_no(e['allows_dev_only'])}  on leak: {e['leak_action']}"
+            f"{yes_no(e['allows_dev_only'])}  on leak: {e['leak_action']}  "
+            f"max key age: {_days(e['max_key_age_days'])}"
             for e in envs
         ],
     )
@@ -36,8 +41,9 @@ def env_list(ctx: CliContext) -> None:
 @click.argument("name")
 @click.option("--allow-dev-only", is_flag=True, help="Let dev-only endpoints answer here.")
 @click.option("--leak-action", type=click.Choice(LEAK_ACTIONS), default="revoke", show_default=True)
+@click.option("--max-key-age", type=MAX_AGE, default=None, help=MAX_AGE_HELP)
 @pass_context
-def env_add(ctx: CliContext, tag: str, name: str, allow_dev_only: bool, leak_action: str) -> None:
+def env_add(ctx: CliContext, tag: str, name: str, allow_dev_only, leak_action, max_key_age) -> None:
     """Declare an environment; TAG becomes part of its tokens."""
     with ctx.session() as session:
         env = serialize.environment(
@@ -48,9 +54,44 @@ def env_add(ctx: CliContext, tag: str, name: str, allow_dev_only: bool, leak_act
                 name=name,
                 allows_dev_only=allow_dev_only,
                 leak_action=leak_action,
+                max_key_age_days=max_key_age,
             )
         )
     ctx.emit(env, f"environment {env['tag']} created")
+
+
+@env_group.command("update")
+@click.argument("tag")
+@click.option("--name", default=None)
+@click.option("--allow-dev-only/--refuse-dev-only", default=None)
+@click.option("--leak-action", type=click.Choice(LEAK_ACTIONS), default=None)
+@click.option("--max-key-age", type=MAX_AGE, default=None, help=MAX_AGE_HELP)
+@click.option("--no-max-key-age", is_flag=True, help="Keys of this environment never age out.")
+@pass_context
+def env_update(ctx: CliContext, tag, name, allow_dev_only, leak_action, max_key_age, **rest):
+    """Change an environment; a maximum key age applies from the next request on."""
+    changes = {
+        "name": name,
+        "allows_dev_only": allow_dev_only,
+        "leak_action": leak_action,
+        "max_key_age_days": max_key_age,
+    }
+    changes = {field: value for field, value in changes.items() if value is not None}
+    if rest["no_max_key_age"]:
+        changes["max_key_age_days"] = None
+    with ctx.session() as session:
+        env = serialize.environment(
+            catalogue.update_environment(
+                session, actor=ctx.actor, caller=ctx.caller, tag=tag, **changes
+            )
+        )
+    ctx.emit(
+        env, f"environment {env['tag']} updated; max key age: {_days(env['max_key_age_days'])}"
+    )
+
+
+def _days(days: int | None) -> str:
+    return f"{days} days" if days else "none"
 
 
 @click.group("project", cls=Group)

@@ -15,6 +15,7 @@ from keystore.cli.base import (
     split_csv,
     yes_no,
 )
+from keystore.cli.catalogue import MAX_AGE
 from keystore.models import LEAK_ACTIONS
 from keystore.services import clients, keys, roles
 from keystore.services.roles import UNSET
@@ -75,6 +76,7 @@ def role_show(ctx: CliContext, role: str) -> None:
         [
             f"role {data['name']} (id {data['id']})",
             f"  {data['description']}",
+            f"  max key age: {data['max_key_age_days'] or 'the environment'}",
             *(f"  - {e}" for e in data["endpoints"]),
         ],
     )
@@ -92,8 +94,11 @@ def role_show(ctx: CliContext, role: str) -> None:
     default=None,
     help="Override the environment's leak response for this role's clients.",
 )
+@click.option(
+    "--max-key-age", type=MAX_AGE, default=None, help="Override the environment's maximum key age."
+)
 @pass_context
-def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> None:
+def role_create(ctx: CliContext, name, endpoints, description, leak_action, max_key_age) -> None:
     """Create a role from endpoints of the catalogue."""
     with ctx.session() as session:
         data = serialize.role(
@@ -104,6 +109,7 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> N
                 description=description,
                 endpoints=split_csv(endpoints),
                 leak_action=leak_action,
+                max_key_age_days=max_key_age,
             )
         )
     ctx.emit(data, f"role {data['name']} created (id {data['id']})")
@@ -116,8 +122,10 @@ def role_create(ctx: CliContext, name, endpoints, description, leak_action) -> N
 @click.option("--endpoint", "endpoints", multiple=True, help="Replace the granted endpoints.")
 @click.option("--grant", multiple=True, help="Add endpoints.")
 @click.option("--deny", multiple=True, help="Remove endpoints.")
+@click.option("--max-key-age", type=MAX_AGE, default=None, help="Override the maximum key age.")
+@click.option("--no-max-key-age", is_flag=True, help="Use the environment's maximum key age.")
 @pass_context
-def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny) -> None:
+def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny, **age) -> None:
     """Change a role; its clients see the change on their next request."""
     with ctx.session() as session:
         current = roles.get_role(session, ref(role))
@@ -132,9 +140,16 @@ def role_update(ctx: CliContext, role, name, description, endpoints, grant, deny
                 name=UNSET if name is None else name,
                 description=UNSET if description is None else description,
                 endpoints=sorted(names),
+                max_key_age_days=_age_change(**age),
             )
         )
     ctx.emit(data, f"role {data['name']} updated: {', '.join(data['endpoints']) or 'no endpoints'}")
+
+
+def _age_change(*, max_key_age, no_max_key_age):
+    if no_max_key_age:
+        return None
+    return UNSET if max_key_age is None else max_key_age
 
 
 @role_group.command("delete")

@@ -46,6 +46,7 @@ def key_list(ctx: CliContext, client: str) -> None:
         [
             f"{k['id']:>5}  {k['name']:<20} {k['environment']:<6} {k['hint']}  "
             f"{k['state']:<8} last used {k['last_used_at'] or 'never'}"
+            f"{'  expires by age ' + k['expires_by_age_at'] if k['expires_by_age_at'] else ''}"
             for k in rows
         ],
     )

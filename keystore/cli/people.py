@@ -8,12 +8,14 @@ import click
 
 from keystore import serialize
 from keystore.cli.base import CliContext, Group, confirmation, pass_context, yes_no
+from keystore.models import CONSOLE_ROLES
 from keystore.services import admins
 
 
 @click.group("admin", cls=Group)
 def admin_group() -> None:
-    """Workspace admins (they receive leak notifications)."""
+    """Workspace admins: console people with a role (viewer, operator, admin) who receive
+    leak notifications."""
 
 
 @admin_group.command("list")
@@ -25,7 +27,7 @@ def admin_list(ctx: CliContext) -> None:
     ctx.emit(
         rows,
         [
-            f"{a['id']:>5}  {a['email']:<32} {a['name']:<20} "
+            f"{a['id']:>5}  {a['email']:<32} {a['name']:<20} {a['role']:<8} "
             f"leak emails: {yes_no(a['notify_leaks'])}"
             for a in rows
         ],
@@ -36,16 +38,41 @@ def admin_list(ctx: CliContext) -> None:
 @click.argument("name")
 @click.argument("email")
 @click.option("--no-notify", is_flag=True, help="Do not send leak notifications.")
+@click.option(
+    "--role",
+    type=click.Choice(CONSOLE_ROLES),
+    default="admin",
+    show_default=True,
+    help="Console role: viewer (read only), operator (clients, keys, incidents) or admin.",
+)
 @pass_context
-def admin_add(ctx: CliContext, name: str, email: str, no_notify: bool) -> None:
-    """Add a workspace admin (leak emails go to admins)."""
+def admin_add(ctx: CliContext, name: str, email: str, no_notify: bool, role: str) -> None:
+    """Add a workspace admin with a console role (leak emails go to admins)."""
     with ctx.session() as session:
         data = serialize.admin(
             admins.create_admin(
-                session, actor=ctx.actor, name=name, email=email, notify_leaks=not no_notify
+                session,
+                actor=ctx.actor,
+                name=name,
+                email=email,
+                notify_leaks=not no_notify,
+                role=role,
             )
         )
-    ctx.emit(data, f"admin {data['email']} added")
+    ctx.emit(data, f"admin {data['email']} added ({data['role']})")
+
+
+@admin_group.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(CONSOLE_ROLES))
+@pass_context
+def admin_role(ctx: CliContext, email: str, role: str) -> None:
+    """Set a person's console role; the last admin stays one unless --force-last-admin."""
+    with ctx.session() as session:
+        data = serialize.admin(
+            admins.update_admin(session, actor=ctx.actor, caller=ctx.caller, email=email, role=role)
+        )
+    ctx.emit(data, f"admin {data['email']}: console role {data['role']}")
 
 
 @admin_group.command("notify")
@@ -56,7 +83,9 @@ def admin_notify(ctx: CliContext, email: str, notify: bool) -> None:
     """Turn an admin's leak emails on or off."""
     with ctx.session() as session:
         data = serialize.admin(
-            admins.set_notifications(session, actor=ctx.actor, email=email, notify_leaks=notify)
+            admins.update_admin(
+                session, actor=ctx.actor, caller=ctx.caller, email=email, notify_leaks=notify
+            )
         )
     ctx.emit(data, f"admin {data['email']}: leak emails {'on' if notify else 'off'}")
 
@@ -68,7 +97,7 @@ def admin_notify(ctx: CliContext, email: str, notify: bool) -> None:
 def admin_remove(ctx: CliContext, email: str) -> None:
     """Remove an admin; their console sessions end at once."""
     with ctx.session() as session:
-        admins.delete_admin(session, actor=ctx.actor, email=email)
+        admins.delete_admin(session, actor=ctx.actor, caller=ctx.caller, email=email)
     ctx.emit({"removed": email}, f"admin {email} removed")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from keystore.models.base import Base, UTCDateTime, utcnow
@@ -31,6 +31,9 @@ class Environment(Base):
     allows_dev_only: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the leak response does to a key of this environment (a role may override it).
     leak_action: Mapped[str] = mapped_column(String(16), default="revoke")
+    # Periodic refresh: a key whose current token is older than this is refused as expired
+    # (a role may override it); None means keys never age out.
+    max_key_age_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -68,6 +71,8 @@ class Role(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     leak_action: Mapped[str | None] = mapped_column(String(16))
+    # Overrides the environment's maximum key age for this role's clients (None: inherit).
+    max_key_age_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

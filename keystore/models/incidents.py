@@ -43,7 +43,7 @@ class Incident(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     # The step lease: the one task allowed to work on this incident, until next_attempt_at;
-    # after that the sweeper may hand the incident to a new task (keystore.services.steps).
+    # after that the sweeper may hand the incident to a new task (rotation.steps).
     lease_id: Mapped[str | None] = mapped_column(String(32))
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

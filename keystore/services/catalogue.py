@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import serialize, validate
+from keystore import key_age, serialize, validate
+from keystore.decision_cache import DecisionCache, cached
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Endpoint, Environment, Project, Role
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
-from keystore.privileges import OPERATOR, Caller, Grants, require_endpoints, require_within
+from keystore.privileges import (
+    OPERATOR,
+    Caller,
+    Grants,
+    keeping_an_admin,
+    require_endpoints,
+    require_within,
+)
 from keystore.services import audit
 from keystore.tokens import is_valid_env_tag
 
@@ -91,6 +100,7 @@ def create_environment(
     name: str,
     allows_dev_only: bool = False,
     leak_action: str = "revoke",
+    max_key_age_days: int | None = None,
 ) -> Environment:
     """Declare an environment; its tag becomes part of every token issued in it."""
     if not isinstance(tag, str) or not is_valid_env_tag(tag):
@@ -102,6 +112,7 @@ def create_environment(
         name=validate.name(name),
         allows_dev_only=bool(allows_dev_only),
         leak_action=validate.choice(leak_action, LEAK_ACTIONS, field="leak_action"),
+        max_key_age_days=key_age.check_days(max_key_age_days),
     )
     session.add(env)
     session.flush()
@@ -115,6 +126,51 @@ def create_environment(
         after=serialize.environment(env),
     )
     return env
+
+
+def update_environment(
+    session: Session, *, actor: str, tag: str, caller: Caller = OPERATOR, **changes
+) -> Environment:
+    """Change an environment's name, dev-only rule, leak action or maximum key age.
+
+    Applies from the next request on: a shorter maximum age expires the keys already
+    older than it at once (the decision judges age at request time), but never the last
+    working full admin's (409 ``last_admin``).  The tag is part of every token issued in
+    the environment, so it never changes.  Only a caller holding the environment: the
+    change applies to every client there.
+    """
+    env = get_environment(session, tag)
+    require_within(caller, Grants(environments=frozenset({env.tag})), what="the environment")
+    before = serialize.environment(env)
+    checks = {
+        "name": validate.name,
+        "allows_dev_only": _boolean,
+        "leak_action": lambda v: validate.choice(v, LEAK_ACTIONS, field="leak_action"),
+        "max_key_age_days": key_age.check_days,
+    }
+    unknown = sorted(set(changes) - set(checks))
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    with keeping_an_admin(session, caller):
+        for field, value in changes.items():
+            setattr(env, field, checks[field](value))
+    audit.record(
+        session,
+        actor=actor,
+        action="environment.update",
+        object_type="environment",
+        object_id=env.id,
+        summary=env.tag,
+        before=before,
+        after=serialize.environment(env),
+    )
+    return env
+
+
+def _boolean(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("allows_dev_only must be true or false", field="allows_dev_only")
+    return value
 
 
 def list_projects(session: Session, *, page: PageRequest | None = None) -> Page:
@@ -262,21 +318,47 @@ def _http_shape(method, path) -> tuple[str | None, str | None]:
     return method, path
 
 
-def match_endpoint(session: Session, *, method: str, uri: str) -> str | None:
+def match_endpoint(
+    session: Session, *, method: str, uri: str, cache: DecisionCache | None = None
+) -> str | None:
     """The catalogue endpoint whose method and path pattern fit a request, most specific first.
 
-    For gateways that only know the original method and URI (nginx ``auth_request``).
+    For gateways that only know the original method and URI (nginx ``auth_request``).  The
+    patterns are read and compiled once per change of the catalogue when ``cache`` is given.
     """
     path = uri.split("?", 1)[0].split("#", 1)[0] or "/"
-    candidates = session.execute(
-        select(Endpoint.name, Endpoint.method, Endpoint.path).where(Endpoint.path.is_not(None))
-    ).all()
+    method = method.upper()
+    routes = cached(cache, session, ("catalogue",), lambda: _routes(session))
     fitting = [
-        (row.method != "*", len(_PLACEHOLDER_RE.sub("", row.path)), row.name)
-        for row in candidates
-        if row.method in ("*", method.upper()) and _path_regex(row.path).match(path)
+        (route.rank, route.name)
+        for route in routes
+        if route.method in ("*", method) and route.pattern.match(path)
     ]
-    return max(fitting)[2] if fitting else None
+    return max(fitting)[1] if fitting else None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    name: str
+    method: str
+    pattern: re.Pattern
+    # Most specific first: an exact method, then the longest literal path.
+    rank: tuple[bool, int]
+
+
+def _routes(session: Session) -> tuple[Route, ...]:
+    rows = session.execute(
+        select(Endpoint.name, Endpoint.method, Endpoint.path).where(Endpoint.path.is_not(None))
+    )
+    return tuple(
+        Route(
+            name=row.name,
+            method=row.method,
+            pattern=_path_regex(row.path),
+            rank=(row.method != "*", len(_PLACEHOLDER_RE.sub("", row.path))),
+        )
+        for row in rows
+    )
 
 
 _PLACEHOLDER_RE = re.compile(r"\{[^/{}]+\}")

@@ -26,6 +26,8 @@ from keystore.services.roles import UNSET
 
 MAX_KEYS_PER_CLIENT = 10
 MAX_GRACE = timedelta(hours=24)
+# Digests per IN (...) list: far below every driver's parameter limit.
+LOOKUP_CHUNK = 500
 
 
 def get_key(session: Session, key_id: int) -> ApiKey:
@@ -233,13 +235,22 @@ def delete_key(session: Session, *, actor: str, key_id: int, caller: Caller = OP
     )
 
 
-def find_token(session: Session, settings: Settings, token: str) -> KeyToken | None:
-    """The stored token row for a token in any state (for leak handling), or None."""
-    if not tokens.is_token(token):
-        return None
-    return session.scalar(
-        select(KeyToken).where(KeyToken.digest == tokens.digest(token, settings.pepper_bytes))
-    )
+def token_owners(session: Session, digests: set[str]) -> dict[str, tuple]:
+    """digest -> (token id, key id, client id, hint) of the tokens we issued, in any state.
+
+    The leak intake's lookup: an old regenerated or revoked token is still ours.
+    """
+    found: dict[str, tuple] = {}
+    ordered = sorted(digests)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        chunk = ordered[start : start + LOOKUP_CHUNK]
+        rows = session.execute(
+            select(KeyToken.digest, KeyToken.id, KeyToken.key_id, ApiKey.client_id, KeyToken.hint)
+            .join(ApiKey, ApiKey.id == KeyToken.key_id)
+            .where(KeyToken.digest.in_(chunk))
+        )
+        found.update({row[0]: tuple(row[1:]) for row in rows})
+    return found
 
 
 def _revoke_all(session: Session, *, actor: str, keys, caller: Caller) -> list[ApiKey]:

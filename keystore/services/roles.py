@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import privileges, serialize, validate
+from keystore import key_age, privileges, serialize, validate
 from keystore.errors import ConflictError, NotFoundError, ValidationError
 from keystore.models import LEAK_ACTIONS, Client, Endpoint, Role
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
@@ -37,6 +37,7 @@ def create_role(
     description: str = "",
     endpoints: list[str] = (),
     leak_action: str | None = None,
+    max_key_age_days: int | None = None,
     caller: Caller = OPERATOR,
 ) -> Role:
     """Create a role granting the named catalogue endpoints, all of which the caller holds."""
@@ -50,6 +51,7 @@ def create_role(
         description=validate.text(description),
         endpoints=granted,
         leak_action=validate.choice(leak_action, LEAK_ACTIONS, field="leak_action", optional=True),
+        max_key_age_days=key_age.check_days(max_key_age_days),
     )
     session.add(role)
     session.flush()
@@ -74,6 +76,7 @@ def update_role(
     description=UNSET,
     endpoints=UNSET,
     leak_action=UNSET,
+    max_key_age_days=UNSET,
     caller: Caller = OPERATOR,
 ) -> Role:
     """Change a role; its clients see the change on their very next request.
@@ -100,6 +103,8 @@ def update_role(
             role.leak_action = validate.choice(
                 leak_action, LEAK_ACTIONS, field="leak_action", optional=True
             )
+        if max_key_age_days is not UNSET:
+            role.max_key_age_days = key_age.check_days(max_key_age_days)
         guard.check()
         privileges.require_not_own_role(caller, role.id)
     audit.record(

@@ -13,18 +13,15 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from keystore import sealing, validate
+from keystore import public_net, sealing, validate
 from keystore.config import Settings
 from keystore.errors import LimitError, NotFoundError, ValidationError
 from keystore.models import WEBHOOK_KINDS, Webhook
 from keystore.paging import Page, PageRequest, SortKey, fetch_page
-from keystore.public_net import may_be_public
 from keystore.services import audit
 
 MAX_URL_LENGTH = 2000
 MAX_WEBHOOKS = 50
-# The one receiver the test-only setting allows over plain http.
-LOOPBACK_HOST = "127.0.0.1"
 
 
 def create_webhook(
@@ -127,43 +124,53 @@ def check_url(url, settings: Settings) -> str:
     IP literal can be judged.  ``http://127.0.0.1`` is accepted only under the test-only
     ``KEYWARD_NOTIFY_WEBHOOK_ALLOW_LOOPBACK``.
     """
-    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
-        raise _bad_url(f"url must be text of at most {MAX_URL_LENGTH} characters")
-    if not url.isascii() or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
-        raise _bad_url("url must be plain ASCII without spaces or control characters")
+    return public_net.check_url(
+        url,
+        field="url",
+        max_length=MAX_URL_LENGTH,
+        allow_loopback=settings.notify_webhook_allow_loopback,
+    )
+
+
+def check_target(url, settings: Settings) -> str:
+    """For a new webhook: a well-formed https URL whose host resolves to public addresses only.
+
+    Checked again on every delivery (DNS can change); here so a mistake is refused at once.
+    Call it before the transaction: resolving a name may take a while.
+    """
+    url = check_url(url, settings)
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise _bad_url("url is not a valid URL") from None
-    host = (parts.hostname or "").lower()
-    if not host or "@" in parts.netloc or parts.fragment:
-        raise _bad_url("url needs a host, and no user info or fragment")
-    if loopback_allowed(settings, host):
-        if parts.scheme not in ("http", "https"):
-            raise _bad_url("url must start with https://")
-        return url
-    if parts.scheme != "https":
-        raise _bad_url("url must start with https://", reason="scheme_not_allowed")
-    if port == 0 or not may_be_public(host):
-        raise _bad_url(
-            "url must not name a private, loopback or reserved address", reason="target_not_public"
-        )
+        receiver_address(url, settings)
+    except public_net.AddressRefused as exc:
+        reason, message = refusal(exc)
+        raise ValidationError(f"url: {message}", reason=reason, field="url") from None
     return url
 
 
-def loopback_allowed(settings: Settings, host: str) -> bool:
-    return settings.notify_webhook_allow_loopback and host == LOOPBACK_HOST
+def receiver_address(url: str, settings: Settings) -> public_net.Target:
+    """Where a delivery to ``url`` connects: the address checked now (DNS can change)."""
+    host, port = public_net.host_and_port(url)
+    if public_net.loopback_allowed(host, settings.notify_webhook_allow_loopback):
+        return public_net.unpinned(url)
+    if urlsplit(url).scheme != "https":
+        raise public_net.AddressRefused("scheme_not_allowed")
+    address = public_net.resolve_public(host, port, timeout=settings.notify_webhook_timeout_seconds)
+    return public_net.pin(url, address)
+
+
+def refusal(exc: public_net.AddressRefused) -> tuple[str, str]:
+    """The reason code and message of a receiver refused at resolution."""
+    if exc.reason == "not_public":
+        return "target_not_public", "receiver resolves to a private, loopback or reserved address"
+    if exc.reason == "scheme_not_allowed":
+        return "scheme_not_allowed", "receiver must use https"
+    return "unresolvable", "could not resolve the receiver's host"
 
 
 def display_url(url: str) -> str:
     parts = urlsplit(url)
     shown = f"{parts.scheme}://{parts.netloc}"
     return shown + ("/…" if parts.path.strip("/") or parts.query else "")
-
-
-def _bad_url(message: str, *, reason: str = "invalid_url") -> ValidationError:
-    return ValidationError(message, reason=reason, field="url")
 
 
 def _context(hook: Webhook, what: str) -> str:

@@ -12,7 +12,7 @@ so ids of objects deleted before this migration are not handed out again either.
 PostgreSQL's sequences never reuse a value: nothing to do there.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0016
 Create Date: 2026-11-29 19:00:00
 """
 
@@ -21,7 +21,7 @@ import re
 from alembic import op
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from tests.conftest import TEST_PEPPER
-from tests.integration.stack import GATEWAY_HEADERS, METRICS_HEADERS, new_client
+from tests.integration.stack import GATEWAY_HEADERS, METRICS_HEADERS, new_client, wait_until
 
 
 def verify(stack, token: str) -> dict:
@@ -73,9 +73,16 @@ def test_usage_counts_from_both_workers_reach_the_api(stack):
         stack.database_url, TEST_PEPPER, "lima", limits={"rate_limit": 5, "rate_window_seconds": 60}
     )
     burst(stack, token, 12)
-    usage = admin(stack, "GET", f"/api/v1/usage?key_id={key_id}&granularity=day").json()
-    totals = {row["outcome"]: row["count"] for row in usage["rows"]}
-    assert totals == {"allowed": 5, "rate_limited": 7}
+
+    def totals():
+        usage = admin(stack, "GET", f"/api/v1/usage?key_id={key_id}&granularity=day").json()
+        return {row["outcome"]: row["count"] for row in usage["rows"]}
+
+    # The answering worker pushes its counts before the flush; the other one within
+    # KEYWARD_USAGE_PUSH_SECONDS (1 s).
+    expected = {"allowed": 5, "rate_limited": 7}
+    wait_until(lambda: totals() == expected, timeout=10, what=f"usage {expected}")
+    assert totals() == expected  # and nothing counted twice
     shown = admin(stack, "GET", f"/api/v1/keys/{key_id}").json()
     assert shown["last_used_ip"] == "203.0.113.5"
 

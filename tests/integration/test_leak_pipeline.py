@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from keystore.db import make_engine
 from keystore.models import ApiKey, AuditEvent, Incident, Occurrence
+from rotation.partners import GITLAB
 from tests.conftest import TEST_PEPPER
 from tests.integration.stack import GATEWAY_HEADERS, new_client, wait_until
 from tests.partner import Signer, alert, key_document
@@ -32,7 +33,7 @@ def post_gitlab(stack, body: bytes):
     return requests.post(
         f"{stack.base_url}/v1/secret-scanning/gitlab",
         data=body,
-        headers=stack.gitlab.headers(body, "Gitlab"),
+        headers=stack.gitlab.headers(body, GITLAB),
         timeout=30,
     )
 

@@ -140,6 +140,6 @@ def test_admins(session):
         admins.create_admin(session, actor=ACTOR, name="Ada", email="ada@example.com")
     with pytest.raises(ValidationError):
         admins.create_admin(session, actor=ACTOR, name="X", email="x")
-    admins.set_notifications(session, actor=ACTOR, email="bob@example.com", notify_leaks=True)
+    admins.update_admin(session, actor=ACTOR, email="bob@example.com", notify_leaks=True)
     admins.delete_admin(session, actor=ACTOR, email="ada@example.com")
     assert [a.email for a in admins.leak_recipients(session)] == ["bob@example.com"]

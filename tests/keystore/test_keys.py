@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import MetaData, select
 
-from keystore import serialize
+from keystore import serialize, tokens
 from keystore.decision import Request, decide
 from keystore.errors import LimitError, NotFoundError, StateError, ValidationError
 from keystore.models import ApiKey, KeyToken
@@ -175,13 +175,15 @@ def test_ip_rules_are_stored_canonical(session, settings, issue):
     assert key.blocked_ips == ["10.9.9.9/32"]
 
 
-def test_find_token_recognises_old_and_revoked_tokens(session, settings, issue):
+def test_token_owners_recognise_old_and_revoked_tokens(session, settings, issue):
     key, old = issue()
     _, new = keys.regenerate_key(session, settings, actor=ACTOR, key_id=key.id)
     keys.revoke_key(session, actor=ACTOR, key_id=key.id)
-    assert keys.find_token(session, settings, old).key_id == key.id
-    assert keys.find_token(session, settings, new).key_id == key.id
-    assert keys.find_token(session, settings, old[:-1] + "x") is None
+    digest_of = {t: tokens.digest(t, settings.pepper_bytes) for t in (old, new, old[:-1] + "x")}
+    owners = keys.token_owners(session, set(digest_of.values()))
+    assert set(owners) == {digest_of[old], digest_of[new]}
+    assert {key_id for _, key_id, _, _ in owners.values()} == {key.id}
+    assert {client_id for _, _, client_id, _ in owners.values()} == {key.client_id}
 
 
 def _dump_database(session) -> str:

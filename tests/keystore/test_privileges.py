@@ -14,8 +14,9 @@ from keystore.db import make_engine, make_session_factory, transaction
 from keystore.errors import ConflictError, ForbiddenError, ValidationError
 from keystore.models import ApiKey, Client, Endpoint, Incident, Role
 from keystore.privileges import EVERYTHING, OPERATOR, Caller, Grants
-from keystore.services import admins, catalogue, clients, incidents, keys, leaks, roles
+from keystore.services import admins, catalogue, clients, keys, roles
 from keystore.services.bootstrap import ADMIN_ROLE, bootstrap_admin
+from rotation import incidents, policy
 from rotation.intake import Report, record_reports
 from tests.databases import recreate_database
 from tests.worlds import ACTOR
@@ -115,7 +116,7 @@ def test_the_operator_may_force_and_the_leak_response_always_does(session, setti
     )[1]
     keys.revoke_key(session, actor=ACTOR, key_id=key_id, caller=forced)
     intake = record_reports(session, settings, origin="manual", reports=[Report(token=token)])
-    leaks.act(session, settings, session.get(Incident, intake.incident_ids[0]))
+    policy.act(session, settings, session.get(Incident, intake.incident_ids[0]))
     assert session.get(Incident, intake.incident_ids[0]).action == "revoke"
     assert privileges.working_full_admins(session) == 0
 
@@ -183,7 +184,7 @@ def test_a_replacement_token_goes_only_to_a_caller_holding_its_client(session, s
     roles.update_role(session, actor=ACTOR, ref=world.role.id, leak_action="regenerate")
     intake = record_reports(session, settings, origin="manual", reports=[Report(token=token)])
     incident = session.get(Incident, intake.incident_ids[0])
-    leaks.act(session, settings, incident)
+    policy.act(session, settings, incident)
     stranger = Caller(Grants(), client_id=10**9)
     with pytest.raises(ForbiddenError):
         incidents.pick_up_replacement(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from keystore.repo_urls import RepoPolicy, RepoUrlError, check, is_public, parse
+from keystore.public_net import is_public
+from keystore.repo_urls import RepoPolicy, RepoUrlError, check, parse
 from tests.fakedns import dns
 
 __all__ = ["dns"]

@@ -18,11 +18,14 @@ from tests.conftest import unreachable_redis
 H0 = datetime(2026, 11, 23, 22, 15, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "batched"])
 def recorder(request):
     if request.param == "memory":
         return make_usage_recorder()
-    return make_usage_recorder(request.getfixturevalue("redis_client"))
+    client = request.getfixturevalue("redis_client")
+    if request.param == "batched":  # the web processes': counted here, pushed in batches
+        return make_usage_recorder(client, push_seconds=60)
+    return make_usage_recorder(client)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from keystore.errors import ConfigError
 from rotation.partner_errors import SignatureError
 from rotation.partner_keys import partner_sources, verify_alert
 from rotation.partners import GITHUB, GITLAB, PARTNERS
+from tests.partner import signature_headers
 from tests.rotation.conftest import KEYS_URL, Signer, key_document
 
 BODY = b'[{"type":"keyward_api_token","token":"kw_dev_x","url":""}]'
@@ -21,10 +22,8 @@ GITLAB_URL = "https://gitlab.example.test/partner/public_keys"
 @pytest.mark.parametrize(
     "make_headers",
     [
-        lambda i, s: {"github-public-key-identifier": i, "GITHUB-PUBLIC-KEY-SIGNATURE": s},
-        lambda i, s: Headers(
-            [("Github-Public-Key-Identifier", i), ("Github-Public-Key-Signature", s)]
-        ),
+        lambda i, s: {GITHUB.identifier_header.lower(): i, GITHUB.signature_header.upper(): s},
+        lambda i, s: Headers(list(signature_headers(GITHUB, i, s).items())),
     ],
     ids=["dict_any_case", "werkzeug_headers"],
 )
@@ -42,8 +41,8 @@ def test_github_headers_are_found_whatever_their_case(
     "headers",
     [
         {"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=0"},
-        {"Gitlab-Public-Key-Identifier": "k", "Gitlab-Public-Key-Signature": "c2ln"},
-        {"Github-Public-Key-Signature": "c2ln"},
+        signature_headers(GITLAB, "k", "c2ln"),
+        {GITHUB.signature_header: "c2ln"},
     ],
     ids=["none", "another_partners", "one_of_the_pair"],
 )
@@ -77,22 +76,13 @@ def test_verify_alert_checks_each_partner_against_its_own_keys(keyserver, config
     keyserver.get(KEYS_URL, json=key_document(github))
     keyserver.get(GITLAB_URL, json=key_document(gitlab))
     sources = partner_sources(configured, None, http_session)
-    gitlab_headers = {
-        "Gitlab-Public-Key-Identifier": gitlab.key_identifier,
-        "Gitlab-Public-Key-Signature": gitlab.sign(BODY),
-    }
+    gitlab_headers = signature_headers(GITLAB, gitlab.key_identifier, gitlab.sign(BODY))
     verify_alert(sources, GITLAB, headers=gitlab_headers, payload=BODY)
     assert keyserver.calls[0].request.headers["Authorization"] == "Bearer glpat-x"
-    github_headers = {
-        "Github-Public-Key-Identifier": github.key_identifier,
-        "Github-Public-Key-Signature": github.sign(BODY),
-    }
+    github_headers = signature_headers(GITHUB, github.key_identifier, github.sign(BODY))
     verify_alert(sources, GITHUB, headers=github_headers, payload=BODY)
     # A GitHub key does not vouch for an alert that claims to come from GitLab.
-    forged = {
-        "Gitlab-Public-Key-Identifier": github.key_identifier,
-        "Gitlab-Public-Key-Signature": github.sign(BODY),
-    }
+    forged = signature_headers(GITLAB, github.key_identifier, github.sign(BODY))
     with pytest.raises(SignatureError) as caught:
         verify_alert(sources, GITLAB, headers=forged, payload=BODY)
     assert caught.value.reason == "unknown_key"
@@ -103,10 +93,7 @@ def test_an_unconfigured_gitlab_knows_no_keys_and_fetches_nothing(
 ):
     signer = Signer()
     sources = partner_sources(settings, None, http_session)
-    headers = {
-        "Gitlab-Public-Key-Identifier": signer.key_identifier,
-        "Gitlab-Public-Key-Signature": signer.sign(BODY),
-    }
+    headers = signature_headers(GITLAB, signer.key_identifier, signer.sign(BODY))
     with pytest.raises(SignatureError) as caught:
         verify_alert(sources, GITLAB, headers=headers, payload=BODY)
     assert (caught.value.reason, caught.value.status) == ("unknown_key", 401)
@@ -127,10 +114,7 @@ def test_partner_sources_cache_where_the_mode_says(
     signer = Signer()
     keyserver.get(KEYS_URL, json=key_document(signer))
     client = request.getfixturevalue("redis_client") if shared else None
-    headers = {
-        "Github-Public-Key-Identifier": signer.key_identifier,
-        "Github-Public-Key-Signature": signer.sign(BODY),
-    }
+    headers = signature_headers(GITHUB, signer.key_identifier, signer.sign(BODY))
     for _ in range(2):
         # A fresh set of sources stands for another process.
         sources = partner_sources(configured, client, http_session)

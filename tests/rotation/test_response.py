@@ -9,11 +9,11 @@ from sqlalchemy.orm import sessionmaker
 
 from keystore.models import AuditEvent, Incident
 from keystore.services import admins, keys
-from keystore.services.incidents import stuck_incidents
-from keystore.services.leaks import claim_notifications
 from rotation.context import TaskContext
+from rotation.incidents import stuck_incidents
 from rotation.intake import Report, record_reports
 from rotation.mail import MailError
+from rotation.notifications import claim_notifications
 from tests.leak_steps import handle_incident
 from tests.mailbox import body_text, mailbox
 from tests.worlds import ACTOR, issue, world

@@ -14,10 +14,9 @@ from celery import current_app
 from sqlalchemy.orm import sessionmaker
 
 from keystore.models import Incident
-from keystore.services import steps
-from keystore.services.incidents import stuck_incidents
-from rotation import context, dispatch, response
+from rotation import context, dispatch, response, steps
 from rotation.celery_app import LEAKS_QUEUE, LEASED_TASKS, make_celery
+from rotation.incidents import stuck_incidents
 from rotation.intake import Report, record_reports
 from rotation.mail import MailError
 from tests.conftest import REDIS_URL

@@ -9,6 +9,7 @@ import pytest
 import requests
 from sqlalchemy.orm import sessionmaker
 
+from keystore import public_net
 from keystore.errors import ValidationError
 from keystore.models import Incident
 from keystore.services import webhooks
@@ -217,7 +218,7 @@ def test_names_resolving_to_private_addresses_are_refused(settings, monkeypatch)
 
     monkeypatch.setattr(socket, "getaddrinfo", private)
     with pytest.raises(ValidationError) as caught:
-        outbound.check_target("https://hooks.example.com/x", settings)
+        webhooks.check_target("https://hooks.example.com/x", settings)
     assert caught.value.reason == "target_not_public"
     with pytest.raises(outbound.WebhookError) as at_delivery:
         outbound.resolve("https://hooks.example.com/x", settings)
@@ -235,7 +236,7 @@ def test_deliveries_connect_to_the_address_that_was_checked(settings, monkeypatc
     assert target.url == "https://93.184.215.14:443/services/T1?x=1"
     assert target.host_header == "hooks.example.com"
     assert target.server_name == "hooks.example.com"
-    session = outbound.make_http_session()
+    session = public_net.pinned_session()
     prepared = session.prepare_request(requests.Request("POST", target.url))
     prepared.keyward_server_name = target.server_name
     adapter = session.get_adapter(target.url)

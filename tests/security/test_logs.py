@@ -10,9 +10,11 @@ from click.testing import CliRunner
 
 from keystore.jwt_access import issue_jwt
 from keystore.redaction import ScrubbingFormatter, install_scrubbing
+from keystore.structured_logs import JsonFormatter
+from rotation.partners import GITHUB
+from tests.partner import signature_headers
 from tests.worlds import ACTOR
 from web.cli import main as cli_main
-from web.logs import JsonFormatter
 
 
 @pytest.fixture
@@ -69,8 +71,7 @@ def test_tokens_and_jwts_sent_everywhere_never_reach_the_web_log(
             data=f'[{{"token": "{secret}", "type": "x", "url": "{secret}"}}]',
             headers={
                 "Content-Type": "application/json",
-                "Github-Public-Key-Identifier": secret,
-                "Github-Public-Key-Signature": secret,
+                **signature_headers(GITHUB, secret, secret),
             },
         )
         client.post("/console/login", data={"email": secret, "password": secret})

@@ -44,6 +44,13 @@ def test_a_database_outage_is_a_503_with_retry_after(kind, settings, tmp_path):
         assert answer.status_code == 503, answer.get_data(as_text=True)
         assert answer.headers["Retry-After"].isdigit()
     assert answers[0].json["reason"] == "database_unavailable"
+    # Readiness says what is missing, and nothing an anonymous caller should not learn.
+    assert answers[2].json == {
+        "status": "unavailable",
+        "verification": "none",
+        "database": "unavailable",
+        "redis": "not configured",
+    }
 
 
 @pytest.fixture

@@ -24,12 +24,13 @@ from keystore.models import (
     Role,
 )
 from keystore.models.catalogue import role_endpoints
-from keystore.services import clients, keys, leaks, roles
+from keystore.services import clients, keys, roles
 from keystore.services.bootstrap import ADMIN_ROLE
+from rotation import policy
 from rotation.intake import Report, record_reports
 from tests.keystore.test_cli import cli
 from tests.web.console.conftest import make_portal_user
-from tests.worlds import ACTOR
+from tests.worlds import ACTOR, find_token
 
 __all__ = ["cli"]
 
@@ -63,7 +64,7 @@ def snapshot(session) -> tuple:
 @pytest.fixture
 def root(session, settings, admin_token) -> Client:
     """The bootstrap admin: the one client holding every keyward.* endpoint."""
-    return keys.find_token(session, settings, admin_token).key.client
+    return find_token(session, settings, admin_token).key.client
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_a_keys_writer_cannot_regenerate_mint_or_touch_the_admin_key(
     call, session, settings, admin_token, root, delegate
 ):
     _, token = delegate("ops", KEYS_WRITER)
-    admin_key = keys.find_token(session, settings, admin_token).key.id
+    admin_key = find_token(session, settings, admin_token).key.id
     before = snapshot(session)
     attempts = [
         ("POST", f"/api/v1/keys/{admin_key}/regenerate", {"grace_seconds": 0}),
@@ -315,7 +316,7 @@ def test_the_only_admin_cannot_be_deleted_disabled_or_demoted(
 def test_the_only_admin_cannot_lose_its_last_working_key(
     call, session, settings, admin_token, root
 ):
-    key_id = keys.find_token(session, settings, admin_token).key.id
+    key_id = find_token(session, settings, admin_token).key.id
     before = snapshot(session)
     for method, path in [
         ("POST", f"/api/v1/keys/{key_id}/revoke"),
@@ -334,7 +335,7 @@ def test_with_a_second_admin_the_first_may_step_down(
     """The control: the rule protects the last admin, not every admin."""
     builtin = list(session.scalars(select(Endpoint.name).where(Endpoint.builtin.is_(True))))
     other, other_token = delegate("second-admin", builtin)
-    key_id = keys.find_token(session, settings, admin_token).key.id
+    key_id = find_token(session, settings, admin_token).key.id
     assert call(admin_token, "POST", f"/api/v1/keys/{key_id}/revoke").status_code == 200
     # Now `other` is the last one, and it cannot remove itself either.
     refused(call(other_token, "DELETE", f"/api/v1/clients/{other.id}"), 409, "last_admin")
@@ -350,7 +351,7 @@ def test_an_incidents_writer_cannot_pick_up_the_admin_replacement_token(
     roles.update_role(session, actor=ACTOR, ref=root.role_id, leak_action="regenerate")
     intake = record_reports(session, settings, origin="manual", reports=[Report(token=admin_token)])
     (incident_id,) = intake.incident_ids
-    leaks.act(session, settings, session.get(Incident, incident_id))
+    policy.act(session, settings, session.get(Incident, incident_id))
     session.flush()
     _, token = delegate("responder", ["keyward.incidents.write", "keyward.incidents.read"])
     before = snapshot(session)
@@ -423,7 +424,7 @@ def test_a_portal_account_of_the_admin_client_cannot_revoke_its_last_key(
 ):
     make_portal_user(session, settings, client_id=root.id, email="boss@example.com")
     assert browser.sign_in("portal", "boss@example.com").status_code == 302
-    key_id = keys.find_token(session, settings, admin_token).key.id
+    key_id = find_token(session, settings, admin_token).key.id
     before = snapshot(session)
     for change in ("revoke", "deactivate"):
         assert browser.post(f"/portal/keys/{key_id}/{change}").status_code == 409

@@ -119,6 +119,8 @@ def grounded(case, ids: dict) -> None:
         "role": "reader",
         "expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
     }
+    if case.operation.path.startswith("/api/v1/admins"):
+        fixed.pop("role")  # a person's console role, which the document's enum already bounds
     for field, value in fixed.items():
         if field in body and body[field] is not None:
             body[field] = value

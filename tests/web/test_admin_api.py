@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from keystore.models import AuditEvent
 from keystore.services import clients, keys, roles
-from tests.worlds import ACTOR
+from tests.worlds import ACTOR, find_token
 from web.openapi import documented_rules
 
 
@@ -54,7 +54,7 @@ def test_privileges_come_from_the_callers_role(client, session, settings, world)
 
 
 def test_admin_ip_rules_apply_to_the_admin_api(client, session, settings, admin_token):
-    root_key = keys.find_token(session, settings, admin_token).key
+    root_key = find_token(session, settings, admin_token).key
     keys.update_key(session, actor=ACTOR, key_id=root_key.id, allowed_ips=["10.0.0.0/8"])
     response = client.get("/api/v1/roles", headers=bearer(admin_token))
     assert (response.status_code, response.json["reason"]) == (403, "ip_not_allowed")
@@ -186,7 +186,7 @@ def test_the_callers_own_key_revoked_is_refused_on_the_next_request(
     admin, session, settings, admin_token
 ):
     assert admin("GET", "/api/v1/roles").status_code == 200
-    key = keys.find_token(session, settings, admin_token).key
+    key = find_token(session, settings, admin_token).key
     # A second working key, so revoking this one does not remove the last admin.
     keys.issue_key(
         session, settings, actor=ACTOR, client_ref=key.client_id, name="spare", environment="prod"
@@ -223,6 +223,10 @@ def test_admins_through_the_api(admin):
         ).status_code
         == 409
     )
+    # The last console admin stays (409 last_admin); with another admin, Ada may go.
+    assert admin("DELETE", "/api/v1/admins/ada@example.com").status_code == 409
+    bob = {"name": "Bob", "email": "bob@example.com", "role": "admin"}
+    assert admin("POST", "/api/v1/admins", json=bob).status_code == 201
     assert admin("DELETE", "/api/v1/admins/ada@example.com").status_code == 200
 
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from keystore.limits_factory import make_usage_recorder
-from keystore.models import ScanRun
-from keystore.services import repositories
+from keystore.models import KeyAgeReminder, ScanRun
+from keystore.services import admins, catalogue, repositories
 from rotation import dispatch
+from rotation.celery_app import make_celery
 from rotation.context import TaskContext
 from tests.gitrepos import Repo, git_identity
 from tests.worlds import ACTOR
@@ -75,3 +77,24 @@ def test_keyward_serve_stops_its_schedule_when_its_worker_exits(settings):
     server.schedule = EmbeddedSchedule(interval_seconds=60, scan_interval_seconds=60).start()
     server.cfg.worker_exit(None, None)
     assert not server.schedule._thread.is_alive()
+
+
+def test_a_tick_sends_the_key_age_reminders_that_are_due(ctx, session, issue):
+    catalogue.update_environment(session, actor=ACTOR, tag="prod", max_key_age_days=30)
+    key, _ = issue()
+    max(key.tokens, key=lambda row: row.id).created_at -= timedelta(days=25)
+    admins.create_admin(session, actor=ACTOR, name="Ada", email="ada@example.com")
+    session.flush()
+    EmbeddedSchedule(interval_seconds=60, scan_interval_seconds=60).tick()
+    reminders = session.scalars(select(KeyAgeReminder)).all()
+    # No SMTP server configured: recorded and skipped, once per recipient.
+    assert sorted((r.recipient, r.state) for r in reminders) == [
+        ("ada@example.com", "skipped"),
+        ("ops@acme.example", "skipped"),
+    ]
+
+
+def test_beat_schedules_the_reminders_every_check_interval(settings):
+    app = make_celery(dataclasses.replace(settings, key_refresh_check_seconds=600))
+    entry = app.conf.beat_schedule["remind-key-refresh"]
+    assert (entry["task"], entry["schedule"]) == ("keyward.remind_key_refresh", 600.0)

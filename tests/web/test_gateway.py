@@ -181,7 +181,12 @@ def test_the_gateway_token_guards_verification_when_set(app, client, issue):
 def test_health_and_metrics(client, issue):
     health = client.get("/healthz")
     assert health.status_code == 200
-    assert health.json == {"status": "ok", "database": "ok", "redis": "not configured"}
+    assert health.json == {
+        "status": "ok",
+        "verification": "full",
+        "database": "ok",
+        "redis": "not configured",
+    }
     _, token = issue()
     verify(client, token)
     verify(client, "kw_prod_bad")

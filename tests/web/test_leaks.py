@@ -14,6 +14,7 @@ from keystore.models import Incident, Notification, Occurrence
 from keystore.services import admins
 from rotation import dispatch
 from rotation.partner_keys import partner_sources
+from rotation.partners import GITHUB, GITLAB
 from tests.mailbox import body_text, mailbox
 from tests.partner import Signer, alert, github, key_document
 from tests.worlds import ACTOR
@@ -42,8 +43,10 @@ def with_mail(app, mailbox, session):
     return mailbox
 
 
-def post_alert(client, signer, body, path="/v1/secret-scanning/github", prefix="Github"):
-    return client.post(path, data=body, headers=signer.headers(body, prefix))
+def post_alert(client, signer, body, partner=GITHUB):
+    return client.post(
+        f"/v1/secret-scanning/{partner.name}", data=body, headers=signer.headers(body, partner)
+    )
 
 
 def count(session, model, *where) -> int:
@@ -148,7 +151,7 @@ def test_feedback_can_be_turned_off(app, client, github, issue):
     [
         (lambda body, headers: (body + b" ", headers), 401, "bad_signature"),
         (
-            lambda body, headers: (body, {**headers, "Github-Public-Key-Identifier": "abc"}),
+            lambda body, headers: (body, {**headers, GITHUB.identifier_header: "abc"}),
             401,
             "unknown_key",
         ),
@@ -157,7 +160,7 @@ def test_feedback_can_be_turned_off(app, client, github, issue):
             401,
             "missing_headers",
         ),
-        (lambda body, headers: (body, {**headers, "Github-Public-Key-Signature": "!!"}), 401, None),
+        (lambda body, headers: (body, {**headers, GITHUB.signature_header: "!!"}), 401, None),
     ],
 )
 def test_bad_signatures_are_rejected_with_no_side_effect(
@@ -219,9 +222,7 @@ def test_gitlab_alerts(client, session, issue, app, github):
     runtime.partners = partner_sources(runtime.settings, None, requests.Session())
     github.mock.get("https://gitlab.example/keys", json=key_document(signer))
     _, token = issue(environment="dev")
-    response = post_alert(
-        client, signer, alert(token), path="/v1/secret-scanning/gitlab", prefix="Gitlab"
-    )
+    response = post_alert(client, signer, alert(token), partner=GITLAB)
     assert response.status_code == 200
     assert session.scalar(select(Incident.first_origin)) == "gitlab"
     wrong = post_alert(client, signer, alert(token))  # GitLab's key is not GitHub's

@@ -1,7 +1,5 @@
 """Rate limits, quotas and usage through the gateway, in memory and in a real Redis."""
 
-import dataclasses
-
 import pytest
 
 from keystore.limits_factory import make_rate_limiter, make_usage_recorder
@@ -88,15 +86,49 @@ def test_redis_down_refuses_limited_keys_but_not_unlimited_ones(app, client, iss
     assert verify(client, free).json["allowed"] is True
 
 
-def test_health_reports_redis(app, client, redis_client):
+def test_health_is_readiness_and_a_redis_outage_only_degrades_it(app, client, redis_client):
     runtime = app.extensions["keyward"]
     runtime.redis = redis_client
-    assert client.get("/healthz").json["redis"] == "ok"
+    assert client.get("/healthz").json == {
+        "status": "ok",
+        "verification": "full",
+        "database": "ok",
+        "redis": "ok",
+    }
     runtime.redis = unreachable_redis()
     down = client.get("/healthz")
-    assert (down.status_code, down.json["redis"], down.json["status"]) == (
-        503,
-        "unavailable",
-        "unavailable",
-    )
-    runtime.settings = dataclasses.replace(runtime.settings)
+    # Keys without limits are still verified: keep sending traffic, and say what is missing.
+    assert down.status_code == 200
+    assert down.json == {
+        "status": "degraded",
+        "verification": "unlimited keys only",
+        "database": "ok",
+        "redis": "unavailable",
+    }
+    assert client.get("/livez").status_code == 200
+
+
+def test_one_redis_round_trip_at_most_per_request_and_none_without_limits(
+    app, client, issue, redis_client, monkeypatch
+):
+    import redis.connection
+
+    runtime = app.extensions["keyward"]
+    runtime.redis = redis_client
+    runtime.limiter = make_rate_limiter(redis_client)
+    runtime.usage = make_usage_recorder(redis_client, push_seconds=60)
+    _, free = issue(name="free")
+    _, limited = issue(name="limited", limits={"rate_limit": 100, "rate_window_seconds": 60})
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    for token, trips in ((free, 0), (limited, 1)):
+        for _ in range(3):
+            sent.clear()
+            assert verify(client, token).json["allowed"]
+            assert len(sent) == trips

@@ -40,8 +40,25 @@ def create_environment():
             name=data["name"],
             allows_dev_only=data.get("allows_dev_only", False),
             leak_action=data.get("leak_action", "revoke"),
+            max_key_age_days=data.get("max_key_age_days"),
         )
         return jsonify(serialize.environment(env)), 201
+
+
+@api.patch("/environments/<tag>")
+@operation(
+    "Change an environment (a maximum key age applies from the next request)",
+    body="EnvironmentUpdate",
+    responses={200: "Environment", 404: "Error", 409: "Error", 422: "Error"},
+)
+@requires(WRITE)
+def update_environment(tag: str):
+    data = json_object()
+    with runtime().unit_of_work() as session:
+        env = catalogue.update_environment(
+            session, actor=actor(), caller=caller(session), tag=tag, **data
+        )
+        return jsonify(serialize.environment(env))
 
 
 @api.get("/projects")

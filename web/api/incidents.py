@@ -5,7 +5,7 @@ from flask import jsonify, request
 from keystore import serialize
 from keystore.errors import ValidationError
 from keystore.models import INCIDENT_STATES
-from keystore.services import incidents
+from rotation import incidents
 from web.api import actor, api, caller
 from web.auth import requires
 from web.openapi import operation

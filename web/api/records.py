@@ -113,12 +113,32 @@ def create_admin():
             name=data["name"],
             email=data["email"],
             notify_leaks=data.get("notify_leaks", True),
+            role=data.get("role", "admin"),
         )
         return jsonify(serialize.admin(admin)), 201
 
 
+@api.patch("/admins/<email>")
+@operation(
+    "Change a workspace admin's console role or leak emails (the last admin stays one)",
+    body="AdminUpdate",
+    responses={200: "Admin", 404: "Error", 409: "Error", 422: "Error"},
+)
+@requires("keyward.admins.write")
+def update_admin(email: str):
+    data = json_object()
+    with runtime().unit_of_work() as session:
+        admin = admins.update_admin(
+            session, actor=actor(), caller=caller(session), email=email, **data
+        )
+        return jsonify(serialize.admin(admin))
+
+
 @api.delete("/admins/<email>")
-@operation("Remove a workspace admin", responses={200: "Deleted", 404: "Error"})
+@operation(
+    "Remove a workspace admin (never the last console admin)",
+    responses={200: "Deleted", 404: "Error", 409: "Error"},
+)
 @requires("keyward.admins.write")
 def delete_admin(email: str):
     with runtime().unit_of_work() as session:

@@ -4,7 +4,7 @@ from flask import jsonify
 
 from keystore import serialize
 from keystore.services import webhooks
-from rotation import hooks, outbound
+from rotation import hooks
 from web.api import actor, api
 from web.auth import requires
 from web.openapi import operation
@@ -35,7 +35,7 @@ def add_webhook():
     data = json_object()
     rt = runtime()
     webhooks.check_fields(name=data["name"], kind=data["kind"])
-    url = outbound.check_target(data["url"], rt.settings)
+    url = webhooks.check_target(data["url"], rt.settings)
     with rt.unit_of_work() as session:
         hook, secret = webhooks.create_webhook(
             session, rt.settings, actor=actor(), name=data["name"], kind=data["kind"], url=url

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from keystore.errors import KeywardError
 from keystore.privileges import OPERATOR, Caller
 from web import browser_session
+from web.console import permissions
 from web.sign_in import signed_in
 
 console = Blueprint("console", __name__, url_prefix="/console")
-PUBLIC_ENDPOINTS = {"console.sign_in"}
 
 
 def actor() -> str:
@@ -24,15 +24,26 @@ def caller() -> Caller:
 
 @console.before_request
 def _guard():
-    """CSRF on every state change, then sign-in on every page but the sign-in page."""
+    """CSRF on every state change, sign-in on every page but the sign-in page, then the
+    person's console role against the route's declared requirement."""
     browser_session.check_csrf()
-    if request.endpoint in PUBLIC_ENDPOINTS:
+    view = current_app.view_functions.get(request.endpoint)
+    needed = permissions.requirement(view, request.method)
+    if needed == permissions.PUBLIC:
         return None
     person = signed_in(kind="admin")
     if person is None:
         return redirect(url_for("console.sign_in", next=request.path))
     g.admin = person
+    permissions.check(person.role, needed)
     return None
+
+
+@console.app_template_global()
+def console_may(needed: str) -> bool:
+    """For templates: whether the signed-in person's role reaches ``needed`` (buttons)."""
+    person = g.get("admin")
+    return person is not None and permissions.may(person.role, needed)
 
 
 console.after_request(browser_session.protect_page)
@@ -48,9 +59,11 @@ from web.console import (  # noqa: E402,F401
     audit_views,
     auth_views,
     client_views,
+    environment_views,
     incident_views,
     invitation_views,
     key_views,
+    people_views,
     role_views,
     sign_in_views,
     usage_views,

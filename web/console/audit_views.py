@@ -6,6 +6,7 @@ from flask import render_template, request
 
 from keystore.services import audit
 from web.console import console
+from web.console.permissions import needs
 from web.paging import page_request
 from web.runtime import runtime
 
@@ -14,6 +15,7 @@ PAGE = 100
 
 
 @console.get("/audit")
+@needs("viewer")
 def audit_trail():
     filters = {name: request.args.get(name, "").strip() or None for name in FILTERS}
     with runtime().unit_of_work() as session:

@@ -7,6 +7,7 @@ from flask import redirect, render_template, url_for
 from keystore import client_jwt, jwks, oidc
 from keystore.services import clients
 from web.console import actor, console
+from web.console.permissions import needs
 from web.forms import FormErrors, lines, run_form, text
 from web.runtime import runtime
 from web.token_page import no_store
@@ -21,11 +22,13 @@ def ref(value: str) -> int | str:
 
 
 @console.get("/auth")
+@needs("viewer")
 def auth_methods():
     return _auth_page(errors=FormErrors())
 
 
 @console.post("/issuers")
+@needs("admin")
 def issuer_add():
     settings = runtime().settings
 
@@ -49,11 +52,13 @@ def issuer_add():
 
 
 @console.post("/issuers/<int:issuer_id>/enable")
+@needs("admin")
 def issuer_enable(issuer_id: int):
     return _switch(issuer_id, enabled=True)
 
 
 @console.post("/issuers/<int:issuer_id>/disable")
+@needs("admin")
 def issuer_disable(issuer_id: int):
     return _switch(issuer_id, enabled=False)
 
@@ -70,6 +75,7 @@ def _switch(issuer_id: int, *, enabled: bool):
 
 
 @console.post("/issuers/<int:issuer_id>/delete")
+@needs("admin")
 def issuer_delete(issuer_id: int):
     _, errors = run_form(
         lambda session: oidc.delete_issuer(session, actor=actor(), issuer_id=issuer_id)
@@ -80,11 +86,13 @@ def issuer_delete(issuer_id: int):
 
 
 @console.get("/clients/<int:client_id>/jwt-keys")
+@needs("viewer")
 def client_jwt_keys(client_id: int):
     return _keys_page(client_id, errors=FormErrors())
 
 
 @console.post("/clients/<int:client_id>/jwt-keys")
+@needs("operator")
 def client_jwt_key_add(client_id: int):
     settings = runtime().settings
 
@@ -112,6 +120,7 @@ def client_jwt_key_add(client_id: int):
 
 
 @console.post("/clients/<int:client_id>/jwt-keys/<int:key_id>/delete")
+@needs("operator")
 def client_jwt_key_delete(client_id: int, key_id: int):
     _, errors = run_form(
         lambda session: client_jwt.delete_key(

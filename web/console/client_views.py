@@ -8,6 +8,7 @@ from keystore.services import catalogue, keys, roles
 from keystore.services import clients as clients_service
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.console import actor, caller, console
+from web.console.permissions import needs
 from web.forms import FormErrors, chosen, run_form, text
 from web.runtime import runtime
 
@@ -15,6 +16,7 @@ FIELDS = ("name", "description", "contact_email", "role", "environments", "proje
 
 
 @console.get("/clients")
+@needs("viewer")
 def clients():
     search = request.args.get("q", "").strip()
     with runtime().unit_of_work() as session:
@@ -23,16 +25,19 @@ def clients():
 
 
 @console.route("/clients/new", methods=["GET", "POST"])
+@needs("operator")
 def client_new():
     return _client_form(client_id=None)
 
 
 @console.route("/clients/<int:client_id>/edit", methods=["GET", "POST"])
+@needs("operator")
 def client_edit(client_id: int):
     return _client_form(client_id=client_id)
 
 
 @console.get("/clients/<int:client_id>")
+@needs("viewer")
 def client_show(client_id: int):
     with runtime().unit_of_work() as session:
         client = clients_service.get_client(session, client_id)
@@ -48,16 +53,19 @@ def client_show(client_id: int):
 
 
 @console.post("/clients/<int:client_id>/enable")
+@needs("operator")
 def client_enable(client_id: int):
     return _set_enabled(client_id, enabled=True)
 
 
 @console.post("/clients/<int:client_id>/disable")
+@needs("operator")
 def client_disable(client_id: int):
     return _set_enabled(client_id, enabled=False)
 
 
 @console.route("/clients/<int:client_id>/delete", methods=["GET", "POST"])
+@needs("operator")
 def client_delete(client_id: int):
     if request.method == "POST":
         with runtime().unit_of_work() as session:

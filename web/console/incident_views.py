@@ -6,14 +6,16 @@ from flask import render_template, url_for
 from sqlalchemy import select
 
 from keystore.models import ApiKey, Client, PortalUser, Webhook
-from keystore.services import incidents
+from rotation import incidents
 from web.console import actor, caller, console
+from web.console.permissions import needs
 from web.forms import run_form
 from web.runtime import runtime
 from web.token_page import token_page
 
 
 @console.get("/incidents")
+@needs("viewer")
 def incidents_list():
     with runtime().unit_of_work() as session:
         found = incidents.list_incidents(session, limit=200)
@@ -22,11 +24,13 @@ def incidents_list():
 
 
 @console.get("/incidents/<int:incident_id>")
+@needs("viewer")
 def incident_show(incident_id: int):
     return _incident_page(incident_id, errors={})
 
 
 @console.post("/incidents/<int:incident_id>/replacement")
+@needs("operator")
 def incident_pickup(incident_id: int):
     def work(session):
         incident, token = incidents.pick_up_replacement(

@@ -10,12 +10,14 @@ from keystore.services import clients, keys, portal
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from rotation.mail import send
 from web.console import actor, console
+from web.console.permissions import needs
 from web.forms import run_form, text
 from web.runtime import runtime
 from web.token_page import no_store
 
 
 @console.post("/clients/<int:client_id>/invite")
+@needs("operator")
 def client_invite(client_id: int):
     settings = runtime().settings
 

@@ -7,6 +7,7 @@ from flask import redirect, render_template, request, url_for
 from keystore.services import clients, keys
 from keystore.services.keys import MAX_KEYS_PER_CLIENT
 from web.console import actor, caller, console
+from web.console.permissions import needs
 from web.console.usage_views import flush_usage, key_chart
 from web.forms import FormErrors, run_form
 from web.key_actions import KEY_FIELDS, change_state, issue_from_form, regenerate_from_form
@@ -15,6 +16,7 @@ from web.token_page import token_page
 
 
 @console.route("/clients/<int:client_id>/keys/new", methods=["GET", "POST"])
+@needs("operator")
 def key_new(client_id: int):
     errors = FormErrors()
     if request.method == "POST":
@@ -39,6 +41,7 @@ def key_new(client_id: int):
 
 
 @console.post("/keys/<int:key_id>/regenerate")
+@needs("operator")
 def key_regenerate(key_id: int):
     issued, errors = run_form(
         lambda s: regenerate_from_form(s, actor=actor(), caller=caller(), key_id=key_id)
@@ -50,6 +53,7 @@ def key_regenerate(key_id: int):
 
 
 @console.post("/keys/<int:key_id>/<any(deactivate, reactivate, revoke):change>")
+@needs("operator")
 def key_state(key_id: int, change: str):
     def work(session):
         return change_state(session, actor=actor(), caller=caller(), key_id=key_id, change=change)
@@ -61,6 +65,7 @@ def key_state(key_id: int, change: str):
 
 
 @console.get("/keys/<int:key_id>")
+@needs("viewer")
 def key_show(key_id: int):
     return _key_page(key_id, errors=FormErrors())
 

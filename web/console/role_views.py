@@ -8,29 +8,34 @@ from flask import redirect, render_template, request, url_for
 
 from keystore.services import catalogue, roles
 from web.console import actor, caller, console
-from web.forms import FormErrors, chosen, run_form, text
+from web.console.permissions import needs
+from web.forms import FormErrors, chosen, optional_int, run_form, text
 from web.runtime import runtime
 
-FIELDS = ("name", "description", "endpoints")
+FIELDS = ("name", "description", "endpoints", "max_key_age_days")
 
 
 @console.get("/roles")
+@needs("viewer")
 def roles_list():
     with runtime().unit_of_work() as session:
         return render_template("console/roles.html", roles=roles.list_roles(session))
 
 
 @console.route("/roles/new", methods=["GET", "POST"])
+@needs("admin")
 def role_new():
     return _role_form(role_id=None)
 
 
 @console.route("/roles/<int:role_id>", methods=["GET", "POST"])
+@needs(get="viewer", post="admin")
 def role_edit(role_id: int):
     return _role_form(role_id=role_id)
 
 
 @console.route("/roles/<int:role_id>/delete", methods=["GET", "POST"])
+@needs("admin")
 def role_delete(role_id: int):
     if request.method == "POST":
         with runtime().unit_of_work() as session:
@@ -66,6 +71,8 @@ def _save(session, *, role_id: int | None):
         "name": text("name"),
         "description": text("description"),
         "endpoints": chosen("endpoints"),
+        # Empty: the environment's maximum key age applies.
+        "max_key_age_days": optional_int("max_key_age_days"),
     }
     if role_id is None:
         return roles.create_role(session, actor=actor(), caller=caller(), **values)

@@ -7,10 +7,12 @@ from flask import redirect, request, url_for
 from keystore.services import admins
 from web import browser_session
 from web.console import console
+from web.console.permissions import PUBLIC, needs
 from web.sign_in import sign_in_page
 
 
 @console.route("/login", methods=["GET", "POST"])
+@needs(PUBLIC)
 def sign_in():
     return sign_in_page(
         surface="console",
@@ -21,12 +23,14 @@ def sign_in():
 
 
 @console.post("/logout")
+@needs("viewer")
 def sign_out():
     browser_session.end()
     return redirect(url_for("console.sign_in"))
 
 
 @console.get("/")
+@needs("viewer")
 def home():
     return redirect(url_for("console.clients"))
 

@@ -9,6 +9,7 @@ from keystore.services import clients
 from keystore.usage import usage_report
 from web.charts import buckets, outcome_chart
 from web.console import console
+from web.console.permissions import needs
 from web.runtime import runtime
 
 
@@ -33,6 +34,7 @@ def key_chart(session, *, key_id: int):
 
 
 @console.get("/clients/<int:client_id>/usage")
+@needs("viewer")
 def client_usage(client_id: int):
     step = granularity()
     flush_usage()

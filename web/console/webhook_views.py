@@ -8,6 +8,7 @@ from keystore.errors import KeywardError
 from keystore.services import webhooks
 from rotation import hooks, outbound
 from web.console import actor, console
+from web.console.permissions import needs
 from web.forms import FormErrors, run_form, text
 from web.runtime import runtime
 from web.token_page import no_store
@@ -16,17 +17,19 @@ FIELDS = ("name", "kind", "url")
 
 
 @console.get("/webhooks")
+@needs("viewer")
 def webhooks_list():
     return _page(errors=FormErrors())
 
 
 @console.post("/webhooks")
+@needs("admin")
 def webhook_add():
     settings = runtime().settings
     try:
         # Resolved before the transaction: a slow DNS answer never holds the database.
         webhooks.check_fields(name=text("name"), kind=text("kind"))
-        url = outbound.check_target(text("url"), settings)
+        url = webhooks.check_target(text("url"), settings)
     except KeywardError as exc:
         field = exc.field if exc.field in FIELDS else "form"
         return _page(errors=FormErrors({field: exc.message}, status=exc.status))
@@ -47,6 +50,7 @@ def webhook_add():
 
 
 @console.post("/webhooks/<int:webhook_id>/delete")
+@needs("admin")
 def webhook_delete(webhook_id: int):
     _, errors = run_form(
         lambda session: webhooks.delete_webhook(session, actor=actor(), webhook_id=webhook_id)
@@ -57,6 +61,7 @@ def webhook_delete(webhook_id: int):
 
 
 @console.post("/webhooks/<int:webhook_id>/test")
+@needs("admin")
 def webhook_test(webhook_id: int):
     settings = runtime().settings
 

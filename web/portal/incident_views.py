@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from flask import g, render_template, url_for
 
-from keystore.services import incidents
 from keystore.services import portal as portal_service
+from rotation import incidents
 from web.forms import FormErrors, run_form
 from web.portal import actor, portal
 from web.runtime import runtime

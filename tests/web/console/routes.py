@@ -18,6 +18,8 @@ class Ids:
     change: str = "deactivate"
     webhook_id: int = 1
     issuer_id: int = 1
+    admin_id: int = 1
+    tag: str = "prod"
 
 
 def routes(app, method: str) -> list[Rule]:

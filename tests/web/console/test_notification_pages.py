@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from keystore.decision import Request, decide
 from keystore.models import AuditEvent, Incident, Webhook
-from keystore.services import keys, leaks
+from keystore.services import keys
+from rotation import notifications, policy
 from rotation.intake import Report, record_reports
 from tests.receiver import receiver, verify
 from tests.worlds import ACTOR
@@ -34,7 +35,7 @@ def leaked_incident(session, settings, client_id: int) -> Incident:
         reports=[Report(token=token, url="https://github.com/acme/app/blob/main/.env")],
     )
     incident = session.get(Incident, intake.incident_ids[0])
-    leaks.act(session, settings, incident)
+    policy.act(session, settings, incident)
     session.flush()
     return incident
 
@@ -104,7 +105,7 @@ def test_sign_in_never_redirects_off_the_portal(browser, acme_user, target):
 
 def test_the_console_incident_page_shows_what_an_admin_needs(console, session, settings, world):
     incident = leaked_incident(session, settings, world.client.id)
-    leaks.claim_notifications(session, incident, lease=timedelta(seconds=60))
+    notifications.claim_notifications(session, incident, lease=timedelta(seconds=60))
     session.flush()
     page = console.get(f"/console/incidents/{incident.id}")
     assert page.status_code == 200

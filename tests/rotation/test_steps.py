@@ -3,9 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 from keystore.models import Incident
-from keystore.services import steps
-from keystore.services.incidents import stuck_incidents
+from rotation import steps
+from rotation.incidents import stuck_incidents
 from rotation.intake import Report, record_reports
+from tests.worlds import issue, world
+
+__all__ = ["issue", "world"]
 
 TTL = timedelta(seconds=60)
 

@@ -1,4 +1,5 @@
-"""Leak incidents on the store: read them, find the stuck ones, hand out a replacement once.
+"""Incident bookkeeping: read them, lock one, find the ones no task holds, hand out a
+replacement token once.
 
 Recording reports (the intake) lives in :mod:`rotation.intake`.
 """
@@ -17,6 +18,40 @@ from keystore.models import Client, Incident
 from keystore.paging import MAX_LIMIT, Page, PageRequest, SortKey, fetch_page
 from keystore.privileges import OPERATOR, Caller, require_everything, require_may_act_on
 from keystore.services import audit
+
+
+def lock_incident(session: Session, incident_id: int) -> Incident | None:
+    """The incident, locked against a concurrent handler (PostgreSQL; SQLite serialises writes)."""
+    return session.scalars(
+        select(Incident).where(Incident.id == incident_id).with_for_update()
+    ).one_or_none()
+
+
+def stuck_incidents(
+    session: Session, *, older_than: timedelta, now: datetime | None = None, limit: int = 500
+) -> list[int]:
+    """Open incidents no task holds (for the sweeper).
+
+    Either never claimed and untouched for ``older_than`` (the enqueue after the commit
+    did not happen), or their step lease ran out (the task was lost, gave up its retries,
+    or could not be sent).  A live lease means a task is pending: the sweeper leaves it.
+    """
+    now = now or datetime.now(UTC)
+    cutoff = now - older_than
+    return list(
+        session.scalars(
+            select(Incident.id)
+            .where(
+                Incident.state != "notified",
+                or_(
+                    and_(Incident.next_attempt_at.is_(None), Incident.updated_at < cutoff),
+                    Incident.next_attempt_at <= now,
+                ),
+            )
+            .order_by(Incident.id)
+            .limit(limit)
+        )
+    )
 
 
 def get_incident(session: Session, incident_id: int) -> Incident:
@@ -50,33 +85,6 @@ def list_incidents(
     return fetch_page(session, query, OPEN_FIRST, page)
 
 
-def stuck_incidents(
-    session: Session, *, older_than: timedelta, now: datetime | None = None, limit: int = 500
-) -> list[int]:
-    """Open incidents no task holds (for the sweeper).
-
-    Either never claimed and untouched for ``older_than`` (the enqueue after the commit
-    did not happen), or their step lease ran out (the task was lost, gave up its retries,
-    or could not be sent).  A live lease means a task is pending: the sweeper leaves it.
-    """
-    now = now or datetime.now(UTC)
-    cutoff = now - older_than
-    return list(
-        session.scalars(
-            select(Incident.id)
-            .where(
-                Incident.state != "notified",
-                or_(
-                    and_(Incident.next_attempt_at.is_(None), Incident.updated_at < cutoff),
-                    Incident.next_attempt_at <= now,
-                ),
-            )
-            .order_by(Incident.id)
-            .limit(limit)
-        )
-    )
-
-
 def pick_up_replacement(
     session: Session,
     settings: Settings,
@@ -89,9 +97,7 @@ def pick_up_replacement(
 
     The token is the client's credential: only a caller holding all the client holds gets it.
     """
-    incident = session.scalars(
-        select(Incident).where(Incident.id == incident_id).with_for_update()
-    ).one_or_none()
+    incident = lock_incident(session, incident_id)
     if incident is None:
         raise NotFoundError(f"no incident {incident_id}", reason="incident_not_found")
     owner = session.get(Client, incident.client_id)

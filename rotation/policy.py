@@ -1,35 +1,28 @@
-"""The leak response on the store: choose the action, apply it once, track the emails.
+"""The response policy: what a leak does to a key (revoke, regenerate, notify only), done once.
 
-Every function is idempotent: it looks at the incident's state first, so a
-redelivered task or a second report changes nothing that was already done.
+:func:`choose_action` decides; :func:`refuse_reported` stops a reported token in the
+intake's own transaction; :func:`act` revokes or regenerates the key through the
+keystore's key operations.  Every function is idempotent: it looks at the incident's
+state first, so a redelivered task or a second report changes nothing already done.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keystore import sealing
 from keystore.config import Settings
-from keystore.models import ApiKey, Incident, KeyToken, Notification
+from keystore.models import ApiKey, Incident, KeyToken
 from keystore.privileges import LEAK_RESPONSE
-from keystore.services import audit, keys, webhooks
-from keystore.services.admins import leak_recipients
+from keystore.services import audit, keys
 
 ACTOR = "leak-response"
 # The policies that stop a token the moment it is reported.
 STOPPING = ("revoke", "regenerate")
 IN_CHUNK = 500
-
-
-def lock_incident(session: Session, incident_id: int) -> Incident | None:
-    """The incident, locked against a concurrent handler (PostgreSQL; SQLite serialises writes)."""
-    return session.scalars(
-        select(Incident).where(Incident.id == incident_id).with_for_update()
-    ).one_or_none()
 
 
 def choose_action(key: ApiKey) -> str:
@@ -147,93 +140,3 @@ def _regenerate(session, settings, incident, key) -> None:
         object_id=incident.id,
         summary=f"{incident.token_hint} -> {key.hint}",
     )
-
-
-def claim_notifications(
-    session: Session, incident: Incident, *, lease: timedelta, message_host: str = "keyward"
-) -> tuple[list[Notification], float]:
-    """Create the rows (admins, the client's contact, each webhook) once, then claim the unsent.
-
-    A claim lasts ``lease``: two workers handling the same incident never send the same
-    message, and a worker that died mid-send is replaced once its lease runs out.  Returns
-    the claimed rows and, if others hold claims, the seconds until the first one expires.
-    Message-IDs are made on ``message_host`` (the host of ``KEYWARD_PUBLIC_URL``).
-    """
-    existing = {n.recipient for n in incident.notifications}
-    for recipient, channel in recipients(session, incident):
-        if recipient not in existing:
-            incident.notifications.append(
-                Notification(
-                    recipient=recipient,
-                    channel=channel,
-                    state="pending",
-                    attempts=0,
-                    message_id=f"<incident-{incident.id}-{uuid.uuid4().hex}@{message_host}>",
-                )
-            )
-    now = datetime.now(UTC)
-    claimed, wait = [], 0.0
-    for note in incident.notifications:
-        if note.state == "pending" or (note.state == "sending" and note.claimed_at + lease <= now):
-            note.state, note.claimed_at = "sending", now
-            note.attempts += 1
-            claimed.append(note)
-        elif note.state == "sending":
-            remaining = (note.claimed_at + lease - now).total_seconds()
-            wait = remaining if not wait else min(wait, remaining)
-    session.flush()
-    return claimed, wait
-
-
-def recipients(session: Session, incident: Incident) -> list[tuple[str, str]]:
-    """(recipient, channel) pairs: each admin, the client's contact, each enabled webhook.
-
-    An admin who is also the contact gets the admin email only (it says more).
-    """
-    found = {admin.email.lower(): "admin" for admin in leak_recipients(session)}
-    key = session.get(ApiKey, incident.key_id)
-    if key is not None and key.client.contact_email:
-        found.setdefault(key.client.contact_email.lower(), "client")
-    pairs = list(found.items())
-    pairs += [
-        (webhooks.recipient_of(hook.id), "webhook") for hook in webhooks.enabled_webhooks(session)
-    ]
-    return pairs
-
-
-def mark_sent(notification: Notification) -> None:
-    notification.state, notification.sent_at = "sent", datetime.now(UTC)
-
-
-def mark_skipped(notification: Notification, why: str) -> None:
-    notification.state, notification.last_error = "skipped", why[:500]
-
-
-def mark_failed(notification: Notification, why: str) -> None:
-    """A receiver that refused for good (retrying cannot help): recorded, not retried."""
-    notification.state, notification.last_error = "failed", why[:500]
-
-
-def release(notification: Notification, why: str) -> None:
-    """A delivery that failed for now: pending again, for the next attempt."""
-    notification.state, notification.last_error = "pending", why[:500]
-
-
-def finish(session: Session, incident: Incident) -> bool:
-    """Move to ``notified`` when no notification is pending; returns whether it did."""
-    if incident.state == "notified":
-        return False
-    if any(n.state in ("pending", "sending") for n in incident.notifications):
-        return False
-    incident.state, incident.notified_at = "notified", datetime.now(UTC)
-    audit.record(
-        session,
-        actor=ACTOR,
-        action="incident.notified",
-        object_type="incident",
-        object_id=incident.id,
-        summary=f"{incident.token_hint}: {incident.action}; "
-        f"{len(incident.notifications)} notification(s)",
-    )
-    session.flush()
-    return True
