@@ -99,7 +99,11 @@ def _rebuild(table: str, column: str, *, autoincrement: bool) -> None:
     # Names from sqlite_master, not from input.
     bind.exec_driver_sql(f'INSERT INTO "{staging}" SELECT * FROM "{table}"')  # noqa: S608
     bind.exec_driver_sql(f'DROP TABLE "{table}"')
+    # Legacy mode: the rename must not re-check triggers of other tables that name the
+    # table just dropped (they resolve again once it is back under its name).
+    bind.exec_driver_sql("PRAGMA legacy_alter_table = ON")
     bind.exec_driver_sql(f'ALTER TABLE "{staging}" RENAME TO "{table}"')
+    bind.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
     for statement in extras:
         bind.exec_driver_sql(statement)
 

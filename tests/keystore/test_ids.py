@@ -80,7 +80,7 @@ def kinds(session, settings, world):
         (
             "admin",
             lambda n: admins.create_admin(
-                session, actor=ACTOR, name=f"a{n}", email=f"a{n}@example.com"
+                session, actor=ACTOR, name=f"a{n}", email=f"a{n}@example.com", role="viewer"
             ),
             lambda row: admins.delete_admin(session, actor=ACTOR, email=row.email),
         ),
