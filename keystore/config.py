@@ -29,7 +29,7 @@ GITHUB_PARTNER_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanni
 @dataclass(frozen=True)
 class Settings:
     mode: str = "embedded"
-    data_dir: Path = Path("keyward-data")
+    data_dir: Path = field(default_factory=lambda: default_data_dir())
     database_url: str = ""
     redis_url: str | None = None
     pepper: str = field(default="", repr=False)
@@ -111,7 +111,7 @@ class Settings:
         redis_url = env.get("KEYWARD_REDIS_URL") or None
         values = {
             "mode": env.get("KEYWARD_MODE") or ("production" if redis_url else "embedded"),
-            "data_dir": Path(env.get("KEYWARD_DATA_DIR") or "keyward-data"),
+            "data_dir": Path(env.get("KEYWARD_DATA_DIR") or default_data_dir()),
             "database_url": env.get("KEYWARD_DATABASE_URL", ""),
             "redis_url": redis_url,
             "pepper": env.get("KEYWARD_PEPPER", ""),
@@ -225,6 +225,17 @@ class Settings:
     @property
     def embedded(self) -> bool:
         return self.redis_url is None
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data directory (``~/.local/share/keyward`` on Linux).
+
+    One well-known place whatever the current directory: a command run from another
+    folder must find the same database and pepper, never start an empty one.
+    """
+    import platformdirs  # the server extra's; loaded only when KEYWARD_DATA_DIR is unset
+
+    return platformdirs.user_data_path("keyward")
 
 
 def load_or_create_pepper(path: Path) -> str:

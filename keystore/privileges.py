@@ -23,7 +23,7 @@ surface (admin API, console, portal, CLI, leak response):
   with an active, unexpired key in an environment it may reach) is never deleted, disabled,
   demoted or left without a working key: 409 ``last_admin``.  The CLI's operator may force it
   (``keyward --force-last-admin``); the leak response always may, because a leaked token must
-  stop working (``keyward bootstrap`` then issues the admin a new one).
+  stop working (``keyward bootstrap --new-key`` then issues the admin a new one).
 
 Address rules, expiry and per-key limits are hygiene the holder of a key may add (the portal
 sets them too), so they are not compared.  A refusal changes nothing: it is raised before the
@@ -122,7 +122,7 @@ def caller_for_client(session: Session, client_id: int) -> Caller:
     if client is None:
         # Deleted since its credential was checked: it holds nothing any more.
         return Caller(Grants(), client_id=client_id)
-    full = session.scalar(select(_holds_every_builtin(client.role_id)))
+    full = session.scalar(select(holds_every_builtin(client.role_id)))
     return Caller(
         EVERYTHING if full else grants_of(client), client_id=client.id, role_id=client.role_id
     )
@@ -281,7 +281,7 @@ def working_full_admins(session: Session) -> int:
         .join(Environment, Environment.id == ApiKey.environment_id)
         .where(
             Client.enabled.is_(True),
-            _holds_every_builtin(Client.role_id),
+            holds_every_builtin(Client.role_id),
             ApiKey.state == "active",
             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now),
             KeyToken.valid_until.is_(None),
@@ -299,7 +299,7 @@ def working_full_admins(session: Session) -> int:
     )
 
 
-def _holds_every_builtin(role_id):
+def holds_every_builtin(role_id):
     # Compared with the catalogue's builtin rows, which migrations keep in step with the code.
     # Held directly or through one of the role's collections: both grant alike.
     builtin = Endpoint.builtin.is_(True)

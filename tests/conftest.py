@@ -2,23 +2,30 @@
 
 Under CI (``CI`` set) a missing service fails the run; on a developer machine
 the tests that need it are skipped with the reason.
+
+What the suite touches (README, "Tests and benchmarks"): on PostgreSQL only the
+databases it creates under the name ``KEYWARD_TEST_POSTGRES_URL`` gives (default
+``keyward_test``) and that name's ``_<purpose>`` siblings, all dropped at the end;
+on Redis the database ``KEYWARD_TEST_REDIS_URL`` names (default 15), which must be
+empty when the run starts (the run stops otherwise) and is emptied around each test.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from keystore.config import Settings
 from keystore.db import make_engine
 from keystore.migrate import prepare
+from tests.databases import create_database, drop_created
 
 POSTGRES_URL = os.environ.get(
-    "KEYWARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    "KEYWARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/keyward_test"
 )
 REDIS_URL = os.environ.get("KEYWARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_PEPPER = "test-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -32,18 +39,14 @@ def service_missing(what: str, error: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    engine = make_engine(POSTGRES_URL)
+def postgres_url() -> Iterator[str]:
+    """The suite's own database, created for this run and dropped (with its siblings) after."""
     try:
-        with engine.begin() as connection:
-            # A clean schema for the run: Alembic builds everything from nothing.
-            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+        url = create_database(POSTGRES_URL, migrate=False)
     except OperationalError as exc:
         service_missing("PostgreSQL", exc)
-    finally:
-        engine.dispose()
-    return POSTGRES_URL
+    yield url
+    drop_created()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -84,18 +87,38 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def redis_client():
-    """A real Redis (database 15 by default), emptied before and after each test."""
+    """The test Redis database (15 by default), emptied before and after each test."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
     try:
         client.flushdb()
-    except redis.exceptions.ConnectionError as exc:
+    except redis.RedisError as exc:
         client.close()
         service_missing("Redis", exc)
     yield client
     client.flushdb()
     client.close()
+
+
+def pytest_sessionstart(session) -> None:
+    """Refuse to run against a Redis database that holds data: the tests would empty it."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        held = client.dbsize()
+    except redis.RedisError:
+        return  # the tests that need Redis say so (and fail under CI)
+    finally:
+        client.close()
+    if held:
+        pytest.exit(
+            f"Redis {REDIS_URL} holds {held} key(s) and the tests empty it: point "
+            "KEYWARD_TEST_REDIS_URL at an empty database (after an interrupted run, "
+            "empty it yourself: redis-cli -n N flushdb)",
+            returncode=4,
+        )
 
 
 def unreachable_redis():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,7 +56,9 @@ class CliContext:
     def engine(self):
         from keystore.db import make_engine
 
-        return make_engine(self.settings.database_url)
+        engine = make_engine(self.settings.database_url)
+        _announce_new_database(engine, self.settings, as_json=self.as_json)
+        return engine
 
     def close(self) -> None:
         if "engine" in self.__dict__:
@@ -188,6 +191,41 @@ def confirmation(prompt: str):
         callback=lambda _ctx, _param, yes: confirm(prompt, yes=yes),
         help="Do not ask; required when stdin is not a terminal.",
     )
+
+
+# Where earlier Keyward versions kept its embedded database: relative to the current directory.
+LEGACY_DATABASE = os.path.join("keyward-data", "keyward.db")
+
+
+def _announce_new_database(engine, settings, *, as_json: bool) -> None:
+    """Say so on stderr when this command is about to create an embedded database.
+
+    A new empty database where the operator expected theirs (another data directory)
+    would otherwise show only as "no role 'reader'" errors.
+    """
+    path = engine.url.database
+    if engine.url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return
+    if os.path.exists(path):
+        return
+    message = (
+        f"creating a new embedded database at {path} "
+        f"(data directory {settings.data_dir}; set KEYWARD_DATA_DIR to use another)"
+    )
+    if os.path.exists(LEGACY_DATABASE) and os.path.abspath(LEGACY_DATABASE) != path:
+        message += (
+            f"; ./{LEGACY_DATABASE} is a database of an older Keyward (its default data "
+            "directory was ./keyward-data): KEYWARD_DATA_DIR=./keyward-data keeps using it"
+        )
+    notice(message, reason="new_database", as_json=as_json)
+
+
+def notice(message: str, *, reason: str, as_json: bool) -> None:
+    """Tell the operator something on stderr: ``keyward: ...``, or with --json one object."""
+    if as_json:
+        click.echo(json.dumps({"notice": reason, "message": message}), err=True)
+    else:
+        click.echo(f"keyward: {message}", err=True)
 
 
 def _login() -> str:

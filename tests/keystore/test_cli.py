@@ -160,3 +160,20 @@ def test_admin_password_is_read_from_stdin_and_stored_hashed(cli):
     )
     events = json.loads(cli("--json", "audit", "--type", "admin").stdout)
     assert [e["action"] for e in events] == ["admin.password", "admin.create"]
+
+
+def test_bootstrap_twice_is_refused_unless_a_new_key_is_asked_for(cli):
+    first = json.loads(cli("--json", "bootstrap").stdout)
+    refused = cli("bootstrap", code=1)
+    assert "keyward-admin" in refused.stderr
+    assert "--new-key" in refused.stderr
+    error = json.loads(cli("bootstrap", "--json", code=1).stderr)
+    assert error["reason"] == "admin_exists"
+    # Another name does not get around it: one admin client is enough.
+    cli("bootstrap", "--client", "root2", code=1)
+    shown = json.loads(cli("--json", "key", "list", "keyward-admin").stdout)
+    assert [k["id"] for k in shown] == [first["id"]]
+    again = json.loads(cli("--json", "bootstrap", "--new-key").stdout)
+    assert again["id"] > first["id"]
+    assert again["token"] != first["token"]
+    assert len(json.loads(cli("--json", "key", "list", "keyward-admin").stdout)) == 2

@@ -226,7 +226,7 @@ def test_two_concurrent_demotions_cannot_both_pass(postgres_url, settings):
                 session, settings, actor=ACTOR, client_name="root", environment="prod"
             )
             second, _ = bootstrap_admin(
-                session, settings, actor=ACTOR, client_name="root", environment="prod"
+                session, settings, actor=ACTOR, client_name="root", environment="prod", new_key=True
             )
             ids = (first.id, second.id)
         outcome = _race(engine, factory, ids)

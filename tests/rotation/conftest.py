@@ -6,7 +6,6 @@ import base64
 import hashlib
 
 import pytest
-import redis
 import requests
 import responses
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,7 +13,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from keystore.key_cache import MemoryKeyCache, RedisKeyCache
 from rotation.partner_keys import PartnerKeySource
-from tests.conftest import REDIS_URL, service_missing
 
 KEYS_URL = "https://keys.example.test/meta/public_keys/secret_scanning"
 # A multiple of the refetch window, so "+30 s" stays in the same fixed window.
@@ -83,19 +81,6 @@ def keyserver():
 def http_session():
     with requests.Session() as session:
         yield session
-
-
-@pytest.fixture
-def redis_client():
-    """Redis database 15, emptied before and after the test."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except redis.RedisError as exc:
-        service_missing("Redis", exc)
-    yield client
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -54,7 +54,8 @@ def test_json_before_or_after_the_subcommand(cli, key):
 
 
 def one_json_error(result) -> dict:
-    [line] = result.stderr.strip().splitlines()
+    *notices, line = result.stderr.strip().splitlines()
+    assert all(json.loads(n)["notice"] == "new_database" for n in notices)
     error = json.loads(line)
     assert set(error) == {"error", "reason", "message"}
     assert result.stdout == ""
@@ -83,6 +84,7 @@ def test_errors_under_json_are_one_json_object(cli, args, code, reason):
 
 
 def test_errors_without_json_stay_one_line(cli):
+    cli("migrate")
     result = cli("client", "show", "ghost", code=1)
     assert result.stderr.strip().splitlines() == ["error: no client 'ghost'"]
 
