@@ -12,7 +12,7 @@ so ids of objects deleted before this migration are not handed out again either.
 PostgreSQL's sequences never reuse a value: nothing to do there.
 
 Revision ID: 0017
-Revises: 0018
+Revises: 0015
 Create Date: 2026-11-29 19:00:00
 """
 
@@ -21,7 +21,7 @@ import re
 from alembic import op
 
 revision = "0017"
-down_revision = "0018"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
@@ -81,6 +81,8 @@ def _rebuild(table: str, column: str, *, autoincrement: bool) -> None:
     create = bind.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).scalar_one()
+    if autoincrement and "AUTOINCREMENT" in create.upper():
+        return  # already numbered that way (created so by its own migration)
     rewritten = _with_autoincrement(create, column) if autoincrement else _without(create, column)
     if rewritten == create:
         return

@@ -1,7 +1,7 @@
 """one-time views: what a console or portal form produced, kept sealed for one page view
 
 Revision ID: 0018
-Revises: 0012
+Revises: 0017
 Create Date: 2026-11-29 19:30:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0015"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -210,7 +210,7 @@ def test_an_old_sqlite_file_keeps_its_data_and_stops_reusing_ids(tmp_path, setti
         old_rows, old_schema = dump(connection), sqlite_objects(connection)
     assert "AUTOINCREMENT" not in old_schema["table clients"]
 
-    upgrade(engine)
+    upgrade(engine, "0017")  # this migration alone: later ones may add tables of their own
     with engine.connect() as connection:
         assert dump(connection) == old_rows  # every row of every table, ids included
         schema = sqlite_objects(connection)
@@ -221,6 +221,7 @@ def test_an_old_sqlite_file_keeps_its_data_and_stops_reusing_ids(tmp_path, setti
         k: v for k, v in old_schema.items() if not k.startswith("table ")
     }
     assert schema.keys() - {"table sqlite_sequence"} == old_schema.keys()
+    upgrade(engine)
     with transaction(make_session_factory(engine)) as session:
         again = clients.create_client(
             session, actor=ACTOR, name="delta", role="reader", environments=["prod"]
