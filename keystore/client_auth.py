@@ -9,6 +9,7 @@ in one query (or from the process's decision cache), as for keys.
 
 from __future__ import annotations
 
+import jwt
 from sqlalchemy import bindparam, exists, literal, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,16 @@ from keystore.models import Client, Endpoint, Environment, Policy, Project
 from keystore.models.clients import client_environments, client_projects
 
 _LIMIT_FIELDS = ("rate_limit", "rate_window_seconds", "quota_daily", "quota_monthly")
+
+
+def allowed_header(credential: str, algorithms) -> dict | None:
+    """A JWT's (unverified) header if it names one of ``algorithms``, else None: checked before
+    any read, so "none", HS256 against a public key and malformed headers cost no database work."""
+    try:
+        header = jwt.get_unverified_header(credential)
+    except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
+        return None
+    return header if header.get("alg") in algorithms else None
 
 
 def _statement():

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from keystore import jwks, sealing
-from keystore.client_auth import decide_for_client
+from keystore.client_auth import allowed_header, decide_for_client
 from keystore.config import Settings
 from keystore.decision import Decision, Request
 from keystore.decision_cache import DecisionCache, cached
@@ -199,12 +199,9 @@ def decide(
     cache: DecisionCache | None = None,
 ) -> Decision:
     """Verify a client's own JWT (one read for its keys), then the client's checks."""
-    try:
-        header = jwt.get_unverified_header(credential)
-    except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
-        return Decision(False, "malformed", credential=CREDENTIAL)
     # Refused before any read; for the others, the key's algorithm is used, never this one.
-    if header.get("alg") not in JWT_KEY_ALGORITHMS:
+    header = allowed_header(credential, JWT_KEY_ALGORITHMS)
+    if header is None:
         return Decision(False, "malformed", credential=CREDENTIAL)
     keys = cached(
         cache, session, ("client-jwt-keys", client_id), lambda: _keys(session, settings, client_id)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keystore import remote_jwks, serialize
-from keystore.client_auth import decide_for_client
+from keystore.client_auth import allowed_header, decide_for_client
 from keystore.config import Settings
 from keystore.decision import Decision, Request
 from keystore.decision_cache import DecisionCache, cached
@@ -204,11 +204,8 @@ def decide(
     cache: DecisionCache | None = None,
 ) -> Decision:
     """Verify a provider's token, map it to a client it may name, then the client's checks."""
-    try:
-        header = jwt.get_unverified_header(credential)
-    except (jwt.PyJWTError, ValueError, TypeError, RecursionError):
-        return Decision(False, "malformed", credential=CREDENTIAL)
-    if header.get("alg") not in ALGORITHMS:
+    header = allowed_header(credential, ALGORITHMS)
+    if header is None:
         return Decision(False, "malformed", credential=CREDENTIAL)  # "none", HS256: no read
     row = cached(cache, session, ("issuer", iss), lambda: _enabled_issuer(session, iss))
     if row is None:
